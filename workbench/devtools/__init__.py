@@ -1,0 +1,1 @@
+"""Developer tools run by `make lint` and the tests (not used at run time)."""

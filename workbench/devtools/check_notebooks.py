@@ -1,0 +1,111 @@
+"""Check the stage notebooks follow the house rules.
+
+Each notebook: no outputs or execution counts committed; exactly one cell tagged ``parameters``
+holding only ``name: type = literal`` lines (and comments) with ``config_path`` and ``run_dir``;
+no ``def``, ``class`` or SQL strings in code cells (logic belongs in the package); every notebook
+is in the stage list and every stage's notebook exists.
+
+Usage: ``python -m workbench.devtools.check_notebooks notebooks``
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+SQL_PATTERN = re.compile(
+    r"\b(select\s+.+\s+from|create\s+table|insert\s+into|update\s+\w+\s+set)\b", re.I | re.S
+)
+
+
+def check_notebook(path: Path) -> list[str]:
+    """Problems found in one notebook, each naming the notebook and cell."""
+    nb = nbformat.read(str(path), as_version=4)
+    problems: list[str] = []
+    param_cells = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(param_cells) != 1:
+        problems.append(f"{path.name}: needs exactly one cell tagged `parameters`, found {len(param_cells)}")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"{path.name} cell {i}"
+        if cell.get("outputs"):
+            problems.append(f"{where}: has outputs; strip them (nbstripout) before committing")
+        if cell.get("execution_count") is not None:
+            problems.append(f"{where}: has an execution count; strip it (nbstripout)")
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as exc:
+            problems.append(f"{where}: not valid Python: {exc}")
+            continue
+        if i in param_cells:
+            for node in tree.body:
+                ok = (
+                    isinstance(node, ast.AnnAssign)
+                    and isinstance(node.target, ast.Name)
+                    and node.value is not None
+                )
+                if ok:
+                    try:
+                        ast.literal_eval(node.value)
+                    except ValueError:
+                        ok = False
+                if not ok:
+                    problems.append(
+                        f"{where}: the parameters cell may only hold `name: type = literal` lines"
+                    )
+            names = {
+                n.target.id
+                for n in tree.body
+                if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+            }
+            for required in ("config_path", "run_dir"):
+                if required not in names:
+                    problems.append(f"{where}: the parameters cell lacks `{required}`")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                problems.append(f"{where}: defines a function or class; move it into the workbench package")
+                break
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and SQL_PATTERN.search(node.value)
+            ):
+                problems.append(f"{where}: holds SQL text; move the query into a package function")
+                break
+    return problems
+
+
+def check_folder(folder: Path) -> list[str]:
+    from workbench.runner import load_stage_list
+
+    problems: list[str] = []
+    notebooks = sorted(folder.glob("*.ipynb"))
+    for nb in notebooks:
+        problems.extend(check_notebook(nb))
+    listed = {s.notebook for s in load_stage_list(folder / "stages.yaml")}
+    for nb in notebooks:
+        if nb.name not in listed:
+            problems.append(f"{nb.name}: not in stages.yaml; add a line for it")
+    for name in sorted(listed):
+        if not (folder / name).exists():
+            problems.append(f"stages.yaml: lists {name}, which does not exist")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    folder = Path((argv or sys.argv[1:] or ["notebooks"])[0])
+    problems = check_folder(folder)
+    for p in problems:
+        print(p, file=sys.stderr)
+    print(f"checked {len(list(folder.glob('*.ipynb')))} notebooks: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

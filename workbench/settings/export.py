@@ -1,0 +1,11 @@
+"""Settings of the `export:` section of ``workbench.yaml``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ExportSettings(BaseModel):
+    """The `export:` section. Every key is optional; defaults suit a Chinese-first project."""
+
+    model_config = ConfigDict(extra="forbid")
