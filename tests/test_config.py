@@ -82,7 +82,10 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 
 def test_kind_conflict_and_duplicate_fields(tmp_path):
-    bad = GOOD.replace("Company: {field: customer_name, kind: company_name}", "Company: {field: customer_name, kind: person_name}")
+    bad = GOOD.replace(
+        "Company: {field: customer_name, kind: company_name}",
+        "Company: {field: customer_name, kind: person_name}",
+    )
     bad = bad.replace("Notiz: remark", "Notiz: phone")
     with pytest.raises(ConfigError) as info:
         load_config(write_project(tmp_path, bad))
@@ -102,7 +105,9 @@ def test_yaml_syntax_error_names_line(tmp_path):
 def test_missing_file_and_bad_names(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
-    bad = GOOD.replace("name: erp\n", "name: Old ERP\n").replace("customer_source: erp", "customer_source: crm")
+    bad = GOOD.replace("name: erp\n", "name: Old ERP\n").replace(
+        "customer_source: erp", "customer_source: crm"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(write_project(tmp_path, bad))
     assert "'Old ERP' is not a valid name" in str(info.value) and "'old_erp'" in str(info.value)

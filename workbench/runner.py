@@ -38,10 +38,11 @@ class Stage:
     id: str
     notebook: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    folder: Path = NOTEBOOKS_DIR
 
     @property
     def path(self) -> Path:
-        return NOTEBOOKS_DIR / self.notebook
+        return self.folder / self.notebook
 
 
 @dataclass
@@ -76,7 +77,9 @@ def load_stage_list(path: Path | None = None) -> list[Stage]:
     for i, entry in enumerate(raw.get("stages") or []):
         if not isinstance(entry, dict) or "id" not in entry or "notebook" not in entry:
             raise WorkbenchError(f"{path}: stages[{i}] needs `id` and `notebook`, got {entry!r}")
-        stages.append(Stage(str(entry["id"]), str(entry["notebook"]), dict(entry.get("parameters") or {})))
+        stages.append(
+            Stage(str(entry["id"]), str(entry["notebook"]), dict(entry.get("parameters") or {}), path.parent)
+        )
     ids = [s.id for s in stages]
     dups = sorted({i for i in ids if ids.count(i) > 1})
     if dups:
@@ -123,7 +126,7 @@ def plan_parameters(
         unknown = [p for p in stage.parameters if p not in declared]
         if unknown:
             problems.append(
-                f"{STAGES_FILE.name}: stage {stage.id!r} passes {unknown}, which {stage.notebook} does not "
+                f"stages.yaml: stage {stage.id!r} passes {unknown}, which {stage.notebook} does not "
                 f"declare (it declares {sorted(declared)})"
             )
         params = {"config_path": str(config_path), "run_dir": str(run_dir), **stage.parameters}
@@ -147,6 +150,7 @@ def run_project(
     overrides: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     export_html: bool = True,
+    stage_file: Path | None = None,
 ) -> RunResult:
     """Run the stages of a project into a new run folder.
 
@@ -157,6 +161,7 @@ def run_project(
         overrides: notebook parameters given on the command line.
         progress: called with one line per event (the CLI prints them).
         export_html: also write an HTML export of each executed notebook.
+        stage_file: the stage list to use (default: ``notebooks/stages.yaml``).
 
     Raises:
         ConfigError: the config is invalid (every problem listed).
@@ -167,7 +172,7 @@ def run_project(
     say = progress or (lambda line: log.info("%s", line))
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
-    selected = select_stages(load_stage_list(), stages or config.stages)
+    selected = select_stages(load_stage_list(stage_file), stages or config.stages)
     run_id = run_id or new_run_id()
     run_dir = run_dir_for(config, run_id)
     paths = RunPaths(run_dir).ensure()
@@ -205,12 +210,13 @@ def execute_stage(
             parameters=parameters,
             kernel_name="python3",
             progress_bar=False,
-            cwd=str(NOTEBOOKS_DIR),
+            cwd=str(stage.folder),
         )
     except PapermillExecutionError as exc:
+        cell = _source_cell_number(out, exc.cell_index)
         error = (
-            f"stage {stage.id!r} failed in {stage.notebook}, cell {exc.cell_index} "
-            f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+            f"stage {stage.id!r} failed in {stage.notebook}, cell {cell} (counting from 1, "
+            f"execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
             f"  the executed notebook with the error is saved at {out}\n"
             f"  the failing cell starts: {exc.source.strip().splitlines()[0] if exc.source.strip() else ''}"
         )
@@ -224,6 +230,20 @@ def execute_stage(
         except Exception as exc:  # an HTML export problem must not hide the stage result
             log.warning("HTML export of %s failed: %s", out, exc)
     return StageOutcome(stage.id, "failed" if error else "ok", seconds, out, html, error)
+
+
+def _source_cell_number(executed: Path, cell_index: int) -> int:
+    """1-based number of a failing cell in the stage notebook (papermill inserts a parameters cell)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(executed), as_version=4).cells
+    except Exception:
+        return cell_index + 1
+    injected = sum(
+        1 for c in cells[:cell_index] if "injected-parameters" in c.get("metadata", {}).get("tags", [])
+    )
+    return cell_index - injected + 1
 
 
 _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}

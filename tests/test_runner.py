@@ -1,0 +1,81 @@
+"""The papermill runner on two tiny stage notebooks: parameters, metrics, failures, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.errors import StageError
+from workbench.runner import load_stage_list, plan_parameters, run_project
+
+FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "a.csv").write_text("id,name\n1,x\n", encoding="utf-8")
+    config = tmp_path / "workbench.yaml"
+    config.write_text(
+        "project: {name: runner test}\noutput: {dir: out}\n"
+        "sources:\n  - {name: a, path: a.csv, id_column: id, columns: {id: {field: cid, kind: id}, name: customer_name}}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_runs_stages_in_order_and_records_metrics(project: Path):
+    lines: list[str] = []
+    result = run_project(
+        project,
+        run_id="r1",
+        stage_file=FIXTURES / "stages.yaml",
+        progress=lines.append,
+        overrides={"fail": False},
+    )
+    assert result.ok and [o.stage for o in result.outcomes] == ["first", "second"]
+    run = result.run_dir
+    assert json.loads((run / "metrics" / "first.json").read_text())["scale"] == 3
+    assert json.loads((run / "metrics" / "second.json").read_text())["first_scale"] == 3
+    assert (run / "notebooks" / "first.ipynb").exists()
+    html = (run / "html" / "first.html").read_text(encoding="utf-8")
+    assert '<script src="http' not in html and "cdnjs" not in html
+    assert (project.parent / "out" / "LATEST").read_text().strip() == "r1"
+    assert any("[2/2] second ok" in line for line in lines)
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["stages"][0]["parameters"]["scale"] == 3
+
+
+def test_failed_stage_names_notebook_cell_and_output(project: Path):
+    with pytest.raises(StageError) as info:
+        run_project(
+            project,
+            run_id="r2",
+            stage_file=FIXTURES / "stages.yaml",
+            overrides={"fail": True},
+            export_html=False,
+        )
+    text = str(info.value)
+    assert "first.ipynb" in text and "cell 5 (counting from 1" in text and "asked to fail" in text
+    assert str(project.parent / "out" / "runs" / "r2" / "notebooks" / "first.ipynb") in text
+    log = json.loads((project.parent / "out" / "runs" / "r2" / "metrics" / "runner.json").read_text())
+    assert log["stages"][0]["status"] == "failed"
+
+
+def test_unknown_parameters_are_refused_before_running(project: Path, tmp_path: Path):
+    stages = load_stage_list(FIXTURES / "stages.yaml")
+    with pytest.raises(StageError, match="no selected stage declares a parameter named 'sclae'"):
+        plan_parameters(stages, project, tmp_path / "run", {"sclae": 1})
+    bad_list = tmp_path / "stages.yaml"
+    bad_list.write_text(
+        "stages:\n  - {id: first, notebook: %s, parameters: {nope: 1}}\n" % (FIXTURES / "first.ipynb")
+    )
+    with pytest.raises(StageError, match="passes \\['nope'\\]"):
+        plan_parameters(load_stage_list(bad_list), project, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_stage_is_refused(project: Path):
+    with pytest.raises(StageError, match="unknown stage"):
+        run_project(project, stages=["frist"], stage_file=FIXTURES / "stages.yaml")
