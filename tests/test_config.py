@@ -126,3 +126,9 @@ def test_check_files_can_be_skipped(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(path)
     assert load_config(path, check_files=False).project.name == "Test migration"
+
+
+def test_config_reference_doc_is_current():
+    from workbench.devtools.config_reference import main
+
+    assert main(["--check"]) == 0, "run: python -m workbench.devtools.config_reference"

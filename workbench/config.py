@@ -67,28 +67,36 @@ class ColumnSpec(_Strict):
     """How one source column maps to a canonical field."""
 
     field: str = Field(pattern=NAME_PATTERN, description="canonical field name (snake_case)")
-    kind: Kind = Kind.TEXT
-    description: str = ""
+    kind: Kind = Field(Kind.TEXT, description="what the field holds; decides standardizing and matching")
+    description: str = Field("", description="free text for the reviewers")
 
 
 class SourceSpec(_Strict):
     """One legacy export."""
 
     name: str = Field(pattern=NAME_PATTERN, description="short source name, e.g. erp, crm")
-    path: Path
-    role: Literal["customers", "activity"] = "customers"
-    format: Literal["csv", "xlsx", "parquet"] | None = None
-    encoding: str = "auto"
-    delimiter: str = ","
-    sheet: str | int | None = None
+    path: Path = Field(description="the file, relative to the config file")
+    role: Literal["customers", "activity"] = Field(
+        "customers", description="customers: customer records; activity: transactions / receivables"
+    )
+    format: Literal["csv", "xlsx", "parquet"] | None = Field(
+        None, description="default: from the file extension"
+    )
+    encoding: str = Field(
+        "auto", description="auto (UTF-8, UTF-8 BOM, GBK/GB18030, …) or a Python codec name"
+    )
+    delimiter: str = Field(",", description="CSV cell separator")
+    sheet: str | int | None = Field(None, description="Excel sheet name or 0-based index; default the first")
     header_row: int = Field(1, ge=1, description="1-based row number of the header in the file/sheet")
-    id_column: str
+    id_column: str = Field(description="header of the column holding the source's customer ID")
     customer_source: str | None = Field(
         None, description="activity sources only: the customer source whose IDs the id_column holds"
     )
-    columns: dict[str, ColumnSpec]
+    columns: dict[str, ColumnSpec] = Field(
+        description="header → {field, kind}; `header: field` means kind text"
+    )
     keep_unmapped: bool = Field(True, description="stage columns not listed in `columns` as text")
-    label: str = ""
+    label: str = Field("", description="a longer name for reports")
 
     @field_validator("format", mode="before")
     @classmethod
@@ -126,25 +134,25 @@ class SourceSpec(_Strict):
 
 
 class ProjectSpec(_Strict):
-    name: str
-    language: Literal["zh", "en"] = "zh"
+    name: str = Field(description="project name shown in reports")
+    language: Literal["zh", "en"] = Field("zh", description="language of reports and charts for business")
     default_region: str = Field("CN", pattern=r"^[A-Z]{2}$", description="ISO 3166 country for phones")
-    seed: int = 42
+    seed: int = Field(42, description="seeds every random step (sampling, training) so reruns are identical")
     as_of_date: dt.date | None = Field(
         None, description="reference date for activity and staleness; default: the newest activity date"
     )
 
 
 class OutputSpec(_Strict):
-    dir: Path = Path("output")
+    dir: Path = Field(Path("output"), description="where runs are written: <dir>/runs/<run id>/")
 
 
 class ProjectConfig(_Strict):
     """The whole project config, with paths resolved against the config file's folder."""
 
-    project: ProjectSpec
-    sources: list[SourceSpec]
-    output: OutputSpec = OutputSpec()
+    project: ProjectSpec = Field(description="name, language, default region, seed, reference date")
+    sources: list[SourceSpec] = Field(description="the legacy exports, one entry each")
+    output: OutputSpec = Field(OutputSpec(), description="where outputs go")
     stages: list[str] | None = Field(None, description="stage ids to run; default all")
     standardize: StandardizeSettings = StandardizeSettings()
     match: MatchSettings = MatchSettings()
