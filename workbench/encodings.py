@@ -1,0 +1,468 @@
+"""Text encodings of source files: detection and line-aware decoding.
+
+This module owns how the bytes of a text source become text. :func:`detect_encoding` decides the
+encoding of a file from a bounded sample and then checks the choice over the whole file in one
+streaming pass. :func:`iter_decoded_lines` decodes a file line by line so that one line with bytes
+that are invalid in the encoding is reported on its own (as :class:`UndecodableLine`) while every
+other line is decoded normally.
+
+Line-aware decoding is sound for UTF-8, GB18030/GBK, Big5, the EUC and Shift-JIS families and every
+single-byte code page: in all of them the bytes ``0x0A`` (LF) and ``0x0D`` (CR) only ever mean LF and
+CR, never a part of a multi-byte character. UTF-16 and UTF-32 are decoded as a stream instead.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_BYTES = 1 << 20
+"""Bytes read from the start of a file to decide its encoding."""
+
+CHUNK_BYTES = 1 << 22
+"""Bytes decoded at once while streaming (whole chunks decode at C speed when they are clean)."""
+
+MAX_BAD_LINE_SHARE = 0.01
+"""Share of lines that may fail to decode before an encoding counts as wrong (at least one line)."""
+
+MIN_GB2312_SHARE = 0.5
+"""GB18030 is only believed when at least this share of the decoded non-ASCII characters are common
+(GB2312) characters: Latin-1 or Windows-1252 text also decodes as GB18030, but into rare characters."""
+
+UTF8_BOM = codecs.BOM_UTF8
+_WIDE_ENCODINGS = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+
+
+@dataclass(frozen=True)
+class EncodingGuess:
+    """The encoding chosen for a file, how sure the choice is and why it was made."""
+
+    encoding: str
+    confidence: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class UndecodableLine:
+    """A line whose bytes are not valid in the encoding.
+
+    Attributes:
+        offset: byte offset of the first bad byte in the file (0-based).
+        raw: the line's bytes, without the line end.
+        text: the line decoded with every bad byte shown as ``\\xNN``.
+    """
+
+    offset: int
+    raw: bytes
+    text: str
+
+
+@dataclass(frozen=True)
+class DecodeScan:
+    """What decoding a file (or a sample) in one encoding found."""
+
+    encoding: str
+    lines: int
+    bad_lines: int
+    first_bad_line: int | None
+    first_bad_offset: int | None
+    nonascii_lines: int = 0
+    text: str = ""
+
+    @property
+    def bad_share(self) -> float:
+        return self.bad_lines / self.lines if self.lines else 0.0
+
+    @property
+    def acceptable(self) -> bool:
+        """Few enough bad lines that they are bad rows, not a wrong encoding."""
+        return self.bad_lines <= max(1, int(self.lines * MAX_BAD_LINE_SHARE)) and (
+            self.bad_lines == 0 or self.nonascii_lines >= self.bad_lines or self.lines > 100
+        )
+
+
+def normalize_encoding(name: str) -> str:
+    """The canonical Python codec name of `name` (``GBK`` → ``gbk``, ``utf8`` → ``utf-8``).
+
+    Raises:
+        SourceError: the codec is unknown.
+    """
+    try:
+        return codecs.lookup(name).name
+    except LookupError as exc:
+        raise SourceError(f"unknown encoding {name!r}; use auto, utf-8, utf-8-sig, gbk or gb18030") from exc
+
+
+def is_line_safe(encoding: str) -> bool:
+    """Whether the bytes LF/CR can only mean LF/CR in `encoding` (so lines can be split as bytes)."""
+    return normalize_encoding(encoding) not in _WIDE_ENCODINGS
+
+
+def detect_line_end(sample: bytes) -> bytes:
+    """The byte that ends lines: LF, or CR for files that use only CR (old Mac exports)."""
+    if b"\n" not in sample and b"\r" in sample:
+        return b"\r"
+    return b"\n"
+
+
+def detect_encoding(path: str | Path) -> EncodingGuess:
+    """Decide the text encoding of a file.
+
+    UTF-8 with BOM gives ``utf-8-sig``; valid UTF-8 gives ``utf-8``; else GB18030 (a superset of GBK,
+    so GBK files are reported as ``gb18030``) when it decodes with few bad lines and the text is
+    plausibly Chinese; else charset-normalizer's best guess. The decision is made on the first
+    :data:`SAMPLE_BYTES` bytes and then checked over the whole file in a streaming pass.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The guess with a confidence in [0, 1] and a reason a person can read.
+
+    Raises:
+        SourceError: the file does not exist or cannot be read.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            sample = fh.read(SAMPLE_BYTES + 1)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    truncated = len(sample) > SAMPLE_BYTES
+    sample = sample[:SAMPLE_BYTES]
+    if truncated:
+        # decide on whole lines only: a cut multi-byte character must not count as an error
+        cut = sample.rfind(b"\n")
+        if cut > 0:
+            sample = sample[: cut + 1]
+
+    if sample.startswith(UTF8_BOM):
+        scan = scan_decoding(path, "utf-8-sig")
+        if scan.bad_lines:
+            return EncodingGuess(
+                "utf-8-sig",
+                0.9,
+                f"UTF-8 byte-order mark; {scan.bad_lines} of {scan.lines} lines have invalid bytes "
+                f"(first at line {scan.first_bad_line})",
+            )
+        return EncodingGuess("utf-8-sig", 1.0, "UTF-8 byte-order mark, and every line is valid UTF-8")
+    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32")):
+        if sample.startswith(bom):
+            return EncodingGuess(name, 1.0, "UTF-32 byte-order mark")
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return EncodingGuess("utf-16", 1.0, "UTF-16 byte-order mark")
+    if sample and sample.count(0) > len(sample) // 4:
+        wide = _guess_wide(sample)
+        if wide:
+            return wide
+    if not sample:
+        return EncodingGuess("utf-8", 1.0, "empty file")
+
+    line_end = detect_line_end(sample)
+    utf8 = scan_bytes(sample, "utf-8", line_end=line_end)
+    if utf8.bad_lines == 0 and not _has_high_bytes(sample):
+        candidate = "utf-8"
+        sample_guess = EncodingGuess("utf-8", 1.0, "ASCII only; read as UTF-8")
+    else:
+        gb = scan_bytes(sample, "gb18030", line_end=line_end, keep_text=True) if utf8.bad_lines else None
+        sample_guess = _choose(utf8, gb)
+        candidate = sample_guess.encoding if sample_guess else ""
+    if sample_guess is None:
+        return _guess_with_charset_normalizer(sample)
+    if not truncated:
+        return sample_guess
+    # the full streaming check: the rest of the file must agree with the sample
+    if candidate == "utf-8":
+        utf8_full = scan_decoding(path, "utf-8", line_end=line_end)
+        gb_full = (
+            scan_decoding(path, "gb18030", line_end=line_end, keep_text=True) if utf8_full.bad_lines else None
+        )
+    else:
+        gb_full = scan_decoding(path, "gb18030", line_end=line_end, keep_text=True)
+        if gb_full.acceptable:
+            return _gb_guess(gb_full, _gb2312_share(gb_full.text), "in the whole file")
+        utf8_full = scan_decoding(path, "utf-8", line_end=line_end)
+    guess = _choose(utf8_full, gb_full, whole_file=True)
+    return guess if guess is not None else _guess_with_charset_normalizer(sample)
+
+
+def _choose(utf8: DecodeScan, gb: DecodeScan | None, *, whole_file: bool = False) -> EncodingGuess | None:
+    """Pick UTF-8 or GB18030 from their scans, or None when neither fits."""
+    where = "in the whole file" if whole_file else "in the sample"
+    if utf8.bad_lines == 0:
+        return EncodingGuess("utf-8", 0.99, f"every line is valid UTF-8 ({where})")
+    # valid multi-byte UTF-8 hardly ever happens by chance, so many valid non-ASCII lines and a few
+    # bad ones mean a UTF-8 file with a few damaged lines
+    if utf8.acceptable and utf8.nonascii_lines >= 2 * utf8.bad_lines:
+        return EncodingGuess(
+            "utf-8",
+            round(max(0.5, 0.95 - utf8.bad_share), 3),
+            f"UTF-8 except {utf8.bad_lines} of {utf8.lines} lines with invalid bytes "
+            f"(first at line {utf8.first_bad_line}, {where})",
+        )
+    if gb is not None and gb.acceptable:
+        share = _gb2312_share(gb.text)
+        if share >= MIN_GB2312_SHARE:
+            return _gb_guess(gb, share, where)
+    return None
+
+
+def _gb_guess(scan: DecodeScan, gb2312_share: float, where: str) -> EncodingGuess:
+    base = f"not valid UTF-8; decodes as GB18030 {where} (GBK text decodes as GB18030, its superset)"
+    if scan.bad_lines:
+        reason = (
+            f"{base} except {scan.bad_lines} of {scan.lines} lines with invalid bytes "
+            f"(first at line {scan.first_bad_line})"
+        )
+    else:
+        reason = f"{base} with no invalid bytes"
+    reason += f"; {gb2312_share:.0%} of the non-ASCII characters are common (GB2312) characters"
+    confidence = max(0.5, min(0.98, 0.6 + 0.4 * gb2312_share - scan.bad_share))
+    return EncodingGuess("gb18030", round(confidence, 3), reason)
+
+
+def _guess_wide(sample: bytes) -> EncodingGuess | None:
+    """UTF-16 or UTF-32 without a byte-order mark (many NUL bytes)."""
+    even_nul = sample[0::2].count(0)
+    odd_nul = sample[1::2].count(0)
+    candidates = ["utf-32-le", "utf-32-be"] if sample[2::4].count(0) > len(sample) // 5 else []
+    candidates += ["utf-16-le"] if odd_nul >= even_nul else ["utf-16-be"]
+    for name in candidates:
+        width = 4 if "32" in name else 2
+        try:
+            sample[: len(sample) - len(sample) % width].decode(name)
+        except UnicodeDecodeError:
+            continue
+        return EncodingGuess(name, 0.9, f"many NUL bytes and the sample decodes as {name.upper()}")
+    return None
+
+
+def _guess_with_charset_normalizer(sample: bytes) -> EncodingGuess:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise SourceError(
+            "the file is neither UTF-8 nor GB18030/GBK text and no other text encoding fits; "
+            "is it a binary file (e.g. an Excel workbook)? Set `format:` or `encoding:` in the config"
+        )
+    encoding = normalize_encoding(best.encoding)
+    why = "neither UTF-8 nor plausible GB18030/GBK (too many invalid bytes or rare characters)"
+    return EncodingGuess(
+        encoding,
+        round(max(0.1, 1.0 - float(best.chaos)) * 0.8, 3),
+        f"{why}; charset-normalizer's best guess is {encoding}",
+    )
+
+
+def _has_high_bytes(data: bytes) -> bool:
+    return not data.isascii()
+
+
+def _gb2312_share(text: str) -> float:
+    """Share of non-ASCII characters that exist in GB2312 (the common simplified characters)."""
+    counts = Counter(ch for ch in text if ord(ch) > 0x7F)
+    total = sum(counts.values())
+    if not total:
+        return 1.0
+    common = 0
+    for ch, n in counts.items():
+        try:
+            ch.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        common += n
+    return common / total
+
+
+# --------------------------------------------------------------------------------------------
+# scanning and line-aware decoding
+
+
+def scan_bytes(data: bytes, encoding: str, *, line_end: bytes = b"\n", keep_text: bool = False) -> DecodeScan:
+    """Decode `data` line by line and count the lines with invalid bytes (for a sample).
+
+    Args:
+        data: whole lines of a file.
+        encoding: the codec.
+        line_end: the line-end byte.
+        keep_text: keep the decoded text of the good lines (for plausibility checks).
+    """
+    lines = data.split(line_end)
+    if lines and lines[-1] == b"":
+        lines.pop()
+    bad = nonascii = 0
+    first_bad_line = first_bad_offset = None
+    texts: list[str] = []
+    offset = 0
+    for i, raw in enumerate(lines, start=1):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            bad += 1
+            if first_bad_line is None:
+                first_bad_line, first_bad_offset = i, offset + exc.start
+        else:
+            if not raw.isascii():
+                nonascii += 1
+                if keep_text:
+                    texts.append(text)
+        offset += len(raw) + 1
+    return DecodeScan(encoding, len(lines), bad, first_bad_line, first_bad_offset, nonascii, "\n".join(texts))
+
+
+def scan_decoding(
+    path: str | Path, encoding: str, *, line_end: bytes | None = None, keep_text: bool = False
+) -> DecodeScan:
+    """Decode a whole file in a streaming pass and count lines with invalid bytes.
+
+    Clean chunks are decoded whole (fast); only a chunk with an error is decoded line by line.
+
+    Args:
+        path: the file.
+        encoding: the codec (``utf-8-sig`` skips a leading byte-order mark).
+        line_end: the line-end byte; default: detected from the start of the file.
+        keep_text: keep up to :data:`SAMPLE_BYTES` of decoded non-ASCII text (plausibility checks).
+    """
+    lines = bad = nonascii = 0
+    first_bad_line = first_bad_offset = None
+    kept: list[str] = []
+    kept_len = 0
+    for item in iter_decoded_lines(path, encoding, line_end=line_end):
+        lines += 1
+        if item.__class__ is UndecodableLine:
+            bad += 1
+            if first_bad_line is None:
+                first_bad_line, first_bad_offset = lines, item.offset
+        elif not item.isascii():
+            nonascii += 1
+            if keep_text and kept_len < SAMPLE_BYTES:
+                kept.append(item)
+                kept_len += len(item)
+    return DecodeScan(encoding, lines, bad, first_bad_line, first_bad_offset, nonascii, "".join(kept))
+
+
+def iter_decoded_lines(
+    path: str | Path,
+    encoding: str,
+    *,
+    line_end: bytes | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[str | UndecodableLine]:
+    """Yield the lines of a text file, decoded; a line with invalid bytes is yielded as an
+    :class:`UndecodableLine` instead of stopping the read.
+
+    Good lines keep their line end (``\\n`` or ``\\r\\n``) as Python's ``csv`` module expects.
+    A leading UTF-8 byte-order mark is dropped. For UTF-16/32 the file is decoded as one stream
+    and an invalid byte raises :class:`SourceError`.
+
+    Args:
+        path: the file.
+        encoding: the codec.
+        line_end: the byte that ends lines; default LF, or CR when the file's start has no LF.
+        chunk_bytes: bytes read at once.
+
+    Raises:
+        SourceError: the file cannot be read, or a UTF-16/32 file has invalid bytes.
+    """
+    path = Path(path)
+    codec = normalize_encoding(encoding)
+    if codec in _WIDE_ENCODINGS:
+        yield from _iter_wide_lines(path, codec)
+        return
+    if codec == "utf-8-sig":
+        codec = "utf-8"
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    with fh:
+        head = fh.read(chunk_bytes)
+        base = 0
+        if head.startswith(UTF8_BOM) and codec == "utf-8":
+            head = head[len(UTF8_BOM) :]
+            base = len(UTF8_BOM)
+        if line_end is None:
+            line_end = detect_line_end(head[:SAMPLE_BYTES])
+        sep = line_end.decode("ascii")
+        carry = b""
+        block = head
+        while True:
+            if not block:
+                if carry:
+                    yield from _decode_block(carry, codec, base, line_end, sep, final=True)
+                return
+            data = carry + block if carry else block
+            cut = data.rfind(line_end) + 1
+            if cut == 0:
+                carry = data
+            else:
+                carry = data[cut:]
+                yield from _decode_block(data[:cut], codec, base, line_end, sep, final=False)
+                base += cut
+            block = fh.read(chunk_bytes)
+
+
+def _decode_block(
+    data: bytes, codec: str, base: int, line_end: bytes, sep: str, *, final: bool
+) -> Iterator[str | UndecodableLine]:
+    """Decode whole lines; `data` ends with a line end unless it is the file's last line."""
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        pass
+    else:
+        parts = text.split(sep)
+        last = parts.pop()  # '' after the final line end, or an unterminated last line
+        for part in parts:
+            yield part + sep
+        if last:
+            yield last
+        return
+    offset = base
+    raws = data.split(line_end)
+    last_raw = raws.pop()
+    for raw in raws:
+        yield _decode_line(raw, codec, offset, sep)
+        offset += len(raw) + len(line_end)
+    if last_raw:
+        item = _decode_line(last_raw, codec, offset, "")
+        yield item
+
+
+def _decode_line(raw: bytes, codec: str, offset: int, sep: str) -> str | UndecodableLine:
+    try:
+        return raw.decode(codec) + sep
+    except UnicodeDecodeError as exc:
+        body = raw[:-1] if raw.endswith(b"\r") else raw
+        return UndecodableLine(offset + exc.start, body, body.decode(codec, errors="backslashreplace"))
+
+
+def _iter_wide_lines(path: Path, codec: str) -> Iterator[str]:
+    import io
+
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    with io.TextIOWrapper(raw, encoding=codec, newline="") as fh:
+        line_no = 0
+        try:
+            for line in fh:
+                line_no += 1
+                if line_no == 1:
+                    line = line.lstrip("\ufeff")
+                yield line
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{path}: invalid bytes for {codec} after line {line_no} ({exc.reason}); "
+                f"check the file's encoding or set `encoding: auto`"
+            ) from exc
