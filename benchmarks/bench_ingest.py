@@ -36,7 +36,11 @@ def write_csv(path: Path, n: int, seed: int = 7) -> None:
             brand = rnd.choice(BRANDS)
             city = rnd.choice(CITIES)
             name = f"{city[:2]}{brand}科技有限公司"
-            address = f'"{city}建设路{rnd.randint(1, 999)}号, {rnd.randint(1, 30)}楼"' if i % 7 == 0 else f"{city}人民路{i % 500}号"
+            address = (
+                f'"{city}建设路{rnd.randint(1, 999)}号, {rnd.randint(1, 30)}楼"'
+                if i % 7 == 0
+                else f"{city}人民路{i % 500}号"
+            )
             cells = [
                 f"C{i:07d}", name, brand, f"0{rnd.randint(1, 9)}", str(rnd.randint(110000, 659000)),
                 str(rnd.randint(1, 5)), f"91310000{rnd.randint(10**9, 10**10 - 1)}", "张伟",
@@ -62,7 +66,9 @@ def main() -> None:
         path = tmp_path / "erp.csv"
         t0 = time.perf_counter()
         write_csv(path, args.rows)
-        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s"
+        )
         raw = {
             "project": {"name": "bench"},
             "sources": [
@@ -70,7 +76,10 @@ def main() -> None:
                     "name": "erp",
                     "path": "erp.csv",
                     "id_column": "客户编码",
-                    "columns": {"客户编码": {"field": "customer_id", "kind": "id"}, "客户名称": "customer_name"},
+                    "columns": {
+                        "客户编码": {"field": "customer_id", "kind": "id"},
+                        "客户名称": "customer_name",
+                    },
                 }
             ],
         }

@@ -34,8 +34,17 @@ def _golden() -> pd.DataFrame:
         # child of an excluded parent stays in its batch with a note
         ("M14", "", False, "active", "M05", 10.0, "2026-10-01", False, False),
     ]
-    cols = ["master_id", "flags", "is_test", "record_status", "parent_master_id",
-            "activity_amount_12m", "last_activity_date", "blacklist", "vip"]
+    cols = [
+        "master_id",
+        "flags",
+        "is_test",
+        "record_status",
+        "parent_master_id",
+        "activity_amount_12m",
+        "last_activity_date",
+        "blacklist",
+        "vip",
+    ]
     df = pd.DataFrame(rows, columns=cols)
     df["last_activity_date"] = pd.to_datetime(df["last_activity_date"]).dt.date
     return df.sample(frac=1.0, random_state=7)  # input order must not matter
@@ -49,8 +58,8 @@ def test_every_master_once_and_rules_applied():
     assert plan.loc["M12", "batch"] == "01_top_revenue"  # 800 beats M02's 500
     assert plan.loc["M02", "batch"] == "02_active"
     assert plan.loc["M03", "batch"] == "02_active"
-    assert plan.loc["M04", "batch"] == "excluded" and "test" in plan.loc["M04", "reason"]
-    assert plan.loc["M05", "batch"] == "excluded" and "deregistered" in plan.loc["M05", "reason"]
+    assert plan.loc["M04", "batch"] == "excluded" and plan.loc["M04", "reason"] == "test"
+    assert plan.loc["M05", "batch"] == "excluded" and plan.loc["M05", "reason"] == "deregistered"
     assert plan.loc["M06", "batch"] == "deferred_dormant"
     assert plan.loc["M07", "batch"] == "05_other"
     assert plan.loc["M08", "batch"] == "05_other" and plan.loc["M08", "reason"] == "no activity recorded"
@@ -95,7 +104,46 @@ def test_write_batch_plan_table_is_stable():
     write_batch_plan(con, res.plan)
     rows = con.sql("select * from batch_plan").fetchall()
     assert [d[0] for d in con.sql("select * from batch_plan").description] == [
-        "master_id", "batch", "batch_order", "wave", "reason"]
+        "master_id",
+        "batch",
+        "batch_order",
+        "wave",
+        "reason",
+    ]
     assert len(rows) == 14
     again = plan_batches(_golden().sample(frac=1.0, random_state=1), BatchRules(top_revenue_n=2), AS_OF)
     pd.testing.assert_frame_equal(res.plan, again.plan)
+
+
+def test_build_batch_plan_on_a_run_and_chart(tmp_path):
+    from fixtures.export.helpers import make_run
+
+    from workbench.batches import build_batch_plan
+    from workbench.charts.batches import batch_plan_figure
+
+    ctx = make_run(tmp_path)
+    res = build_batch_plan(ctx)
+    con = ctx.connect()
+    n_golden = con.sql("select count(*) from golden_customers").fetchall()[0][0]
+    n_plan = con.sql("select count(distinct master_id), count(*) from batch_plan").fetchall()[0]
+    con.close()
+    assert n_plan == (n_golden, n_golden)
+    assert (ctx.paths.tables / "batch_plan.csv").exists()
+    m = res.metrics()
+    assert m["masters"] == n_golden == m["to_load"] + m["deferred"] + m["excluded"]
+    for language, word in (("zh", "批次"), ("en", "Batch plan")):
+        fig = batch_plan_figure(res.plan, language)
+        assert word in fig.layout.title.text
+        shown = sum(sum(t.y) for t in fig.data)
+        assert shown == n_golden  # every master is in the chart once
+
+
+def test_parent_cycle_terminates():
+    g = _golden()
+    g.loc[g["master_id"] == "M01", "parent_master_id"] = "M02"
+    g.loc[g["master_id"] == "M02", "parent_master_id"] = "M01"
+    res = plan_batches(g, BatchRules(top_revenue_n=1), AS_OF)
+    plan = res.plan.set_index("master_id")
+    assert len(plan) == len(g)
+    assert plan.loc["M02", "batch"] == "01_top_revenue"  # pulled forward as parent of M01
+    assert any("cycle" in n for n in res.notes)

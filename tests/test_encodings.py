@@ -69,7 +69,7 @@ def test_western_code_page_is_not_mistaken_for_gb18030(tmp_path):
     text = "Kundennr;Firma;Ort\nK1;Müller Maschinenbau;München\nK2;Schmidt & Söhne;Köln\nK3;Straße AG;Düsseldorf\n"
     path = write(tmp_path / "a.csv", text.encode("cp1252"))
     guess = detect_encoding(path)
-    assert guess.encoding != "gb18030"
+    assert guess.encoding == "cp1252"  # not gb18030, and the common code page when the sample fits it
     assert path.read_bytes().decode(guess.encoding) == text
 
 
@@ -123,3 +123,23 @@ def test_last_line_without_line_end_is_kept(tmp_path):
 def test_cr_only_line_ends(tmp_path):
     path = write(tmp_path / "a.csv", b"a,b\r1,2\r3,4\r")
     assert list(iter_decoded_lines(path, "utf-8")) == ["a,b\r", "1,2\r", "3,4\r"]
+
+
+def test_utf16_without_bom_is_detected_from_nul_bytes(tmp_path):
+    guess = detect_encoding(write(tmp_path / "a.txt", "\r\n".join(CHINESE).encode("utf-16-le")))
+    assert guess.encoding == "utf-16-le"
+    assert [line.rstrip("\r\n") for line in iter_decoded_lines(tmp_path / "a.txt", guess.encoding)] == CHINESE
+
+
+def test_big5_is_not_mistaken_for_gb18030(tmp_path):
+    text = (
+        "客戶編號,客戶名稱,地址\n"
+        "T1,鴻海精密工業股份有限公司,新北市土城區自由街2號\n"
+        "T2,台灣積體電路製造股份有限公司,新竹科學園區力行六路8號\n"
+        "T3,國泰人壽保險股份有限公司,台北市大安區仁愛路四段296號\n"
+    )
+    path = write(tmp_path / "a.csv", text.encode("big5"))
+    assert path.read_bytes().decode("gb18030")  # it does decode as GB18030, into nonsense
+    guess = detect_encoding(path)
+    assert guess.encoding != "gb18030"
+    assert path.read_bytes().decode(guess.encoding) == text  # e.g. big5 or cp950

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 import pytest
-from exporthelpers import make_run, read_golden
+from fixtures.export.helpers import make_run, read_golden
 from openpyxl import load_workbook
 
 from workbench.batches import build_batch_plan
@@ -63,7 +63,11 @@ def test_sap_file_layout_and_parent_first(tmp_path):
     ctx = make_run(tmp_path)
     res = _export(ctx)
     profile = load_profile("sap_s4_cockpit_customer")
-    top = next(f for f in res.files.to_dict("records") if f["profile"] == profile.name and f["batch"] == "01_top_revenue")
+    top = next(
+        f
+        for f in res.files.to_dict("records")
+        if f["profile"] == profile.name and f["batch"] == "01_top_revenue"
+    )
     text = (ctx.paths.root / top["file"]).read_text(encoding="utf-8")
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<?mso-application progid="Excel.Sheet"?>')
     frames = read_load_file(ctx.paths.root / top["file"], profile)
@@ -77,7 +81,10 @@ def test_sap_file_layout_and_parent_first(tmp_path):
 def test_changed_mapping_is_refused_unless_draft(tmp_path):
     ctx = make_run(tmp_path)
     vm = ctx.config.resolve("mappings/value_mappings.csv")
-    vm.write_text(vm.read_text(encoding="utf-8-sig").replace("u8_credit_grade,5,E", "u8_credit_grade,5,D"), encoding="utf-8")
+    vm.write_text(
+        vm.read_text(encoding="utf-8-sig").replace("u8_credit_grade,5,E", "u8_credit_grade,5,D"),
+        encoding="utf-8",
+    )
     build_batch_plan(ctx)
     with pytest.raises(MappingNotApprovedError) as err:
         export_load_files(ctx)
@@ -115,8 +122,11 @@ def test_gbk_and_length_rejects_and_formula_guard(tmp_path):
     golden = read_golden()
     golden.loc[golden["master_id"] == "M000005", "customer_name"] = "深圳𠮷祥贸易有限公司"  # 𠮷 is not in GBK
     golden.loc[golden["master_id"] == "M000001", "customer_name"] = "上海" + "长" * 120 + "有限公司"
-    ctx = make_run(tmp_path, golden=golden,
-                   export={"profiles": ["kingdee_customer", "generic", "yonyou_u8_customer"], "draft": True})
+    ctx = make_run(
+        tmp_path,
+        golden=golden,
+        export={"profiles": ["kingdee_customer", "generic", "yonyou_u8_customer"], "draft": True},
+    )
     res = _export(ctx)
     rej = res.rejects
 
@@ -124,20 +134,24 @@ def test_gbk_and_length_rejects_and_formula_guard(tmp_path):
         mine = rej[(rej["profile"] == profile) & (rej["master_id"] == master)]
         return " | ".join(mine["field"] + ": " + mine["reason"])
 
-    assert "FName: character '𠮷' (U+20BB7) cannot be written in GBK" in reasons("kingdee_customer", "M000005")
+    assert "FName: character '𠮷' (U+20BB7) cannot be written in GBK" in reasons(
+        "kingdee_customer", "M000005"
+    )
     assert "FName: 126 characters, the maximum is 80" in reasons("kingdee_customer", "M000001")
     assert reasons("yonyou_u8_customer", "M000005") == ""  # xlsx holds any character
     assert "the maximum is 98" in reasons("yonyou_u8_customer", "M000001")
     # a rejected record is in no file of that profile
     con = ctx.connect()
-    kd_rows = {r[0] for r in con.sql("select master_id from load_rows where profile='kingdee_customer'").fetchall()}
+    kd_rows = {
+        r[0] for r in con.sql("select master_id from load_rows where profile='kingdee_customer'").fetchall()
+    }
     con.close()
     assert not kd_rows & {"M000001", "M000005"} and "M000004" in kd_rows
     # CSV: formula cell neutralised with a leading quote, phone numbers left alone
     generic = next(ctx.paths.root / f for f in res.files["file"] if "generic__01_top" in f)
     rows = list(csv.reader(generic.read_text(encoding="utf-8-sig").splitlines()))
     row = next(r for r in rows if r[0] == "M000004")
-    assert row[1] == "'=HYPERLINK(\"http://x\")"
+    assert row[1] == '\'=HYPERLINK("http://x")'
     assert row[12] == "+8613600002222"
     assert generic.read_bytes().startswith(b"\xef\xbb\xbf")
     # XLSX: the cell is text with Excel's quote prefix, so it never runs as a formula

@@ -43,7 +43,16 @@ def test_settings_change_the_mask() -> None:
 
 def test_columns_to_mask_covers_kind_extras() -> None:
     kinds = {"mobile": "phone", "email": "email", "uscc": "tax_id", "customer_name": "customer_name"}
-    cols = ["master_id", "mobile", "mobile_e164", "mobile_all", "email", "email_local", "uscc", "customer_name"]
+    cols = [
+        "master_id",
+        "mobile",
+        "mobile_e164",
+        "mobile_all",
+        "email",
+        "email_local",
+        "uscc",
+        "customer_name",
+    ]
     plan = columns_to_mask(cols, kinds, MaskingSettings())
     assert plan == {
         "mobile": "phone",
@@ -56,7 +65,9 @@ def test_columns_to_mask_covers_kind_extras() -> None:
 
 
 def test_mask_frame_masks_copy_and_respects_switch() -> None:
-    df = pd.DataFrame({"master_id": ["M1", "M2"], "mobile": ["13800138000", None], "email": ["ab@qq.com", "x"]})
+    df = pd.DataFrame(
+        {"master_id": ["M1", "M2"], "mobile": ["13800138000", None], "email": ["ab@qq.com", "x"]}
+    )
     kinds = {"mobile": "phone", "email": "email"}
     out = mask_frame(df, kinds, MaskingSettings())
     assert out["mobile"].tolist()[0] == "138****8000" and out["mobile"].isna().tolist()[1]

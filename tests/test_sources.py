@@ -188,7 +188,10 @@ def test_activity_source_is_staged_too(tmp_path, con):
     tx = source(
         "tx",
         "tx.csv",
-        {"客户编码": {"field": "customer_id", "kind": "id"}, "单据日期": {"field": "doc_date", "kind": "date"}},
+        {
+            "客户编码": {"field": "customer_id", "kind": "id"},
+            "单据日期": {"field": "doc_date", "kind": "date"},
+        },
         role="activity",
         customer_source="erp",
     )
@@ -252,7 +255,8 @@ def test_xlsx_with_title_rows_and_header_on_row_4(tmp_path, con):
     assert (result.format, result.encoding) == ("xlsx", None)
     assert (result.file_rows, result.staged_rows, result.quarantined_rows) == (4, 3, 1)
     got = rows(
-        con, "select _row_number, 序号, ledger_id, short_name, 应收余额, 开户日期, VIP from stg_ledger order by 1"
+        con,
+        "select _row_number, 序号, ledger_id, short_name, 应收余额, 开户日期, VIP from stg_ledger order by 1",
     )
     assert got == [
         (5, "1", "007", "华瑞", "1200", "2020-01-02", "TRUE"),
@@ -320,8 +324,14 @@ def test_parquet_is_cast_to_text_in_file_order(tmp_path, con):
         (4, "W-3", None, "2022-02-01", " "),
     ]
     assert rows(con, "select row_number, reason from quarantine") == [(3, "blank row")]
-    assert set(r[0] for r in rows(con, "select data_type from information_schema.columns "
-                                         "where table_name = 'stg_shop' and column_name not like '\\_%' escape '\\'")) == {"VARCHAR"}
+    assert set(
+        r[0]
+        for r in rows(
+            con,
+            "select data_type from information_schema.columns "
+            "where table_name = 'stg_shop' and column_name not like '\\_%' escape '\\'",
+        )
+    ) == {"VARCHAR"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,7 +383,9 @@ def test_configured_encoding_that_is_wrong_names_the_line(tmp_path, con):
     config = make_config(
         tmp_path, source("erp", "erp.csv", {"id": "customer_id", "name": "customer_name"}, encoding="utf-8")
     )
-    with pytest.raises(SourceError, match=r"5 of 5 lines are not valid utf-8; the first is line 2.*encoding: auto"):
+    with pytest.raises(
+        SourceError, match=r"5 of 5 lines are not valid utf-8; the first is line 2.*encoding: auto"
+    ):
         ingest_source(config, "erp", con)
 
 
@@ -447,7 +459,9 @@ def test_rerun_gives_identical_tables(tmp_path, con):
 def test_sources_removed_from_config_are_cleaned(tmp_path, con):
     (tmp_path / "a.csv").write_text("id\n1\n", encoding="utf-8")
     (tmp_path / "b.csv").write_text("id\n\n2\n", encoding="utf-8")
-    both = make_config(tmp_path, source("a", "a.csv", {"id": "customer_id"}), source("b", "b.csv", {"id": "customer_id"}))
+    both = make_config(
+        tmp_path, source("a", "a.csv", {"id": "customer_id"}), source("b", "b.csv", {"id": "customer_id"})
+    )
     ingest_sources(both, con)
     assert rows(con, "select count(*) from quarantine where source = 'b'") == [(1,)]
     only_a = make_config(tmp_path, source("a", "a.csv", {"id": "customer_id"}))
@@ -455,3 +469,237 @@ def test_sources_removed_from_config_are_cleaned(tmp_path, con):
     assert rows(con, "select source from ingest_summary") == [("a",)]
     assert rows(con, "select count(*) from quarantine") == [(0,)]
     assert rows(con, "select count(*) from information_schema.tables where table_name = 'stg_b'") == [(0,)]
+
+
+# --------------------------------------------------------------------------------------------
+# hardening: broken quotes, odd line ends, wide encodings, block boundaries, balance
+
+
+def test_stray_quote_does_not_swallow_the_rest_of_the_file(tmp_path, con):
+    (tmp_path / "erp.csv").write_text(
+        'id,name,note\n1,甲公司,ok\n2,"乙公司,broken\n3,丙公司,ok\n4,丁公司,"two\nlines"\n',
+        encoding="utf-8",
+    )
+    config = make_config(tmp_path, source("erp", "erp.csv", {"id": "customer_id", "name": "customer_name"}))
+    result = ingest_source(config, "erp", con)
+    assert rows(con, "select _row_number, customer_id, note from stg_erp order by 1") == [
+        (2, "1", "ok"),
+        (4, "3", "ok"),
+        (5, "4", "two\nlines"),
+    ]
+    assert rows(con, "select row_number, reason, raw_text from quarantine") == [
+        (
+            3,
+            "unbalanced quote: a quoted field opened on this line runs into the next lines",
+            '2,"乙公司,broken',
+        )
+    ]
+    assert (result.file_rows, result.staged_rows, result.quarantined_rows) == (4, 3, 1)
+
+
+def test_quote_left_open_to_the_end_of_the_file(tmp_path, con):
+    # the stray quote is in the last column: the swallowed record would have the right cell count
+    (tmp_path / "erp.csv").write_text(
+        'id,name,note\n1,甲公司,"broken\n2,乙公司,ok\n3,丙公司,ok\n', encoding="utf-8"
+    )
+    config = make_config(tmp_path, source("erp", "erp.csv", {"id": "customer_id", "name": "customer_name"}))
+    result = ingest_source(config, "erp", con)
+    assert rows(con, "select _row_number, customer_id, note from stg_erp order by 1") == [
+        (3, "2", "ok"),
+        (4, "3", "ok"),
+    ]
+    assert rows(con, "select row_number, raw_text from quarantine") == [(2, '1,甲公司,"broken')]
+    assert (result.file_rows, result.staged_rows, result.quarantined_rows) == (3, 2, 1)
+
+
+def test_lone_cr_inside_an_unquoted_field_is_quarantined(tmp_path, con):
+    (tmp_path / "erp.csv").write_bytes(b"id,name\n1,A\n2,B\rC\n3,D\n")
+    config = make_config(tmp_path, source("erp", "erp.csv", {"id": "customer_id", "name": "customer_name"}))
+    ingest_source(config, "erp", con)
+    assert rows(con, "select _row_number, customer_id from stg_erp order by 1") == [(2, "1"), (4, "3")]
+    [(number, reason, raw)] = rows(con, "select row_number, reason, raw_text from quarantine")
+    assert (number, raw) == (3, "2,B\rC")
+    assert reason.startswith("unparseable CSV: new-line character seen in unquoted field")
+
+
+def test_cr_only_line_ends(tmp_path, con):
+    (tmp_path / "erp.csv").write_bytes("客户编码,客户名称\r C1,甲\rC2,乙\r".replace(" ", "").encode("gbk"))
+    config = make_config(tmp_path, source("erp", "erp.csv", ERP_COLUMNS))
+    ingest_source(config, "erp", con)
+    assert rows(con, "select _row_number, customer_id, customer_name from stg_erp order by 1") == [
+        (2, "C1", "甲"),
+        (3, "C2", "乙"),
+    ]
+
+
+def test_utf16_tab_separated_excel_text_export(tmp_path, con):
+    text = "客户编码\t客户名称\r\nC1\t甲公司\r\nC2\t乙公司\r\n"
+    (tmp_path / "erp.txt").write_bytes(text.encode("utf-16"))
+    config = make_config(tmp_path, source("erp", "erp.txt", ERP_COLUMNS, delimiter="\\t"))
+    result = ingest_source(config, "erp", con)
+    assert result.encoding == "utf-16"
+    assert rows(con, "select _row_number, customer_id, customer_name from stg_erp order by 1") == [
+        (2, "C1", "甲公司"),
+        (3, "C2", "乙公司"),
+    ]
+
+
+def test_block_boundaries_do_not_change_the_result(tmp_path, con, monkeypatch):
+    from workbench import encodings
+
+    # build the file and, independently, what each record should become
+    chunks = ["客户编码,客户名称,地址\r\n".encode("gbk")]
+    line = 2
+    expected_staged, expected_quarantine = [], []
+    for i in range(60):
+        if i % 11 == 3:  # a quoted field over two lines
+            chunks.append(f'C{i},多行公司{i},"第一行\r\n第二行{i}"\r\n'.encode("gbk"))
+            expected_staged.append((line, f"C{i}"))
+            line += 2
+            continue
+        if i == 25:  # bytes that are invalid in GB18030
+            chunks.append(f"C{i},坏字节公司".encode("gbk") + b"\xff,x\r\n")
+            expected_quarantine.append((line, "undecodable bytes for gb18030"))
+        elif i % 17 == 7:
+            chunks.append(f"C{i},多一格,x,y\r\n".encode("gbk"))
+            expected_quarantine.append((line, "expected 3 cells, found 4"))
+        else:
+            chunks.append(f"C{i},公司{i},地址{i}\r\n".encode("gbk"))
+            expected_staged.append((line, f"C{i}"))
+        line += 1
+    (tmp_path / "erp.csv").write_bytes(b"".join(chunks))
+    config = make_config(tmp_path, source("erp", "erp.csv", ERP_COLUMNS, encoding="gb18030"))
+
+    def snapshot():
+        ingest_source(config, "erp", con)
+        return (
+            rows(con, "select * from stg_erp order by _row_number"),
+            rows(con, "select * from quarantine order by row_number"),
+        )
+
+    whole = snapshot()
+    staged, quarantined = whole
+    assert [(r[2], r[4]) for r in staged] == expected_staged
+    assert [
+        (r[2], r[3][: len(reason)]) for r, (_, reason) in zip(quarantined, expected_quarantine, strict=True)
+    ] == (expected_quarantine)
+    for chunk in (13, 37, 64):  # blocks that end inside lines and inside multi-line records
+        monkeypatch.setattr(encodings, "CHUNK_BYTES", chunk)
+        assert snapshot() == whole
+
+
+def test_balance_is_checked_against_the_tables(tmp_path, con, monkeypatch):
+    from workbench import sources
+    from workbench.errors import IngestBalanceError
+
+    (tmp_path / "erp.csv").write_text("客户编码,客户名称\nC1,甲\nC2,乙\n", encoding="utf-8")
+    config = make_config(tmp_path, source("erp", "erp.csv", ERP_COLUMNS))
+    real = sources.read_csv_source
+
+    def overcounting(spec, path):
+        read = real(spec, path)
+        read.file_rows += 1  # a row the reader saw but did not pass on
+        return read
+
+    monkeypatch.setattr(sources, "read_csv_source", overcounting)
+    with pytest.raises(IngestBalanceError, match=r"'erp'.*3 file rows but 2 staged \+ 0 quarantined = 2"):
+        ingest_source(config, "erp", con)
+    assert rows(con, "select file_rows, staged_rows, balanced from ingest_summary") == [(3, 2, False)]
+
+
+def test_one_summary_line_is_logged_per_source(tmp_path, con, caplog):
+    shutil.copy(FIXTURES / "gbk_bad_line.csv", tmp_path / "erp.csv")
+    config = make_config(tmp_path, source("erp", "erp.csv", ERP_COLUMNS))
+    with caplog.at_level("INFO", logger="workbench.sources"):
+        ingest_sources(config, con)
+    summaries = [r.getMessage() for r in caplog.records if "file rows =" in r.getMessage()]
+    assert len(summaries) == 1
+    assert summaries[0].startswith("ingest erp: 4 file rows = 3 staged + 1 quarantined (csv, gb18030)")
+
+
+def test_intl_fixture_project_with_a_western_code_page():
+    from workbench.config import load_config
+
+    config = load_config(Path(__file__).parent / "fixtures" / "projects" / "intl" / "workbench.yaml")
+    c = connect()
+    summary = ingest_sources(config, c)
+    assert summary["balanced"].all()
+    names = [r[0] for r in rows(c, "select customer_name from stg_erp_de order by _row_number")]
+    assert "Müller Maschinenbau GmbH" in names
+    c.close()
+
+
+def test_parquet_that_is_not_parquet(tmp_path, con):
+    (tmp_path / "shop.parquet").write_text("a,b\n1,2\n", encoding="utf-8")
+    config = make_config(tmp_path, source("shop", "shop.parquet", {"a": "customer_id"}))
+    with pytest.raises(SourceError, match=r"shop\.parquet.*not a Parquet file.*text"):
+        ingest_source(config, "shop", con)
+
+
+def test_csv_that_is_really_excel(tmp_path, con):
+    write_ledger(tmp_path / "ledger.csv")
+    config = make_config(tmp_path, source("ledger", "ledger.csv", LEDGER_COLUMNS))
+    with pytest.raises(SourceError, match=r"Excel workbook.*format: xlsx"):
+        ingest_source(config, "ledger", con)
+
+
+def test_check_headers_reads_headers_only_and_reports_every_source(tmp_path):
+    from workbench.sources import check_headers
+
+    (tmp_path / "erp.csv").write_bytes("客户编码,客户名称\r\nC1,甲\r\n".encode("gbk"))
+    write_ledger(tmp_path / "ledger.xlsx")
+    pq.write_table(pa.table({"ref": ["a"], "name": ["b"]}), tmp_path / "shop.parquet")
+    good = make_config(
+        tmp_path,
+        source("erp", "erp.csv", ERP_COLUMNS),
+        source("ledger", "ledger.xlsx", LEDGER_COLUMNS, header_row=4),
+        source("shop", "shop.parquet", {"ref": {"field": "customer_id", "kind": "id"}}),
+    )
+    found = check_headers(good)
+    assert found["erp"] == ["客户编码", "客户名称"]
+    assert found["ledger"][:3] == ["序号", "客户编码", "客户简称"]
+    assert found["shop"] == ["ref", "name"]
+    bad = make_config(
+        tmp_path,
+        source("erp", "erp.csv", {"客户代码": "customer_id"}),
+        source("ledger", "ledger.xlsx", LEDGER_COLUMNS, header_row=3),
+        source("shop", "shop.parquet", {"ref": "customer_id"}),
+    )
+    with pytest.raises(SourceError, match="2 of 3 sources have header problems") as err:
+        check_headers(bad)
+    assert "'客户代码' (did you mean '客户编码'?)" in str(err.value)
+    assert "header row 3 of sheet '客户台账' is empty" in str(err.value)
+
+
+def test_unmapped_header_that_clashes_with_a_field(tmp_path, con):
+    (tmp_path / "erp.csv").write_text("客户编码,名称,customer_name\nC1,甲,x\n", encoding="utf-8")
+    config = make_config(
+        tmp_path, source("erp", "erp.csv", {"客户编码": "customer_id", "名称": "customer_name"})
+    )
+    with pytest.raises(SourceError, match=r"column 3 \('customer_name'\) would be staged as 'customer_name'"):
+        ingest_source(config, "erp", con)
+    config = make_config(
+        tmp_path,
+        source("erp", "erp.csv", {"客户编码": "customer_id", "名称": "customer_name"}, keep_unmapped=False),
+    )
+    assert ingest_source(config, "erp", con).staged_rows == 1
+
+
+def test_only_the_named_sources_are_ingested(tmp_path, con):
+    (tmp_path / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("id\n2\n", encoding="utf-8")
+    config = make_config(
+        tmp_path, source("a", "a.csv", {"id": "customer_id"}), source("b", "b.csv", {"id": "customer_id"})
+    )
+    summary = ingest_sources(config, con, sources=["b"])
+    assert list(summary["source"]) == ["b"]
+    assert rows(con, "select count(*) from information_schema.tables where table_name = 'stg_a'") == [(0,)]
+    with pytest.raises(SourceError, match=r"no source named 'bb'.*Did you mean 'b'\?"):
+        ingest_sources(config, con, sources=["bb"])
+
+
+def test_a_source_named_columns_would_clobber_stg_columns(tmp_path, con):
+    (tmp_path / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    config = make_config(tmp_path, source("columns", "a.csv", {"id": "customer_id"}))
+    with pytest.raises(SourceError, match="source name 'columns' is reserved"):
+        ingest_source(config, "columns", con)

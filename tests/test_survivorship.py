@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from workbench.survivorship import (
 FIELDS = {
     "customer_id": "id",
     "customer_name": "customer_name",
+    "contact_name": "person_name",
     "mobile": "phone",
     "email": "email",
     "uscc": "tax_id",
@@ -276,6 +278,23 @@ def test_parent_relation_through_the_crosswalk(con):
     assert provenance(con)[("M2", "parent_master_id")] == ("M1", "erp:3", "erp", "parent_reference")
 
 
+def test_masters_naming_each_other_as_parent_keep_no_link(con):
+    rows = [
+        std_row("erp:2", source_id="C1", parent_code="C2"),
+        std_row("erp:3", source_id="C2", parent_code="C1"),
+        std_row("erp:4", source_id="C3", parent_code="C1"),
+    ]
+    load(con, rows, {"erp:2": "M1", "erp:3": "M2", "erp:4": "M3"})
+    result = build_golden_tables(con, make_config())
+    g = golden(con)
+    assert pd.isna(g["M1"]["parent_master_id"]) and pd.isna(g["M2"]["parent_master_id"])
+    assert g["M3"]["parent_master_id"] == "M1"
+    assert result.parent_cycles_dropped == 2 and result.parent_links == 1
+    assert not con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE starts_with(table_name, '__golden')"
+    ).fetchall()[0][0]
+
+
 def test_parent_field_auto_and_off():
     assert resolve_parent_field(make_config()) == "parent_code"
     assert resolve_parent_field(make_config({"parent_field": None})) is None
@@ -325,7 +344,7 @@ def test_match_type_members_sources_and_flags(con):
         std_row("erp:3", customer_name="乙"),
         std_row("crm:3", customer_name="乙", record_status="deregistered", last_modified="2025-06-01"),
         std_row("erp:4", customer_name="测试客户", is_test=True),
-        std_row("erp:5", customer_name=None, record_status="unknown"),
+        std_row("erp:5", customer_name=None, contact_name="张伟", record_status="unknown"),
         std_row("crm:5", customer_name=None, record_status="revoked", last_modified="2025-01-01"),
     ]
     masters = {
@@ -496,3 +515,69 @@ def test_plans_default_rules_by_kind():
     assert plans["mobile"].extras == ("mobile_e164", "mobile_last8")
     assert plans["mobile"].recency_columns == ("last_modified", "last_activity_date")
     assert plans["is_test"].rules == ("all_true",)
+
+
+@pytest.mark.notebooks
+def test_golden_notebook_records_its_metrics(tmp_path):
+    """Smoke test: the stage notebook runs headless on a tiny run and records the golden metrics."""
+    import yaml
+
+    from workbench.run import RunPaths
+    from workbench.runner import Stage, execute_stage
+
+    columns = {f.upper(): {"field": f, "kind": k} for f, k in FIELDS.items()}
+    raw = {
+        "project": {"name": "t", "language": "en"},
+        "sources": [
+            {"name": s, "path": f"{s}.csv", "id_column": "CUSTOMER_ID", "columns": columns}
+            for s in ("erp", "crm")
+        ],
+    }
+    for s in ("erp", "crm"):
+        (tmp_path / f"{s}.csv").write_text(",".join(columns) + "\n", encoding="utf-8")
+    config_path = tmp_path / "workbench.yaml"
+    config_path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    paths = RunPaths(tmp_path / "output" / "runs" / "r1").ensure()
+    con = connect(paths.warehouse)
+    rows = [
+        std_row("erp:2", source_id="C1", customer_name="华瑞集团有限公司"),
+        std_row("crm:2", source_id="A1", customer_name="Huarui Group"),
+        std_row("erp:3", source_id="C2", customer_name="华瑞北京分公司", parent_code="C1"),
+    ]
+    load(
+        con,
+        rows,
+        {"erp:2": "M1", "crm:2": "M1", "erp:3": "M2"},
+        [("crm:2", "erp:2", 0.9, 3.0, "model", "match")],
+    )
+    con.close()
+    stage = Stage("golden", "50_build_golden_records.ipynb")
+    outcome = execute_stage(
+        stage, {"config_path": str(config_path), "run_dir": str(paths.root)}, paths, export_html=False
+    )
+    assert outcome.status == "ok", outcome.error
+    metrics = json.loads(paths.metrics_file("golden").read_text(encoding="utf-8"))
+    assert (metrics["masters"], metrics["merged_masters"], metrics["members"], metrics["parent_links"]) == (
+        2,
+        1,
+        3,
+        1,
+    )
+    assert metrics["fields_with_provenance"] >= 5
+
+
+def test_golden_figures_in_both_languages(con):
+    from workbench.charts.golden import deciding_rule_figure, match_type_figure
+    from workbench.survivorship import count_deciding_rules, count_match_types
+
+    rows = [std_row("erp:2", customer_name="甲"), std_row("crm:2", customer_name="乙"), std_row("erp:3")]
+    load(con, rows, {"erp:2": "M1", "crm:2": "M1", "erp:3": "M2"})
+    build_golden_tables(con, make_config())
+    counts = count_match_types(con)
+    assert counts.values.tolist() == [["single", 1, 1], ["merged", 1, 2]]
+    zh, en = match_type_figure(counts, "zh"), match_type_figure(counts, "en")
+    assert list(zh.data[0].x) == ["单一来源", "自动合并"] and list(en.data[0].x) == ["single", "merged"]
+    rules = count_deciding_rules(con)
+    fig = deciding_rule_figure(rules, "en")
+    by_rule = {t.name: dict(zip(t.y, t.x, strict=True)) for t in fig.data}
+    assert by_rule["source_priority"]["customer_name"] == 1 and by_rule["single_value"]["customer_name"] == 0

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from workbench.db import quote_ident, table_columns
@@ -51,6 +52,20 @@ class BatchPlanResult:
     @property
     def counts(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.plan["batch"].value_counts().sort_index().items()}
+
+    def metrics(self) -> dict:
+        """Figures the stage records: masters, customers per batch, loaded / deferred / excluded."""
+        held = self.plan["batch_order"] >= ROLE_ORDER["dormant"]
+        return {
+            "masters": len(self.plan),
+            "batches": self.counts,
+            "to_load": int((~held).sum()),
+            "deferred": int((self.plan["batch_order"] == ROLE_ORDER["dormant"]).sum()),
+            "excluded": int((self.plan["batch_order"] == ROLE_ORDER["excluded"]).sum()),
+            "waves": int(self.plan["wave"].max()) if len(self.plan) else 0,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "notes": self.notes,
+        }
 
 
 def plan_batches(golden: pd.DataFrame, rules: BatchRules, as_of: dt.date | None = None) -> BatchPlanResult:
@@ -90,19 +105,22 @@ def plan_batches(golden: pd.DataFrame, rules: BatchRules, as_of: dt.date | None 
             return None
         return df[name]
 
-    # 1. excluded, each with its reason
-    why = pd.Series([""] * n, dtype=object)
+    # 1. excluded, each with its reason (the golden flags, test records, excluded statuses)
+    tokens = [[] for _ in range(n)]
     flags = col("flags") if rules.exclude_flagged else None
     if flags is not None:
-        f = flags.fillna("").astype(str).str.strip()
-        why = _join(why, f.where(f == "", "flags: " + f))
+        for i, f in enumerate(flags):
+            if isinstance(f, str) and f.strip():
+                tokens[i] += [t.strip() for t in f.split(";") if t.strip()]
     is_test = col("is_test") if rules.exclude_test else None
     if is_test is not None:
-        why = _join(why, pd.Series(["test record" if bool(x) is True else "" for x in is_test.fillna(False)]))
+        for i in np.flatnonzero(is_test.fillna(False).astype(bool).to_numpy()):
+            tokens[i].append("test")
     status = col("record_status") if rules.exclude_statuses else None
     if status is not None:
-        bad = status.isin(rules.exclude_statuses)
-        why = _join(why, ("status " + status.astype(str)).where(bad, ""))
+        for i in np.flatnonzero(status.isin(rules.exclude_statuses).to_numpy()):
+            tokens[i].append(str(status.iloc[i]))
+    why = pd.Series(["; ".join(dict.fromkeys(t)) for t in tokens], dtype=object)
     excluded = why != ""
     role[excluded] = "excluded"
     reason[excluded] = why[excluded]
@@ -134,7 +152,11 @@ def plan_batches(golden: pd.DataFrame, rules: BatchRules, as_of: dt.date | None 
     open_ = role.isna()
     cand = open_ & active
     if rules.top_revenue_n and cand.any():
-        rev = pd.to_numeric(revenue, errors="coerce").fillna(0.0) if revenue is not None else pd.Series(0.0, index=df.index)
+        rev = (
+            pd.to_numeric(revenue, errors="coerce").fillna(0.0)
+            if revenue is not None
+            else pd.Series(0.0, index=df.index)
+        )
         ranked = (
             pd.DataFrame({"rev": rev[cand], "mid": df.loc[cand, "master_id"]})
             .sort_values(["rev", "mid"], ascending=[False, True], kind="mergesort")
@@ -144,9 +166,7 @@ def plan_batches(golden: pd.DataFrame, rules: BatchRules, as_of: dt.date | None 
         top[ranked.index] = True
         rank = pd.Series(range(1, len(ranked) + 1), index=ranked.index)
         role[top] = "top_revenue"
-        reason[top] = (
-            "rank " + rank.astype(str) + f" of top {rules.top_revenue_n} by {rules.revenue_column}"
-        )
+        reason[top] = "rank " + rank.astype(str) + f" of top {rules.top_revenue_n} by {rules.revenue_column}"
     last_txt = last.dt.strftime("%Y-%m-%d").fillna("")
     hit = role.isna() & active
     role[hit] = "active"
@@ -252,21 +272,18 @@ def write_batch_plan(con, plan: pd.DataFrame) -> None:
         con.unregister("__wb_plan")
 
 
-def _join(a: pd.Series, b: pd.Series) -> pd.Series:
-    """Join two reason columns with "; ", skipping empty parts."""
-    a = a.reset_index(drop=True).astype(str)
-    b = b.reset_index(drop=True).astype(str)
-    both = a + "; " + b
-    return both.where((a != "") & (b != ""), a + b)
-
-
 def _pull_parents_forward(ids, parents, role, order, reason, notes):
-    """Move every loadable parent into the earliest batch of its loadable descendants."""
+    """Move every loadable parent into the earliest batch of its loadable descendants.
+
+    Batch orders only ever decrease, so the loop ends even when parent links form a cycle.
+    """
     role, order, reason = role.copy(), order.copy(), reason.copy()
     pos = pd.Series(range(len(ids)), index=ids.values)
     loadable = role.isin(LOADABLE_ROLES) | (role == "dormant")
     for _ in range(len(ids) + 1):
-        child = pd.DataFrame({"parent": parents, "order": order, "child": ids, "ok": role.isin(LOADABLE_ROLES)})
+        child = pd.DataFrame(
+            {"parent": parents, "order": order, "child": ids, "ok": role.isin(LOADABLE_ROLES)}
+        )
         child = child[child["parent"].notna() & child["ok"]]
         if child.empty:
             break
@@ -275,13 +292,13 @@ def _pull_parents_forward(ids, parents, role, order, reason, notes):
         later = (order.values[idx] > best["order"].values) & loadable.values[idx]
         if not later.any():
             break
-        for i, new_order, kid in zip(idx[later], best["order"].values[later], best["child"].values[later], strict=True):
+        for i, new_order, kid in zip(
+            idx[later], best["order"].values[later], best["child"].values[later], strict=True
+        ):
             new_role = next(r for r, o in ROLE_ORDER.items() if o == new_order)
             reason[i] = f"{reason[i]}; moved to {new_role} as group parent of {kid}"
             role[i] = new_role
             order[i] = new_order
-    else:  # pragma: no cover - a cycle in parent links would otherwise loop
-        notes.append("parent links form a cycle; parents were not all moved forward")
     excl = pd.Series(parents).map(dict(zip(ids, role, strict=True)))
     hit = parents.notna() & role.isin(LOADABLE_ROLES) & ~excl.isin(LOADABLE_ROLES)
     reason[hit] = reason[hit] + "; group parent " + parents[hit].astype(str) + " is not loaded"

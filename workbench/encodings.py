@@ -35,7 +35,8 @@ MAX_BAD_LINE_SHARE = 0.01
 
 MIN_GB2312_SHARE = 0.5
 """GB18030 is only believed when at least this share of the decoded non-ASCII characters are common
-(GB2312) characters: Latin-1 or Windows-1252 text also decodes as GB18030, but into rare characters."""
+Chinese characters (see :func:`_gb2312_share`): Windows-1252, UTF-8 or Big5 bytes also decode as
+GB18030, but mostly into rare characters."""
 
 UTF8_BOM = codecs.BOM_UTF8
 _WIDE_ENCODINGS = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
@@ -224,7 +225,7 @@ def _gb_guess(scan: DecodeScan, gb2312_share: float, where: str) -> EncodingGues
         )
     else:
         reason = f"{base} with no invalid bytes"
-    reason += f"; {gb2312_share:.0%} of the non-ASCII characters are common (GB2312) characters"
+    reason += f"; {gb2312_share:.0%} of the non-ASCII characters are common Chinese characters"
     confidence = max(0.5, min(0.98, 0.6 + 0.4 * gb2312_share - scan.bad_share))
     return EncodingGuess("gb18030", round(confidence, 3), reason)
 
@@ -256,11 +257,23 @@ def _guess_with_charset_normalizer(sample: bytes) -> EncodingGuess:
         )
     encoding = normalize_encoding(best.encoding)
     why = "neither UTF-8 nor plausible GB18030/GBK (too many invalid bytes or rare characters)"
-    return EncodingGuess(
-        encoding,
-        round(max(0.1, 1.0 - float(best.chaos)) * 0.8, 3),
-        f"{why}; charset-normalizer's best guess is {encoding}",
-    )
+    reason = f"{why}; charset-normalizer's best guess is {encoding}"
+    if encoding in _LATIN_CODE_PAGES and encoding != "cp1252" and _same_text(sample, encoding, "cp1252"):
+        # the sample cannot tell these code pages apart; Windows-1252 is by far the most common
+        reason += ", which reads this sample exactly like cp1252, the more common one: using cp1252"
+        encoding = "cp1252"
+    return EncodingGuess(encoding, round(max(0.1, 1.0 - float(best.chaos)) * 0.8, 3), reason)
+
+
+# single-byte Western code pages that often decode the same bytes to the same text
+_LATIN_CODE_PAGES = ("cp1250", "cp1252", "cp1257", "iso8859-1", "iso8859-15", "iso8859-2", "mac-roman")
+
+
+def _same_text(data: bytes, a: str, b: str) -> bool:
+    try:
+        return data.decode(a) == data.decode(b)
+    except UnicodeDecodeError:
+        return False
 
 
 def _has_high_bytes(data: bytes) -> bool:
@@ -268,19 +281,26 @@ def _has_high_bytes(data: bytes) -> bool:
 
 
 def _gb2312_share(text: str) -> float:
-    """Share of non-ASCII characters that exist in GB2312 (the common simplified characters)."""
-    counts = Counter(ch for ch in text if ord(ch) > 0x7F)
-    total = sum(counts.values())
-    if not total:
-        return 1.0
-    common = 0
-    for ch, n in counts.items():
+    """Share of the non-ASCII characters that are common Chinese ones.
+
+    Common means GB2312 punctuation and full-width forms (rows 0xA1-0xA3) or level-1 hanzi (rows
+    0xB0-0xD7, the 3,755 most frequent characters). Real simplified Chinese text scores about 0.85 and
+    more, even with rare characters in names; other encodings read as GB18030 score far lower
+    (Windows-1252 about 0, UTF-8 about 0.1, Big5 about 0.25), because their bytes land on rare
+    characters.
+    """
+    total = common = 0
+    for ch, n in Counter(text).items():
+        if ord(ch) < 0x80:
+            continue
+        total += n
         try:
-            ch.encode("gb2312")
+            lead = ch.encode("gb2312")[0]
         except UnicodeEncodeError:
             continue
-        common += n
-    return common / total
+        if 0xA1 <= lead <= 0xA3 or 0xB0 <= lead <= 0xD7:
+            common += n
+    return common / total if total else 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,17 +356,26 @@ def scan_decoding(
     first_bad_line = first_bad_offset = None
     kept: list[str] = []
     kept_len = 0
-    for item in iter_decoded_lines(path, encoding, line_end=line_end):
-        lines += 1
-        if item.__class__ is UndecodableLine:
-            bad += 1
-            if first_bad_line is None:
-                first_bad_line, first_bad_offset = lines, item.offset
-        elif not item.isascii():
-            nonascii += 1
-            if keep_text and kept_len < SAMPLE_BYTES:
-                kept.append(item)
-                kept_len += len(item)
+    for block in iter_decoded_blocks(path, encoding, line_end=line_end):
+        if UndecodableLine in set(map(type, block)):
+            for i, item in enumerate(block, start=lines + 1):
+                if item.__class__ is UndecodableLine:
+                    bad += 1
+                    if first_bad_line is None:
+                        first_bad_line, first_bad_offset = i, item.offset  # type: ignore[union-attr]
+            good = [item for item in block if item.__class__ is str]
+        else:
+            good = block
+        lines += len(block)
+        n_ascii = sum(map(str.isascii, good))  # type: ignore[arg-type]
+        nonascii += len(good) - n_ascii
+        if keep_text and kept_len < SAMPLE_BYTES and n_ascii < len(good):
+            for item in good:
+                if not item.isascii():  # type: ignore[union-attr]
+                    kept.append(item)  # type: ignore[arg-type]
+                    kept_len += len(item)
+                    if kept_len >= SAMPLE_BYTES:
+                        break
     return DecodeScan(encoding, lines, bad, first_bad_line, first_bad_offset, nonascii, "".join(kept))
 
 
@@ -355,7 +384,7 @@ def iter_decoded_lines(
     encoding: str,
     *,
     line_end: bytes | None = None,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = None,
 ) -> Iterator[str | UndecodableLine]:
     """Yield the lines of a text file, decoded; a line with invalid bytes is yielded as an
     :class:`UndecodableLine` instead of stopping the read.
@@ -368,15 +397,32 @@ def iter_decoded_lines(
         path: the file.
         encoding: the codec.
         line_end: the byte that ends lines; default LF, or CR when the file's start has no LF.
-        chunk_bytes: bytes read at once.
+        chunk_bytes: bytes read at once; default :data:`CHUNK_BYTES`.
 
     Raises:
         SourceError: the file cannot be read, or a UTF-16/32 file has invalid bytes.
     """
+    for block in iter_decoded_blocks(path, encoding, line_end=line_end, chunk_bytes=chunk_bytes):
+        yield from block
+
+
+def iter_decoded_blocks(
+    path: str | Path,
+    encoding: str,
+    *,
+    line_end: bytes | None = None,
+    chunk_bytes: int | None = None,
+) -> Iterator[list[str | UndecodableLine]]:
+    """Like :func:`iter_decoded_lines`, but yield the lines in lists of about `chunk_bytes`.
+
+    A block that decodes cleanly is split at C speed, so reading in blocks is much faster than
+    line by line; the concatenation of the blocks is exactly :func:`iter_decoded_lines`.
+    """
     path = Path(path)
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     codec = normalize_encoding(encoding)
     if codec in _WIDE_ENCODINGS:
-        yield from _iter_wide_lines(path, codec)
+        yield from _iter_wide_blocks(path, codec)
         return
     if codec == "utf-8-sig":
         codec = "utf-8"
@@ -398,7 +444,7 @@ def iter_decoded_lines(
         while True:
             if not block:
                 if carry:
-                    yield from _decode_block(carry, codec, base, line_end, sep, final=True)
+                    yield _decode_block(carry, codec, base, line_end, sep)
                 return
             data = carry + block if carry else block
             cut = data.rfind(line_end) + 1
@@ -406,36 +452,50 @@ def iter_decoded_lines(
                 carry = data
             else:
                 carry = data[cut:]
-                yield from _decode_block(data[:cut], codec, base, line_end, sep, final=False)
+                yield _decode_block(data[:cut], codec, base, line_end, sep)
                 base += cut
             block = fh.read(chunk_bytes)
 
 
+# characters other than LF and CR that str.splitlines() treats as line breaks
+_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _splitlines_is_safe(text: str) -> bool:
+    """Whether ``text.splitlines()`` splits only at LF and CRLF, as csv does (a lone CR or another
+    break character inside a line must not split it)."""
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return False
+    return not any(ch in text for ch in _OTHER_BREAKS)
+
+
 def _decode_block(
-    data: bytes, codec: str, base: int, line_end: bytes, sep: str, *, final: bool
-) -> Iterator[str | UndecodableLine]:
-    """Decode whole lines; `data` ends with a line end unless it is the file's last line."""
+    data: bytes, codec: str, base: int, line_end: bytes, sep: str
+) -> list[str | UndecodableLine]:
+    """Decode whole lines; `data` ends with a line end unless it holds the file's last line."""
     try:
         text = data.decode(codec)
     except UnicodeDecodeError:
         pass
     else:
+        if sep == "\n" and _splitlines_is_safe(text):
+            return text.splitlines(keepends=True)  # type: ignore[return-value]
         parts = text.split(sep)
         last = parts.pop()  # '' after the final line end, or an unterminated last line
-        for part in parts:
-            yield part + sep
+        lines: list[str | UndecodableLine] = [part + sep for part in parts]
         if last:
-            yield last
-        return
+            lines.append(last)
+        return lines
+    out: list[str | UndecodableLine] = []
     offset = base
     raws = data.split(line_end)
     last_raw = raws.pop()
     for raw in raws:
-        yield _decode_line(raw, codec, offset, sep)
+        out.append(_decode_line(raw, codec, offset, sep))
         offset += len(raw) + len(line_end)
     if last_raw:
-        item = _decode_line(last_raw, codec, offset, "")
-        yield item
+        out.append(_decode_line(last_raw, codec, offset, ""))
+    return out
 
 
 def _decode_line(raw: bytes, codec: str, offset: int, sep: str) -> str | UndecodableLine:
@@ -446,7 +506,7 @@ def _decode_line(raw: bytes, codec: str, offset: int, sep: str) -> str | Undecod
         return UndecodableLine(offset + exc.start, body, body.decode(codec, errors="backslashreplace"))
 
 
-def _iter_wide_lines(path: Path, codec: str) -> Iterator[str]:
+def _iter_wide_blocks(path: Path, codec: str, size: int = 10_000) -> Iterator[list[str | UndecodableLine]]:
     import io
 
     try:
@@ -455,14 +515,20 @@ def _iter_wide_lines(path: Path, codec: str) -> Iterator[str]:
         raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
     with io.TextIOWrapper(raw, encoding=codec, newline="") as fh:
         line_no = 0
+        block: list[str | UndecodableLine] = []
         try:
             for line in fh:
                 line_no += 1
                 if line_no == 1:
                     line = line.lstrip("\ufeff")
-                yield line
+                block.append(line)
+                if len(block) >= size:
+                    yield block
+                    block = []
         except UnicodeDecodeError as exc:
             raise SourceError(
                 f"{path}: invalid bytes for {codec} after line {line_no} ({exc.reason}); "
                 f"check the file's encoding or set `encoding: auto`"
             ) from exc
+        if block:
+            yield block

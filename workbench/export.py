@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from workbench.batches import LOADABLE_ROLES
-from workbench.db import table_exists
+from workbench.db import quote_ident, table_columns, table_exists
 from workbench.errors import WorkbenchError
 from workbench.mapping import (
     Coverage,
@@ -41,6 +41,7 @@ from workbench.mapping import (
     MappingSet,
     check_approval,
     compute_coverage,
+    line_columns,
     load_mapping_set,
     map_rows,
     read_approvals,
@@ -119,7 +120,11 @@ def guard_formula(value: str, safe_pattern: re.Pattern | None) -> str:
 
 
 def needs_guard(value: str, safe_pattern: re.Pattern | None) -> bool:
-    return bool(value) and value.startswith(FORMULA_START) and not (safe_pattern and safe_pattern.fullmatch(value))
+    return (
+        bool(value)
+        and value.startswith(FORMULA_START)
+        and not (safe_pattern and safe_pattern.fullmatch(value))
+    )
 
 
 def check_rows(
@@ -155,16 +160,20 @@ def check_rows(
             if f.required:
                 for mid in frame.loc[~present, key_column]:
                     problems.append((mid, name, f"required field {f.caption} ({f.name}) is empty"))
-            for mid, v in frame.loc[present, [key_column, f.name]].itertuples(index=False):
-                reason = _check_value(v, f, encoding)
-                if reason:
-                    problems.append((mid, name, reason))
+            # check each distinct value once
+            verdict = {v: _check_value(v, f, encoding) for v in col[present].unique()}
+            failing = col[present].map(verdict)
+            failing = failing[failing.notna()]
+            for mid, reason in zip(frame.loc[failing.index, key_column], failing, strict=True):
+                problems.append((mid, name, reason))
         for group in s.one_of:
             empty = frame[group].isna().all(axis=1)
             for mid in frame.loc[empty, key_column]:
                 problems.append((mid, "|".join(group), f"one of {group} must be filled"))
         out[s.id] = frame
-    rejects = pd.DataFrame(problems, columns=["master_id", "field", "reason"]).drop_duplicates(ignore_index=True)
+    rejects = pd.DataFrame(problems, columns=["master_id", "field", "reason"]).drop_duplicates(
+        ignore_index=True
+    )
     bad = set(rejects["master_id"])
     for sid, frame in out.items():
         out[sid] = frame[~frame[key_column].isin(bad)].reset_index(drop=True)
@@ -251,7 +260,9 @@ def write_load_file(path: Path, profile: TargetProfile, frames: dict[str, pd.Dat
 def _render_csv(profile: TargetProfile, frame: pd.DataFrame) -> bytes:
     fmt = profile.file
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, delimiter=fmt.delimiter, lineterminator="\r\n" if fmt.line_terminator == "crlf" else "\n")
+    writer = csv.writer(
+        buf, delimiter=fmt.delimiter, lineterminator="\r\n" if fmt.line_terminator == "crlf" else "\n"
+    )
     structure = profile.main
     for h in sorted(fmt.header_rows, key=lambda h: h.row):
         writer.writerow(header_cells(structure, h.content))
@@ -270,7 +281,12 @@ def _sheet_rows(profile: TargetProfile, s: Structure, frame: pd.DataFrame) -> li
         rows.append((h.row, header_cells(s, h.content)))
     names = s.field_names
     for i, row in enumerate(frame[names].itertuples(index=False)):
-        rows.append((fmt.data_start_row + i, ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in row]))
+        rows.append(
+            (
+                fmt.data_start_row + i,
+                ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in row],
+            )
+        )
     return rows
 
 
@@ -441,14 +457,21 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
     approvals = pd.DataFrame()
     if not draft:
         approvals = check_approval(
-            mapping.version, read_approvals(approvals_file), settings.required_approval_roles, path=approvals_file
+            mapping.version,
+            read_approvals(approvals_file),
+            settings.required_approval_roles,
+            path=approvals_file,
         )
     con = ctx.connect()
     try:
-        records, plan = read_export_records(con, ctx.config)
+        records, plan = read_export_records(con, ctx.config, mapping)
         coverage = compute_coverage(
-            records, all_profiles, mapping, table="golden_customers",
-            region=config.project.default_region, extra_columns=(),
+            records,
+            all_profiles,
+            mapping,
+            table="golden_customers",
+            region=config.project.default_region,
+            extra_columns=(),
         )
         if not coverage.ok and not draft:
             raise MappingCoverageError(
@@ -458,9 +481,17 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
                 "or export in draft mode (export.draft: true)"
             )
         result = write_exports(
-            ctx.paths.root, ctx.run_id, records, plan, all_profiles, mapping,
-            draft=draft, settings=settings, region=config.project.default_region,
-            approvals=approvals, coverage=coverage,
+            ctx.paths.root,
+            ctx.run_id,
+            records,
+            plan,
+            all_profiles,
+            mapping,
+            draft=draft,
+            settings=settings,
+            region=config.project.default_region,
+            approvals=approvals,
+            coverage=coverage,
         )
         store_export_tables(con, result)
     finally:
@@ -468,16 +499,27 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
     return result
 
 
-def read_export_records(con, config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Golden records of the batches to export, with their batch, batch_order and wave."""
+def read_export_records(con, config, mapping: MappingSet | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Golden records of the batches to export, with their batch, batch_order and wave.
+
+    With `mapping`, only the golden columns its lines read are loaded (plus ``master_id``); a
+    column the mapping names that golden_customers lacks is left out and reported by coverage.
+    """
     for t in ("golden_customers", "batch_plan"):
         if not table_exists(con, t):
-            raise ExportError(f"table {t!r} is missing from the run database; run the stage that writes it first")
+            raise ExportError(
+                f"table {t!r} is missing from the run database; run the stage that writes it first"
+            )
     plan = con.sql("select * from batch_plan order by batch_order, wave, master_id").df()
     names = config.export.batches.names.model_dump()
     wanted = config.export.export_batches or [names[r] for r in LOADABLE_ROLES]
     plan = plan[plan["batch"].isin(wanted)].reset_index(drop=True)
-    golden = con.sql("select * from golden_customers order by master_id").df()
+    columns = "*"
+    if mapping is not None:
+        have = table_columns(con, "golden_customers")
+        need = {c for lines in mapping.lines.values() for ln in lines for c in line_columns(ln)}
+        columns = ", ".join(quote_ident(c) for c in have if c == "master_id" or c in need)
+    golden = con.sql(f"select {columns} from golden_customers order by master_id").df()
     records = golden.merge(plan[["master_id", "batch", "batch_order", "wave"]], on="master_id", how="inner")
     records = records.sort_values(["batch_order", "wave", "master_id"], kind="mergesort", ignore_index=True)
     return records, plan
@@ -502,19 +544,31 @@ def write_exports(
     _remove_previous_outputs(exports)
     file_rows, load_parts, reject_parts = [], [], []
     batch_of = dict(zip(records["master_id"], records["batch"], strict=True))
-    batches = plan[["batch", "batch_order"]].drop_duplicates().sort_values(["batch_order", "batch"])["batch"].tolist()
+    batches = (
+        plan[["batch", "batch_order"]]
+        .drop_duplicates()
+        .sort_values(["batch_order", "batch"])["batch"]
+        .tolist()
+    )
     guarded_total = 0
     for name, profile in profiles.items():
         mapped = map_rows(records, profile, mapping, region=region)
         checked = check_rows(
-            mapped.frames, profile, formula_guard=settings.formula_guard, safe_pattern=settings.formula_safe_pattern
+            mapped.frames,
+            profile,
+            formula_guard=settings.formula_guard,
+            safe_pattern=settings.formula_safe_pattern,
         )
         guarded_total += checked.guarded_cells
         qualify = len(profile.structures) > 1
         mapping_issues = mapped.issues.assign(
-            field=(mapped.issues["structure"] + "." + mapped.issues["field"]) if qualify else mapped.issues["field"]
+            field=(mapped.issues["structure"] + "." + mapped.issues["field"])
+            if qualify
+            else mapped.issues["field"]
         )[["master_id", "field", "reason"]]
-        rejects = pd.concat([mapping_issues, checked.rejects], ignore_index=True).drop_duplicates(ignore_index=True)
+        rejects = pd.concat([mapping_issues, checked.rejects], ignore_index=True).drop_duplicates(
+            ignore_index=True
+        )
         bad = set(rejects["master_id"])
         if len(rejects):
             reject_parts.append(
@@ -526,15 +580,23 @@ def write_exports(
             if ids.empty:
                 continue
             keep = set(ids)
-            frames = {sid: f[f["master_id"].isin(keep)].reset_index(drop=True) for sid, f in checked.frames.items()}
+            frames = {
+                sid: f[f["master_id"].isin(keep)].reset_index(drop=True) for sid, f in checked.frames.items()
+            }
             path = folder / load_file_name(profile, batch, draft=draft)
             digest = write_load_file(path, profile, frames)
             rel = path.relative_to(root).as_posix()
             main = frames[profile.main.id]
             file_rows.append(
-                {"profile": name, "batch": batch, "file": rel, "rows": len(main),
-                 "sheet_rows": {s.id: len(frames[s.id]) for s in profile.structures},
-                 "bytes": path.stat().st_size, "sha256": digest}
+                {
+                    "profile": name,
+                    "batch": batch,
+                    "file": rel,
+                    "rows": len(main),
+                    "sheet_rows": {s.id: len(frames[s.id]) for s in profile.structures},
+                    "bytes": path.stat().st_size,
+                    "sha256": digest,
+                }
             )
             load_parts.append(
                 pd.DataFrame(
@@ -543,18 +605,24 @@ def write_exports(
                         "profile": name,
                         "batch": batch,
                         "file": rel,
-                        "row_in_file": range(profile.file.data_start_row, profile.file.data_start_row + len(main)),
+                        "row_in_file": range(
+                            profile.file.data_start_row, profile.file.data_start_row + len(main)
+                        ),
                         "master_id": main["master_id"].values,
                         "row_key": main[profile.key_field].values,
                     }
                 )
             )
-    files = pd.DataFrame(file_rows, columns=["profile", "batch", "file", "rows", "sheet_rows", "bytes", "sha256"])
+    files = pd.DataFrame(
+        file_rows, columns=["profile", "batch", "file", "rows", "sheet_rows", "bytes", "sha256"]
+    )
     load_rows = (
         pd.concat(load_parts, ignore_index=True) if load_parts else pd.DataFrame(columns=LOAD_ROWS_COLUMNS)
     )
     rejects = (
-        pd.concat(reject_parts, ignore_index=True).sort_values(["profile", "master_id", "field", "reason"], ignore_index=True)
+        pd.concat(reject_parts, ignore_index=True).sort_values(
+            ["profile", "master_id", "field", "reason"], ignore_index=True
+        )
         if reject_parts
         else pd.DataFrame(columns=REJECT_COLUMNS)
     )
@@ -567,15 +635,23 @@ def write_exports(
         if approvals is None or approvals.empty
         else approvals[["approved_by", "role", "approved_at"]].to_dict("records"),
         "profiles": {
-            n: {"label": p.label, "file_type": p.file.type, "encoding": p.file.encoding if p.file.type == "csv" else None}
+            n: {
+                "label": p.label,
+                "file_type": p.file.type,
+                "encoding": p.file.encoding if p.file.type == "csv" else None,
+            }
             for n, p in profiles.items()
         },
         "files": files.to_dict("records"),
-        "rejected_records": {n: int(rejects.loc[rejects["profile"] == n, "master_id"].nunique()) for n in profiles},
+        "rejected_records": {
+            n: int(rejects.loc[rejects["profile"] == n, "master_id"].nunique()) for n in profiles
+        },
         "formula_guarded_cells": guarded_total,
     }
     manifest_path = exports / MANIFEST_NAME
-    write_text_atomic(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str))
+    write_text_atomic(
+        manifest_path, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    )
     return ExportResult(
         run_id=run_id,
         draft=draft,

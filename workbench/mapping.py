@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.errors import WorkbenchError
-from workbench.targets.profiles import ProfileError, TargetField, TargetProfile
+from workbench.targets.profiles import ProfileError, TargetProfile
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,9 @@ class ValueMaps:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> ValueMaps:
         maps: dict[str, dict[str, list[str]]] = {}
-        for name, legacy, target in frame[["map_name", "legacy_value", "target_value"]].itertuples(index=False):
+        for name, legacy, target in frame[["map_name", "legacy_value", "target_value"]].itertuples(
+            index=False
+        ):
             targets = maps.setdefault(name, {}).setdefault(legacy, [])
             if target not in targets:
                 targets.append(target)
@@ -217,7 +219,9 @@ def read_csv_table(path: Path, columns: list[str], *, required: list[str] | None
     """
     path = Path(path)
     if not path.is_file():
-        raise MappingError([f"{path}: file not found; create it (columns: {', '.join(columns)}) or fix the path"])
+        raise MappingError(
+            [f"{path}: file not found; create it (columns: {', '.join(columns)}) or fix the path"]
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -238,7 +242,9 @@ def read_csv_table(path: Path, columns: list[str], *, required: list[str] | None
             missing = [c for c in (required or columns) if c not in header]
             if missing:
                 raise MappingError(
-                    [f"{path}, line {line}: missing column(s) {missing}; the header must be {', '.join(columns)}"]
+                    [
+                        f"{path}, line {line}: missing column(s) {missing}; the header must be {', '.join(columns)}"
+                    ]
                 )
             continue
         cells = (cells + [""] * len(header))[: len(header)]
@@ -251,11 +257,13 @@ def read_csv_table(path: Path, columns: list[str], *, required: list[str] | None
 
 
 def field_mapping_path(config, profile: str) -> Path:
-    """Where the field mapping of `profile` lives for a project."""
-    ex = config.export
-    base = config.resolve(ex.mapping_dir)
-    custom = ex.field_mappings.get(profile)
-    return (base / custom) if custom and not Path(custom).is_absolute() else (custom or base / f"field_mapping_{profile}.csv")
+    """Where the field mapping of `profile` lives: ``export.field_mappings[profile]`` if set, else
+    ``<mapping_dir>/field_mapping_<profile>.csv`` (relative paths are under ``mapping_dir``)."""
+    base = config.resolve(config.export.mapping_dir)
+    custom = config.export.field_mappings.get(profile)
+    if custom is None:
+        return base / f"field_mapping_{profile}.csv"
+    return custom if Path(custom).is_absolute() else base / custom
 
 
 def value_mapping_paths(config) -> list[Path]:
@@ -407,12 +415,19 @@ def _parse_lines(
 def compute_mapping_version(field_frame: pd.DataFrame, value_frame: pd.DataFrame) -> str:
     """SHA-256 (hex) of the normalized mapping content; notes and row order do not count."""
     fields = sorted(
-        [list(r) for r in field_frame[["target_profile", "target_field", "source_field", "transform"]].itertuples(index=False)]
+        [
+            list(r)
+            for r in field_frame[["target_profile", "target_field", "source_field", "transform"]].itertuples(
+                index=False
+            )
+        ]
     )
     values = sorted(
         [list(r) for r in value_frame[["map_name", "legacy_value", "target_value"]].itertuples(index=False)]
     )
-    canonical = json.dumps({"field_mapping": fields, "value_mappings": values}, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        {"field_mapping": fields, "value_mappings": values}, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -473,9 +488,13 @@ def apply_line(
         cols = [to_text(frame[s]) for s in line.sources]
         if line.steps[0].name == "concat":
             sep = (line.steps[0].arg or "").replace("\\s", " ")
-            joined = pd.concat(cols, axis=1).apply(
-                lambda r: sep.join(x for x in r if x is not None) or None, axis=1
-            ) if n else pd.Series([], dtype=object)
+            joined = (
+                pd.concat(cols, axis=1).apply(
+                    lambda r: sep.join(x for x in r if x is not None) or None, axis=1
+                )
+                if n
+                else pd.Series([], dtype=object)
+            )
             values = joined.astype(object)
         else:
             values = cols[0].copy()
@@ -518,7 +537,18 @@ def _apply_step(step: Step, values: pd.Series, frame: pd.DataFrame, value_maps: 
         return values.map(lambda v: None if v is None else v.removeprefix(arg)), none
     if name == "bool":
         yes, _, no = arg.partition("/")
-        truth = {"true": yes, "1": yes, "y": yes, "yes": yes, "是": yes, "false": no, "0": no, "n": no, "no": no, "否": no}
+        truth = {
+            "true": yes,
+            "1": yes,
+            "y": yes,
+            "yes": yes,
+            "是": yes,
+            "false": no,
+            "0": no,
+            "n": no,
+            "no": no,
+            "否": no,
+        }
         out = values.map(lambda v: None if v is None else truth.get(v.strip().lower(), "\x00"))
         bad = out == "\x00"
         problem = ("not a yes/no value: " + values.astype(str)).where(bad, None)
@@ -625,7 +655,10 @@ def map_rows(
     if missing:
         where = {c: next(ln.where for ln in lines if c in line_columns(ln)) for c in missing}
         raise MappingError(
-            [f"{where[c]}: source_field {c!r} is not a column of the records; check the spelling" for c in missing]
+            [
+                f"{where[c]}: source_field {c!r} is not a column of the records; check the spelling"
+                for c in missing
+            ]
         )
     keys = records[key_column].astype(str).reset_index(drop=True)
     recs = records.reset_index(drop=True)
@@ -649,7 +682,12 @@ def map_rows(
         if hit.any():
             issue_rows.append(
                 pd.DataFrame(
-                    {"master_id": keys[hit], "structure": ln.structure, "field": ln.field, "reason": iss[hit].values}
+                    {
+                        "master_id": keys[hit],
+                        "structure": ln.structure,
+                        "field": ln.field,
+                        "reason": iss[hit].values,
+                    }
                 )
             )
     key_values = values.get((profile.main.id, profile.key_field), pd.Series([None] * len(recs), dtype=object))
@@ -746,26 +784,35 @@ def compute_coverage(
         mapped = {(ln.structure, ln.field): ln for ln in lines}
         for s, f in profile.qualified_fields():
             ln = mapped.get((s.id, f.name))
-            if f.required and (s.mandatory or s is profile.main) and ln is None and not (
-                f.name == profile.key_field and s is not profile.main
+            if (
+                f.required
+                and (s.mandatory or s is profile.main)
+                and ln is None
+                and not (f.name == profile.key_field and s is not profile.main)
             ):
                 req_missing.append((name, s.id, f.name, f.caption))
         for ln in lines:
             st_, f = profile.resolve_field(f"{ln.structure}.{ln.field}")
 
             def outside(value: str | None, s=st_, f=f) -> list[str]:
-                parts = [p.strip() for p in (value or "").split(";")] if s.explode == f.name else [value or ""]
+                parts = (
+                    [p.strip() for p in (value or "").split(";")] if s.explode == f.name else [value or ""]
+                )
                 return [p for p in parts if p and f.allowed is not None and p not in f.allowed]
 
             for st in ln.steps:
                 if st.name in ("constant", "default") and outside(st.arg):
-                    bad_pick.append((name, ln.structure, ln.field, st.name, "", st.arg, "; ".join(f.allowed or []), 0))
+                    bad_pick.append(
+                        (name, ln.structure, ln.field, st.name, "", st.arg, "; ".join(f.allowed or []), 0)
+                    )
             if f.allowed:
                 for m in ln.value_maps:
                     for legacy, targets in mapping.value_maps.maps.get(m, {}).items():
                         for t in targets:
                             if outside(t):
-                                bad_pick.append((name, ln.structure, ln.field, m, legacy, t, "; ".join(f.allowed), 0))
+                                bad_pick.append(
+                                    (name, ln.structure, ln.field, m, legacy, t, "; ".join(f.allowed), 0)
+                                )
             need = line_columns(ln)
             absent = [c for c in need if c not in cols]
             if absent:
@@ -774,8 +821,12 @@ def compute_coverage(
                         unknown.append((name, ln.structure, ln.field, c, ln.where))
                 continue
             grouped = (
-                records[need].astype(object).where(records[need].notna(), None)
-                .value_counts(dropna=False).rename("count").reset_index()
+                records[need]
+                .astype(object)
+                .where(records[need].notna(), None)
+                .value_counts(dropna=False)
+                .rename("count")
+                .reset_index()
                 if need
                 else pd.DataFrame({"count": [len(records)]})
             )
@@ -785,39 +836,83 @@ def compute_coverage(
                 count = int(grouped["count"].iloc[i])
                 if issue and issue.startswith("unmapped value"):
                     legacy = to_text(grouped[need[0]].iloc[[i]]).iloc[0] if need else ""
-                    unmapped.append((name, ln.structure, ln.field, "+".join(ln.sources), ",".join(ln.value_maps), legacy, count))
+                    unmapped.append(
+                        (
+                            name,
+                            ln.structure,
+                            ln.field,
+                            "+".join(ln.sources),
+                            ",".join(ln.value_maps),
+                            legacy,
+                            count,
+                        )
+                    )
             if f.allowed and not ln.value_maps and ln.steps[0].name != "constant":
                 vals = applied.values
                 for i in range(len(grouped)):
                     v = vals.iloc[i]
                     if v is not None and outside(v):
-                        bad_pick.append((name, ln.structure, ln.field, "", "+".join(ln.sources), v,
-                                         "; ".join(f.allowed), int(grouped["count"].iloc[i])))
+                        bad_pick.append(
+                            (
+                                name,
+                                ln.structure,
+                                ln.field,
+                                "",
+                                "+".join(ln.sources),
+                                v,
+                                "; ".join(f.allowed),
+                                int(grouped["count"].iloc[i]),
+                            )
+                        )
             if f.required:
                 empty = int(grouped["count"][applied.values.isna().to_numpy()].sum())
                 if empty:
                     req_empty.append((name, ln.structure, ln.field, "+".join(ln.sources), empty))
     unmapped_df = pd.DataFrame(
-        unmapped, columns=["profile", "structure", "target_field", "source_field", "map_name", "legacy_value", "count"]
+        unmapped,
+        columns=["profile", "structure", "target_field", "source_field", "map_name", "legacy_value", "count"],
     )
     unmapped_df = (
-        unmapped_df.groupby(["profile", "structure", "target_field", "source_field", "map_name", "legacy_value"],
-                            as_index=False, dropna=False)["count"].sum()
-        .sort_values(["profile", "map_name", "count", "legacy_value"], ascending=[True, True, False, True], ignore_index=True)
+        unmapped_df.groupby(
+            ["profile", "structure", "target_field", "source_field", "map_name", "legacy_value"],
+            as_index=False,
+            dropna=False,
+        )["count"]
+        .sum()
+        .sort_values(
+            ["profile", "map_name", "count", "legacy_value"],
+            ascending=[True, True, False, True],
+            ignore_index=True,
+        )
     )
     return Coverage(
         version=mapping.version,
         table=table,
         records=len(records),
         unmapped_values=unmapped_df,
-        required_without_source=pd.DataFrame(req_missing, columns=["profile", "structure", "target_field", "label"]),
+        required_without_source=pd.DataFrame(
+            req_missing, columns=["profile", "structure", "target_field", "label"]
+        ),
         not_in_picklist=pd.DataFrame(
             bad_pick,
-            columns=["profile", "structure", "target_field", "map_name", "legacy_value", "target_value", "allowed", "count"],
+            columns=[
+                "profile",
+                "structure",
+                "target_field",
+                "map_name",
+                "legacy_value",
+                "target_value",
+                "allowed",
+                "count",
+            ],
         ).drop_duplicates(ignore_index=True),
         conflicts=mapping.value_maps.conflicts(),
-        unknown_sources=pd.DataFrame(unknown, columns=["profile", "structure", "target_field", "source_field", "where"]),
-        required_empty=pd.DataFrame(req_empty, columns=["profile", "structure", "target_field", "source_field", "empty_rows"]),
+        unknown_sources=pd.DataFrame(
+            unknown, columns=["profile", "structure", "target_field", "source_field", "where"]
+        ),
+        required_empty=pd.DataFrame(
+            req_empty, columns=["profile", "structure", "target_field", "source_field", "empty_rows"]
+        ),
     )
 
 
@@ -830,10 +925,18 @@ def read_approvals(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=APPROVAL_COLUMNS)
-    return read_csv_table(path, APPROVAL_COLUMNS, required=["mapping_version", "approved_by"])[APPROVAL_COLUMNS]
+    return read_csv_table(path, APPROVAL_COLUMNS, required=["mapping_version", "approved_by"])[
+        APPROVAL_COLUMNS
+    ]
 
 
-def check_approval(version: str, approvals: pd.DataFrame, required_roles: list[str] | None = None, *, path: Path | str = "approvals.csv") -> pd.DataFrame:
+def check_approval(
+    version: str,
+    approvals: pd.DataFrame,
+    required_roles: list[str] | None = None,
+    *,
+    path: Path | str = "approvals.csv",
+) -> pd.DataFrame:
     """The approvals of `version`; raise when it is not (fully) signed off.
 
     Raises:
@@ -862,7 +965,13 @@ def check_approval(version: str, approvals: pd.DataFrame, required_roles: list[s
 
 
 def approve_mappings(
-    path: Path, version: str, approved_by: str, role: str, *, comment: str = "", approved_at: str | None = None
+    path: Path,
+    version: str,
+    approved_by: str,
+    role: str,
+    *,
+    comment: str = "",
+    approved_at: str | None = None,
 ) -> pd.DataFrame:
     """Append an approval line for `version` to the approvals file (written atomically)."""
     from workbench.run import write_bytes_atomic
@@ -871,7 +980,9 @@ def approve_mappings(
         raise WorkbenchError("an approval needs the approver's name (approved_by)")
     current = read_approvals(path)
     when = approved_at or dt.datetime.now().replace(microsecond=0).isoformat()
-    row = pd.DataFrame([[version, approved_by.strip(), role.strip(), when, comment.strip()]], columns=APPROVAL_COLUMNS)
+    row = pd.DataFrame(
+        [[version, approved_by.strip(), role.strip(), when, comment.strip()]], columns=APPROVAL_COLUMNS
+    )
     out = pd.concat([current, row], ignore_index=True)
     write_bytes_atomic(Path(path), out.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
     return out
@@ -882,3 +993,357 @@ def _close(value: str, options: list[str]) -> str:
 
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --------------------------------------------------------------------------------------------
+# the mapping stage: coverage against the standardized records, review workbook, sign-off status
+
+SHEETS = {
+    "zh": {
+        "summary": "概要",
+        "fields": "字段映射",
+        "values": "值映射",
+        "unmapped_values": "未映射的值",
+        "required_without_source": "必填无来源",
+        "not_in_picklist": "不在可选值内",
+        "conflicts": "映射冲突",
+        "unknown_sources": "未知来源字段",
+        "required_empty": "必填为空",
+        "approvals": "审批记录",
+        "transforms": "转换说明",
+    },
+    "en": {
+        "summary": "Summary",
+        "fields": "Field mapping",
+        "values": "Value mappings",
+        "unmapped_values": "Unmapped values",
+        "required_without_source": "Required no source",
+        "not_in_picklist": "Not in picklist",
+        "conflicts": "Conflicts",
+        "unknown_sources": "Unknown sources",
+        "required_empty": "Required empty",
+        "approvals": "Approvals",
+        "transforms": "Transforms",
+    },
+}
+SUMMARY_LABELS = {
+    "zh": {
+        "version": "映射版本 (SHA-256)",
+        "approved": "已审批",
+        "yes": "是",
+        "no": "否 — 导出只能以 DRAFT 草稿模式进行",
+        "table": "检查的数据表",
+        "records": "记录数",
+        "profiles": "目标模板",
+        "item": "项目",
+        "value": "值",
+    },
+    "en": {
+        "version": "mapping version (SHA-256)",
+        "approved": "approved",
+        "yes": "yes",
+        "no": "no — export runs only in DRAFT mode",
+        "table": "records checked",
+        "records": "records",
+        "profiles": "target profiles",
+        "item": "item",
+        "value": "value",
+    },
+}
+
+
+@dataclass
+class MappingReport:
+    """What the mapping stage found and wrote."""
+
+    mapping: MappingSet
+    coverage: Coverage
+    approvals: pd.DataFrame
+    approved: bool
+    approval_problem: str | None
+    workbook: Path | None
+    profiles: dict[str, TargetProfile]
+
+    def metrics(self) -> dict:
+        return {
+            "mapping_version": self.mapping.version,
+            "approved": self.approved,
+            "profiles": sorted(self.profiles),
+            "mapped_fields": {n: len(self.mapping.lines_for(n)) for n in sorted(self.profiles)},
+            "value_mapping_rows": len(self.mapping.value_maps.frame),
+            "records_checked": self.coverage.records,
+            **{f"coverage_{k}": v for k, v in self.coverage.counts().items()},
+            "unmapped_value_rows": int(self.coverage.unmapped_values["count"].sum()),
+        }
+
+    def issues(self) -> pd.DataFrame:
+        """All coverage issues in one table (kind, profile, target field, detail, count)."""
+        return coverage_issues(self.coverage)
+
+
+def coverage_issues(coverage: Coverage) -> pd.DataFrame:
+    """Flatten a coverage report into one table: kind, profile, target_field, detail, count."""
+    parts = []
+    c = coverage
+    if len(c.unmapped_values):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "unmapped_value",
+                    "profile": c.unmapped_values["profile"],
+                    "target_field": c.unmapped_values["structure"] + "." + c.unmapped_values["target_field"],
+                    "detail": c.unmapped_values["map_name"]
+                    + ": "
+                    + c.unmapped_values["legacy_value"].astype(str),
+                    "count": c.unmapped_values["count"],
+                }
+            )
+        )
+    if len(c.required_without_source):
+        r = c.required_without_source
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "required_without_source",
+                    "profile": r["profile"],
+                    "target_field": r["structure"] + "." + r["target_field"],
+                    "detail": r["label"],
+                    "count": 0,
+                }
+            )
+        )
+    if len(c.not_in_picklist):
+        r = c.not_in_picklist
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "not_in_picklist",
+                    "profile": r["profile"],
+                    "target_field": r["structure"] + "." + r["target_field"],
+                    "detail": r["target_value"].astype(str) + " ∉ {" + r["allowed"] + "}",
+                    "count": r["count"],
+                }
+            )
+        )
+    if len(c.conflicts):
+        r = c.conflicts
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "conflict",
+                    "profile": "",
+                    "target_field": r["map_name"],
+                    "detail": r["legacy_value"] + " → " + r["target_values"],
+                    "count": r["targets"],
+                }
+            )
+        )
+    if len(c.unknown_sources):
+        r = c.unknown_sources
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "unknown_source",
+                    "profile": r["profile"],
+                    "target_field": r["structure"] + "." + r["target_field"],
+                    "detail": r["source_field"] + " (" + r["where"] + ")",
+                    "count": 0,
+                }
+            )
+        )
+    if len(c.required_empty):
+        r = c.required_empty
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "required_empty (rows rejected at export)",
+                    "profile": r["profile"],
+                    "target_field": r["structure"] + "." + r["target_field"],
+                    "detail": r["source_field"],
+                    "count": r["empty_rows"],
+                }
+            )
+        )
+    cols = ["kind", "profile", "target_field", "detail", "count"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def field_mapping_overview(profiles: dict[str, TargetProfile], mapping: MappingSet) -> pd.DataFrame:
+    """Every target field of every profile with its mapping (empty when unmapped)."""
+    rows = []
+    for name, profile in profiles.items():
+        by_field = {(ln.structure, ln.field): ln for ln in mapping.lines_for(name)}
+        for s, f in profile.qualified_fields():
+            ln = by_field.get((s.id, f.name))
+            auto = f.name == profile.key_field and s is not profile.main
+            rows.append(
+                {
+                    "profile": name,
+                    "structure": s.id,
+                    "sheet": s.sheet or "",
+                    "target_field": f.name,
+                    "label": f.label,
+                    "type": f.type,
+                    "length": f.length,
+                    "required": f.required,
+                    "allowed": "; ".join(f.allowed) if f.allowed else "",
+                    "confirmed": f.confirmed,
+                    "source_field": "+".join(ln.sources) if ln else ("(key of first sheet)" if auto else ""),
+                    "transform": ln.transform if ln else "",
+                    "note": ln.note if ln else "",
+                    "mapped": bool(ln) or auto,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def write_review_workbook(
+    path: Path,
+    profiles: dict[str, TargetProfile],
+    mapping: MappingSet,
+    coverage: Coverage,
+    approvals: pd.DataFrame,
+    *,
+    approved: bool,
+    language: str = "zh",
+) -> Path:
+    """The Excel workbook IT and business review: mappings, coverage issues, approvals (atomic)."""
+    from workbench.run import atomic_path
+
+    names = SHEETS[language]
+    lab = SUMMARY_LABELS[language]
+    summary = pd.DataFrame(
+        [
+            (lab["version"], mapping.version),
+            (lab["approved"], lab["yes"] if approved else lab["no"]),
+            (lab["profiles"], ", ".join(profiles)),
+            (lab["table"], coverage.table),
+            (lab["records"], coverage.records),
+            *[(k, v) for k, v in coverage.counts().items()],
+        ],
+        columns=[lab["item"], lab["value"]],
+    )
+    values = mapping.value_maps.frame.drop(columns=["line"], errors="ignore")
+    sheets = {
+        "summary": summary,
+        "fields": field_mapping_overview(profiles, mapping),
+        "values": values,
+        "unmapped_values": coverage.unmapped_values,
+        "required_without_source": coverage.required_without_source,
+        "not_in_picklist": coverage.not_in_picklist,
+        "conflicts": coverage.conflicts,
+        "unknown_sources": coverage.unknown_sources,
+        "required_empty": coverage.required_empty,
+        "approvals": approvals,
+        "transforms": pd.DataFrame(list(TRANSFORMS.items()), columns=["transform", "meaning"]),
+    }
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="xlsxwriter") as writer:
+        writer.book.set_properties({"created": dt.datetime(2000, 1, 1), "title": "mapping review"})
+        for key, frame in sheets.items():
+            frame = frame.astype(object).where(frame.notna(), "")
+            frame.to_excel(writer, sheet_name=names[key], index=False)
+            ws = writer.sheets[names[key]]
+            ws.freeze_panes(1, 0)
+            if len(frame.columns):
+                ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
+                ws.set_column(0, len(frame.columns) - 1, 18)
+    return path
+
+
+def read_records_for_coverage(con, table: str, mapping: MappingSet) -> pd.DataFrame:
+    """Only the columns of `table` that the mapping lines read (keeps big tables cheap)."""
+    from workbench.db import quote_ident, table_columns
+
+    have = table_columns(con, table)
+    need = sorted(
+        {c for lines in mapping.lines.values() for ln in lines for c in line_columns(ln)} & set(have)
+    )
+    if not need:
+        count = con.sql(f"select count(*) from {quote_ident(table)}").fetchall()[0][0]
+        return pd.DataFrame(index=range(count))
+    cols = ", ".join(quote_ident(c) for c in need)
+    return con.sql(f"select {cols} from {quote_ident(table)}").df()
+
+
+def review_mappings(ctx, *, table: str = "std_customers") -> MappingReport:
+    """Stage ``mapping``: check the mapping files, compute coverage, write the review workbook.
+
+    Writes ``tables/mapping_review.xlsx`` and the table ``mapping_coverage`` (see
+    :func:`coverage_issues`). It does not stop on coverage issues: the report is the point; the
+    export stage refuses to run on them.
+    """
+    from workbench.db import table_exists
+    from workbench.targets.profiles import load_project_profiles
+
+    config = ctx.config
+    profiles = load_project_profiles(config)
+    mapping = load_mapping_set(config, profiles)
+    con = ctx.connect()
+    try:
+        if not table_exists(con, table):
+            raise WorkbenchError(f"table {table!r} is missing; run the standardize stage first")
+        records = read_records_for_coverage(con, table, mapping)
+        coverage = compute_coverage(
+            records, profiles, mapping, table=table, region=config.project.default_region
+        )
+        issues = coverage_issues(coverage)
+        con.register("__wb_cov", issues)
+        con.execute(
+            "create or replace table mapping_coverage as select kind::varchar kind, profile::varchar profile, "
+            "target_field::varchar target_field, detail::varchar detail, count::bigint count from __wb_cov "
+            "order by kind, profile, target_field, detail"
+        )
+        con.unregister("__wb_cov")
+    finally:
+        con.close()
+    apath = approvals_path(config)
+    approvals = read_approvals(apath)
+    try:
+        mine = check_approval(mapping.version, approvals, config.export.required_approval_roles, path=apath)
+        approved, problem = True, None
+    except MappingNotApprovedError as exc:
+        mine, approved, problem = approvals, False, str(exc)
+    workbook = write_review_workbook(
+        ctx.paths.tables / "mapping_review.xlsx",
+        profiles,
+        mapping,
+        coverage,
+        approvals,
+        approved=approved,
+        language=config.project.language,
+    )
+    return MappingReport(
+        mapping=mapping,
+        coverage=coverage,
+        approvals=mine,
+        approved=approved,
+        approval_problem=problem,
+        workbook=workbook,
+        profiles=profiles,
+    )
+
+
+DEMO_MAPPINGS_DIR = Path(__file__).resolve().parent / "demo" / "mappings"
+
+
+def install_mapping_files(
+    dest: Path, *, source: Path = DEMO_MAPPINGS_DIR, overwrite: bool = False
+) -> list[Path]:
+    """Copy mapping files (by default the demo project's, signed off) into a project folder.
+
+    Existing files are kept unless `overwrite`: a project's edited mappings are never replaced.
+
+    Returns:
+        The files written.
+    """
+    from workbench.run import write_bytes_atomic
+
+    dest = Path(dest)
+    written = []
+    for src in sorted(source.glob("*.csv")):
+        target = dest / src.name
+        if target.exists() and not overwrite:
+            continue
+        write_bytes_atomic(target, src.read_bytes())
+        written.append(target)
+    return written

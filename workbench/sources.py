@@ -12,20 +12,38 @@ Reading is format-specific (CSV with line-aware decoding and Python's ``csv`` mo
 python-calamine, Parquet with DuckDB); staging is shared: rows are batched into Arrow tables and one
 SQL statement builds the staged table, computing the row hash vectorised in DuckDB. Rerunning a
 source replaces its rows, so a rerun on the same files gives identical tables.
+
+Rules worth knowing:
+
+- ``file_rows`` counts every record below the header: for CSV every parsed record plus every line
+  that does not decode (blank lines too); for Excel every row up to the last non-blank one (blank
+  rows after the data are not rows of the table, and are logged); for Parquet every row.
+- ``_row_hash`` is the md5 of the row's cell texts (empty cell = '') joined by U+001F, over every
+  file column, mapped or not, except a column without header that is empty in every row (a
+  trailing delimiter, a title wider than the table); such a column is not staged either.
+- In CSV, a record that spans several lines but does not fit the header is taken for a stray
+  quote: its first line is quarantined and the lines after it are parsed again, so one bad quote
+  costs one row instead of swallowing the rows after it.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import difflib
+import io
+import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pyarrow as pa
 
 from workbench.db import quote_ident, safe_table_name, table_exists
@@ -35,11 +53,12 @@ from workbench.encodings import (
     UndecodableLine,
     detect_encoding,
     detect_line_end,
-    iter_decoded_lines,
+    is_line_safe,
+    iter_decoded_blocks,
     normalize_encoding,
     scan_decoding,
 )
-from workbench.errors import IngestBalanceError, SourceError
+from workbench.errors import IngestBalanceError, SourceError, WorkbenchError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,6 +244,7 @@ def ingest_source(config: ProjectConfig, source: str | SourceSpec, con) -> Inges
     path = config.source_path(spec)
     label = f"source {spec.name!r} ({path})"
     fmt = spec.file_format
+    stg_table_name(spec.name)
     if not path.exists():
         raise SourceError(f"{label}: file not found; check `path:` (relative to the config file)")
     if not path.is_file():
@@ -238,14 +258,14 @@ def ingest_source(config: ProjectConfig, source: str | SourceSpec, con) -> Inges
             read = read_parquet_source(spec, path, con)
         else:
             raise SourceError(f"format {fmt!r} is not supported; set `format:` to csv, xlsx or parquet")
+        columns = plan_columns(spec, read.headers)
     except SourceError as exc:
         message = str(exc)
         raise SourceError(message if message.startswith("source ") else f"{label}: {message}") from exc
     except OSError as exc:
         raise SourceError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
 
-    columns = plan_columns(spec, read.headers, label=label)
-    result = _write_source(con, spec, read, columns, fmt, label)
+    result = _write_source(con, spec, read, columns, fmt)
     result.encoding_reason = read.encoding_reason
     result.seconds = time.perf_counter() - started
     kept = [c.header for c in columns if not c.mapped and c.kept]
@@ -290,8 +310,8 @@ def remove_stale_sources(con, keep: Sequence[str]) -> list[str]:
     for name in stale:
         log.info("ingest: removing rows of source %r, which is no longer in the config", name)
         try:
-            table = safe_table_name(STG_PREFIX, name)
-        except Exception:  # noqa: BLE001 - a name we never wrote; leave its table alone
+            table = stg_table_name(name)
+        except WorkbenchError:  # a name we never wrote a table for; leave the tables alone
             table = None
         if table:
             con.execute(f"drop table if exists {quote_ident(table)}")
@@ -301,9 +321,89 @@ def remove_stale_sources(con, keep: Sequence[str]) -> list[str]:
     return stale
 
 
+def read_source_headers(config: ProjectConfig, source: str | SourceSpec) -> list[str]:
+    """The cleaned header cells of a source file, without reading its data.
+
+    Raises:
+        SourceError: the file is missing or cannot be read up to its header.
+    """
+    spec = config.source(source) if isinstance(source, str) else source
+    path = config.source_path(spec)
+    label = f"source {spec.name!r} ({path})"
+    if not path.is_file():
+        raise SourceError(f"{label}: file not found; check `path:` (relative to the config file)")
+    try:
+        fmt = spec.file_format
+        if fmt == "csv":
+            return _open_csv(spec, path).headers
+        if fmt == "xlsx":
+            return read_excel_headers(spec, path)
+        if fmt == "parquet":
+            from workbench.db import connect
+
+            con = connect()
+            try:
+                return [clean_header(n) for n in _parquet_columns(path, con)]
+            finally:
+                con.close()
+        raise SourceError(f"format {fmt!r} is not supported; set `format:` to csv, xlsx or parquet")
+    except SourceError as exc:
+        message = str(exc)
+        raise SourceError(message if message.startswith("source ") else f"{label}: {message}") from exc
+    except OSError as exc:
+        raise SourceError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
+
+
+def check_headers(
+    config: ProjectConfig, sources: Iterable[str | SourceSpec] | None = None
+) -> dict[str, list[str]]:
+    """Check that every source's mapped columns are in its file's header (reads headers only).
+
+    Args:
+        config: the project config.
+        sources: names or specs to check; default all.
+
+    Returns:
+        The header cells of each source, by source name.
+
+    Raises:
+        SourceError: listing every source whose file cannot be read or lacks a mapped column.
+    """
+    found: dict[str, list[str]] = {}
+    problems: list[str] = []
+    specs = _select_sources(config, sources)
+    for spec in specs:
+        try:
+            headers = read_source_headers(config, spec)
+            try:
+                plan_columns(spec, headers)
+            except SourceError as exc:
+                raise SourceError(f"source {spec.name!r} ({config.source_path(spec)}): {exc}") from exc
+        except SourceError as exc:
+            problems.append(str(exc))
+            continue
+        found[spec.name] = headers
+    if problems:
+        if len(problems) == 1:
+            raise SourceError(problems[0])
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise SourceError(f"{len(problems)} of {len(specs)} sources have header problems:\n{lines}")
+    return found
+
+
 def stg_table_name(source: str) -> str:
-    """The staged table of a source: ``stg_<source>``."""
-    return safe_table_name(STG_PREFIX, source)
+    """The staged table of a source: ``stg_<source>``.
+
+    Raises:
+        SourceError: the name would be the table of the column map (``stg_columns``).
+    """
+    table = safe_table_name(STG_PREFIX, source)
+    if table == COLUMNS_TABLE:
+        raise SourceError(
+            f"the source name {source!r} is reserved: its table would be {COLUMNS_TABLE!r}, the column map "
+            f"of the ingest; rename the source (e.g. {source + '_src'!r})"
+        )
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,13 +415,12 @@ def clean_header(text: Any) -> str:
     return str(text if text is not None else "").replace("\ufeff", "").strip()
 
 
-def plan_columns(spec: SourceSpec, headers: Sequence[str], *, label: str = "") -> list[StagedColumn]:
+def plan_columns(spec: SourceSpec, headers: Sequence[str]) -> list[StagedColumn]:
     """Map the file's headers to staged columns (the rows of ``stg_columns``).
 
     Args:
         spec: the source's config.
         headers: the file's header cells, cleaned, in file order; '' for an empty header cell.
-        label: how to name the source in messages.
 
     Returns:
         One entry per file column: mapped columns get their field and kind, unmapped ones their
@@ -331,7 +430,6 @@ def plan_columns(spec: SourceSpec, headers: Sequence[str], *, label: str = "") -
         SourceError: duplicate headers, configured headers missing from the file, or two staged
             columns whose names would collide.
     """
-    label = label or f"source {spec.name!r} ({spec.path})"
     named = [h for h in headers if h]
     dups = sorted({h for h in named if named.count(h) > 1})
     if dups:
@@ -339,13 +437,13 @@ def plan_columns(spec: SourceSpec, headers: Sequence[str], *, label: str = "") -
             f"{h!r} at columns {[i + 1 for i, x in enumerate(headers) if x == h]}" for h in dups
         )
         raise SourceError(
-            f"{label}: the header has duplicate column names: {where}. Rename them in the file so each "
+            f"the header has duplicate column names: {where}. Rename them in the file so each "
             f"header is unique (the mapping in `columns:` needs one column per header)"
         )
     wanted = {clean_header(k): (k, v) for k, v in spec.columns.items()}
     missing = [k for k in wanted if k not in set(headers)]
     if missing:
-        raise SourceError(_missing_columns_message(label, spec, missing, headers))
+        raise SourceError(_missing_columns_message(spec, missing, headers))
     out: list[StagedColumn] = []
     for i, header in enumerate(headers, start=1):
         if header in wanted:
@@ -368,7 +466,7 @@ def plan_columns(spec: SourceSpec, headers: Sequence[str], *, label: str = "") -
                 "a lineage column" if other.position == 0 else f"column {other.position} ({other.header!r})"
             )
             raise SourceError(
-                f"{label}: column {c.position} ({c.header!r}) would be staged as {c.field!r}, which clashes "
+                f"column {c.position} ({c.header!r}) would be staged as {c.field!r}, which clashes "
                 f"with {what}. Map one of them to another field under `columns:`, or set "
                 f"`keep_unmapped: false` to drop unmapped columns"
             )
@@ -376,7 +474,7 @@ def plan_columns(spec: SourceSpec, headers: Sequence[str], *, label: str = "") -
     return out
 
 
-def _missing_columns_message(label: str, spec: SourceSpec, missing: list[str], headers: Sequence[str]) -> str:
+def _missing_columns_message(spec: SourceSpec, missing: list[str], headers: Sequence[str]) -> str:
     named = [h for h in headers if h]
     hints = []
     for m in missing:
@@ -384,7 +482,7 @@ def _missing_columns_message(label: str, spec: SourceSpec, missing: list[str], h
         close = folded or difflib.get_close_matches(m, named, n=1, cutoff=0.6)
         hints.append(f"{m!r} (did you mean {close[0]!r}?)" if close else repr(m))
     msg = (
-        f"{label}: {len(missing)} column(s) listed under `columns:` are not in the file's header: "
+        f"{len(missing)} column(s) listed under `columns:` are not in the file's header: "
         f"{', '.join(hints)}. The file's headers are: {named}. Fix the header names under `columns:`"
     )
     if spec.file_format == "csv":
@@ -433,132 +531,312 @@ def resolve_csv_encoding(spec: SourceSpec, path: Path) -> EncodingGuess:
         )
         return guess
     codec = normalize_encoding(spec.encoding)
+    if codec not in ("utf-8", "utf-8-sig", "ascii") and is_line_safe(codec):
+        # valid multi-byte UTF-8 does not happen by chance: reading it as a legacy code page garbles it
+        utf8 = scan_decoding(path, "utf-8")
+        if utf8.bad_lines == 0 and utf8.nonascii_lines:
+            raise SourceError(
+                f"`encoding: {spec.encoding}` is configured, but the file is valid UTF-8 with "
+                f"{utf8.nonascii_lines} non-ASCII line(s); reading it as {spec.encoding} would garble "
+                f"the text. Set `encoding: auto` (or utf-8)"
+            )
     if codec in ("gbk", "gb2312"):
         log.info("ingest %s: reading %s as gb18030 (a superset of it)", spec.name, spec.encoding)
         return EncodingGuess("gb18030", 1.0, f"configured {spec.encoding!r}, read as its superset gb18030")
     return EncodingGuess(codec, 1.0, f"configured encoding: {spec.encoding!r}")
 
 
+class _CsvLines:
+    """The decoded good lines of a CSV file from one physical line on, with line bookkeeping.
+
+    Lines are handed to ``csv.reader`` block by block (C speed); ``csv.reader.line_num`` then counts
+    the good lines consumed, and :meth:`physical_line` turns that count back into the line number a
+    person sees, accounting for skipped lines above and undecodable lines in between.
+    """
+
+    def __init__(self, path: Path, encoding: str, line_end: bytes, first_line: int):
+        self.path = path
+        self.encoding = encoding
+        self.line_end = line_end
+        self.first_line = first_line  # physical line of the first good line yielded
+        self.lines_read = 0  # physical lines read so far (including skipped ones)
+        self.good = 0  # good lines yielded
+        self.bad: list[tuple[int, UndecodableLine]] = []  # (physical line, item), after first_line
+        self._bad_after: list[int] = []  # good lines yielded before each bad line (sorted)
+        # blocks that hold the current record's lines, for its raw text: (first good index, lines)
+        self._recent: deque[tuple[int, list[str]]] = deque()
+        self.keep_from = 1  # first good line of the current record (set by the parser)
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[list[str]]:
+        for block in iter_decoded_blocks(self.path, self.encoding, line_end=self.line_end):
+            before = self.lines_read
+            self.lines_read += len(block)
+            if self.lines_read < self.first_line:
+                continue
+            if before < self.first_line - 1:
+                block = block[self.first_line - 1 - before :]
+                before = self.first_line - 1
+            if UndecodableLine in set(map(type, block)):
+                good: list[str] = []
+                for i, item in enumerate(block, start=before + 1):
+                    if item.__class__ is str:
+                        good.append(item)  # type: ignore[arg-type]
+                    else:
+                        self.bad.append((i, item))  # type: ignore[arg-type]
+                        self._bad_after.append(self.good + len(good))
+            else:
+                good = block  # type: ignore[assignment]
+            recent = self._recent
+            while recent and recent[0][0] + len(recent[0][1]) <= self.keep_from:
+                recent.popleft()
+            recent.append((self.good + 1, good))
+            self.good += len(good)
+            yield good
+
+    def physical_line(self, good_index: int) -> int:
+        """The physical line of the `good_index`-th (1-based) good line yielded."""
+        skipped_bad = bisect.bisect_left(self._bad_after, good_index) if self._bad_after else 0
+        return self.first_line - 1 + good_index + skipped_bad
+
+    def lines_of(self, first: int, last: int) -> list[str] | None:
+        """Good lines `first`..`last` (1-based); None if they are no longer kept (lines before
+        :attr:`keep_from` are let go when a new block is read)."""
+        parts: list[str] = []
+        for start, lines in self._recent:
+            lo, hi = max(first, start), min(last, start + len(lines) - 1)
+            if lo <= hi:
+                parts.extend(lines[lo - start : hi - start + 1])
+        return parts if len(parts) == last - first + 1 else None
+
+    def text_of(self, first: int, last: int) -> str | None:
+        """The raw text of good lines `first`..`last` (1-based), without the final line end."""
+        parts = self.lines_of(first, last)
+        return None if parts is None else "".join(parts).rstrip("\r\n")
+
+
+@dataclass
+class _OpenedCsv:
+    guess: EncodingGuess
+    lines: _CsvLines
+    stream: Iterator[str]
+    reader: Any
+    headers: list[str]
+    dialect: dict[str, Any]
+
+
+def _open_csv(spec: SourceSpec, path: Path) -> _OpenedCsv:
+    """Decide the encoding, open the line stream and parse the header of a CSV source."""
+    delimiter = resolve_delimiter(spec.delimiter)
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    _check_not_binary(head, "csv", spec)
+    guess = resolve_csv_encoding(spec, path)
+    encoding = guess.encoding
+    line_end = detect_line_end(head)
+    header_row = spec.header_row
+    dialect: dict[str, Any] = {"delimiter": delimiter, "quotechar": '"', "doublequote": True, "strict": False}
+    lines = _CsvLines(path, encoding, line_end, header_row)
+    stream = iter(lines)
+    reader = csv.reader(stream, **dialect)
+    try:
+        header_cells = next(reader)
+    except StopIteration:
+        header_cells = None
+    except csv.Error as exc:
+        raise SourceError(
+            f"the header (line {header_row}) cannot be parsed as CSV: {exc}; check `delimiter:` "
+            f"and the quotes in the header"
+        ) from exc
+    if lines.bad and lines.bad[0][0] == header_row:
+        item = lines.bad[0][1]
+        raise SourceError(
+            f"the header (line {header_row}) has bytes that are not valid {encoding} at byte "
+            f"{item.offset}: '{item.text[:120]}'. {_encoding_advice(spec, guess)}"
+        )
+    if header_cells is None:
+        raise SourceError(
+            f"header row {header_row} is beyond the data: the file has {lines.lines_read} line(s); "
+            f"check `header_row:`" + (" (the file is empty)" if lines.lines_read == 0 else "")
+        )
+    headers = [clean_header(h) for h in header_cells]
+    if not any(headers):
+        raise SourceError(f"the header (line {header_row}) is empty; check `header_row:`")
+    return _OpenedCsv(guess, lines, stream, reader, headers, dialect)
+
+
 def read_csv_source(spec: SourceSpec, path: Path) -> _Read:
     """Read a CSV source: decode line by line, parse with ``csv``, quarantine the bad rows.
+
+    A line with bytes that are invalid in the encoding, a record with a different number of cells
+    than the header, a blank record, and a quoted field that is never closed are quarantined; the
+    rest is staged. ``_row_number`` is the physical line where a record starts.
 
     Raises:
         SourceError: see :func:`ingest_source`.
     """
-    delimiter = resolve_delimiter(spec.delimiter)
-    guess = resolve_csv_encoding(spec, path)
-    encoding = guess.encoding
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
-    _check_not_binary(head, "csv", spec)
-    line_end = detect_line_end(head)
+    opened = _open_csv(spec, path)
+    guess, lines, reader, headers = opened.guess, opened.lines, opened.reader, opened.headers
+    encoding, header_row = guess.encoding, spec.header_row
+    plan_columns(spec, headers)  # fail fast, before reading the data
+    width = len(headers)
+    first_data_line = lines.physical_line(reader.line_num) + 1
 
-    header_row = spec.header_row
-    quarantine: list[tuple[int, str, str]] = []
-    bad_lines: list[tuple[int, UndecodableLine]] = []
-    lines_seen = 0
-    start = 0  # physical line where the current record starts
-    buf: list[str] = []  # the current record's lines (for raw_text)
-
-    def feed() -> Iterator[str]:
-        nonlocal lines_seen, start
-        for item in iter_decoded_lines(path, encoding, line_end=line_end):
-            lines_seen += 1
-            if lines_seen < header_row:
-                continue
-            if item.__class__ is str:
-                if not buf:
-                    start = lines_seen
-                buf.append(item)  # type: ignore[arg-type]
-                yield item  # type: ignore[misc]
-            elif lines_seen == header_row:
-                raise SourceError(
-                    f"the header (line {header_row}) has bytes that are not valid {encoding} at byte "
-                    f"{item.offset}: '{item.text[:120]}'. {_encoding_advice(spec, guess)}"
-                )
-            else:
-                bad_lines.append((lines_seen, item))  # type: ignore[arg-type]
-
-    reader = csv.reader(feed(), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
-    headers: list[str] | None = None
-    width = 0
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    batches: list[pa.Table] = []
-    records = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            if headers is None:
-                raise SourceError(
-                    f"the header (line {start}) cannot be parsed as CSV: {exc}; check `delimiter:` "
-                    f"and the quotes in the header"
-                ) from exc
-            records += 1
-            quarantine.append((start, f"unparseable CSV: {exc}", "".join(buf).rstrip("\r\n")))
-            buf.clear()
-            continue
-        if headers is None:
-            headers = [clean_header(h) for h in cells]
-            width = len(headers)
-            buf.clear()
-            continue
-        records += 1
-        if not "".join(cells).strip():
-            quarantine.append((start, BLANK_ROW, "".join(buf).rstrip("\r\n")))
-        elif len(cells) != width:
-            quarantine.append(
-                (start, f"expected {width} cells, found {len(cells)}", "".join(buf).rstrip("\r\n"))
+    sink = _RowSink(width)
+    _parse_records(reader, opened.stream, lines, sink, width, opened.dialect)
+    for number, item in lines.bad:
+        if number >= first_data_line:
+            sink.quarantine.append(
+                (number, f"undecodable bytes for {encoding} at byte {item.offset}", item.text)
             )
-        else:
-            rows.append(cells)
-            numbers.append(start)
-            if len(rows) >= BATCH_ROWS:
-                batches.append(_rows_to_arrow(rows, numbers, width))
-                rows, numbers = [], []
-        buf.clear()
-    if buf:  # an unterminated quoted field ran to the end of the file
-        records += 1
-        quarantine.append((start, "unterminated quoted field", "".join(buf).rstrip("\r\n")))
-        buf.clear()
-    if rows:
-        batches.append(_rows_to_arrow(rows, numbers, width))
-
-    if headers is None:
-        raise SourceError(
-            f"header row {header_row} is beyond the data: the file has {lines_seen} line(s); "
-            f"check `header_row:`" + (" (the file is empty)" if lines_seen == 0 else "")
-        )
-    for number, item in bad_lines:
-        quarantine.append((number, f"undecodable bytes for {encoding} at byte {item.offset}", item.text))
-    _check_decoding(spec, path, guess, bad_lines, lines_seen - header_row, line_end)
-    file_rows = records + len(bad_lines)
+    n_bad = sum(1 for number, _ in lines.bad if number >= first_data_line)
+    data_lines = lines.lines_read - header_row
+    _check_decoding(spec, guess, [b for b in lines.bad if b[0] >= first_data_line], data_lines)
+    file_rows = sink.records + n_bad
     if file_rows == 0:
         raise SourceError(
             f"no data rows below the header (line {header_row}); the file holds only the header. "
             f"Export the data again or check `header_row:`"
         )
-    quarantine.sort(key=lambda q: q[0])
+    sink.quarantine.sort(key=lambda q: q[0])
     return _Read(
         headers=headers,
         file_rows=file_rows,
-        batches=batches,
-        quarantine=quarantine,
+        batches=sink.finish(),
+        quarantine=sink.quarantine,
         encoding=encoding,
         encoding_reason=guess.reason,
     )
 
 
+class _RowSink:
+    """Collects staged rows into Arrow batches and quarantined rows into a list."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.cells: list[str] = []  # flat, row after row
+        self.numbers: list[int] = []
+        self.batches: list[pa.Table] = []
+        self.quarantine: list[tuple[int, str, str]] = []
+        self.records = 0
+
+    def add(self, number: int, cells: list[str]) -> None:
+        self.cells.extend(cells)
+        self.numbers.append(number)
+        if len(self.numbers) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.numbers:
+            self.batches.append(_flat_to_arrow(self.cells, self.numbers, self.width))
+            self.cells, self.numbers = [], []
+
+    def finish(self) -> list[pa.Table]:
+        self.flush()
+        return self.batches
+
+
+STRAY_QUOTE = "unbalanced quote: a quoted field opened on this line runs into the next lines"
+
+
+def _parse_records(
+    reader, stream: Iterator[str], lines: _CsvLines, sink: _RowSink, width: int, dialect
+) -> None:
+    """Parse the records after the header into `sink`.
+
+    A record that spans several lines but does not fit the header (wrong cell count, a CSV error,
+    or a quote still open at the end of the file) is taken for a stray quote: its first line is
+    quarantined and the lines after it are parsed again, so one bad quote costs one row, not the
+    rest of the file.
+    """
+    offset = 0  # good-line index = offset + reader.line_num (a new reader starts after a stray quote)
+    prev = reader.line_num  # good-line index of the last line consumed
+    last: tuple[int, int] | None = None  # (first, last) good line of the last record
+    quarantine = sink.quarantine
+    physical_line = lines.physical_line
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            if last is None or last[0] == last[1] or not _ends_inside_quotes(lines, *last, dialect):
+                break
+            first, end = last
+            _undo_last_record(sink, physical_line(first))
+            reason = STRAY_QUOTE
+        except csv.Error as exc:
+            first, end = prev + 1, offset + reader.line_num
+            if end == first:
+                prev = end
+                lines.keep_from = end + 1
+                sink.records += 1
+                text = lines.text_of(first, end) or ""
+                quarantine.append((physical_line(first), f"unparseable CSV: {exc}", text))
+                last = None
+                continue
+            reason = f"{STRAY_QUOTE} ({exc})"
+        else:
+            first, end = prev + 1, offset + reader.line_num
+            prev = end
+            lines.keep_from = end + 1
+            last = (first, end)
+            sink.records += 1
+            if len(cells) == width and "".join(cells).strip():
+                sink.add(physical_line(first), cells)
+                continue
+            if end == first or not "".join(cells).strip():
+                text = lines.text_of(first, end)
+                if text is None:
+                    text = _join_cells(cells, dialect["delimiter"])
+                if not "".join(cells).strip():
+                    quarantine.append((physical_line(first), BLANK_ROW, text))
+                else:
+                    quarantine.append(
+                        (physical_line(first), f"expected {width} cells, found {len(cells)}", text)
+                    )
+                continue
+            sink.records -= 1
+            reason = STRAY_QUOTE
+        # a multi-line record that does not fit: quarantine its first line, parse the rest again
+        sink.records += 1
+        quarantine.append((physical_line(first), reason, lines.text_of(first, first) or ""))
+        again = lines.lines_of(first + 1, end) or []
+        stream = itertools.chain(again, stream)
+        reader = csv.reader(stream, **dialect)
+        offset = prev = first
+        lines.keep_from = first + 1
+        last = None
+
+
+def _ends_inside_quotes(lines: _CsvLines, first: int, last: int, dialect: dict) -> bool:
+    """Whether good lines `first`..`last` end inside a quoted field (a quote that is never closed)."""
+    text = lines.text_of(first, last)
+    if text is None:
+        return False
+    try:
+        for _ in csv.reader(io.StringIO(text + "\n", newline=""), **{**dialect, "strict": True}):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _undo_last_record(sink: _RowSink, number: int) -> None:
+    """Take back the last record (staged or quarantined), which starts at physical line `number`."""
+    sink.records -= 1
+    if sink.quarantine and sink.quarantine[-1][0] == number:
+        sink.quarantine.pop()
+    elif sink.numbers:
+        sink.numbers.pop()
+        del sink.cells[-sink.width :]
+    else:  # already flushed into a batch
+        table = sink.batches.pop()
+        sink.batches.append(table.slice(0, table.num_rows - 1))
+
+
 def _check_decoding(
-    spec: SourceSpec,
-    path: Path,
-    guess: EncodingGuess,
-    bad_lines: list[tuple[int, UndecodableLine]],
-    lines: int,
-    line_end: bytes,
+    spec: SourceSpec, guess: EncodingGuess, bad_lines: list[tuple[int, UndecodableLine]], lines: int
 ) -> None:
     """Fail when the encoding is clearly wrong instead of quarantining most of the file."""
     n_bad = len(bad_lines)
@@ -568,21 +846,6 @@ def _check_decoding(
             f"{n_bad} of {lines} lines are not valid {guess.encoding}; the first is line {first_line} "
             f"(byte {first.offset}): '{first.text[:120]}'. {_encoding_advice(spec, guess)}"
         )
-    configured = spec.encoding.strip().lower() != "auto"
-    if configured and guess.encoding not in ("utf-8", "utf-8-sig", "ascii") and _is_line_safe(guess.encoding):
-        utf8 = scan_decoding(path, "utf-8", line_end=line_end)
-        if utf8.bad_lines == 0 and utf8.nonascii_lines:
-            raise SourceError(
-                f"`encoding: {spec.encoding}` is configured, but the file is valid UTF-8 with "
-                f"{utf8.nonascii_lines} non-ASCII line(s); reading it as {guess.encoding} would garble "
-                f"the text. Set `encoding: auto` (or utf-8)"
-            )
-
-
-def _is_line_safe(encoding: str) -> bool:
-    from workbench.encodings import is_line_safe
-
-    return is_line_safe(encoding)
 
 
 def _encoding_advice(spec: SourceSpec, guess: EncodingGuess) -> str:
@@ -594,11 +857,20 @@ def _encoding_advice(spec: SourceSpec, guess: EncodingGuess) -> str:
     return f"`encoding: {spec.encoding}` seems wrong for this file; set `encoding: auto` to detect it"
 
 
-def _rows_to_arrow(rows: list[list[str]], numbers: list[int], width: int) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
-    arrays = [pa.array(col, type=pa.string()) for col in columns]
-    arrays.append(pa.array(numbers, type=pa.int64()))
-    return pa.Table.from_arrays(arrays, names=[*_raw_names(width), "_row_number"])
+def _flat_to_arrow(cells: list[str], numbers: list[int], width: int) -> pa.Table:
+    """An Arrow table ``c1 … cN, _row_number`` from cells listed row after row."""
+    import numpy as np
+
+    n = len(numbers)
+    names = [*_raw_names(width), "_row_number"]
+    flat = pa.array(cells, type=pa.string())
+    if n == 0:
+        arrays = [flat] * width
+    else:
+        # one column = every width-th cell: a vectorised take beats transposing in Python
+        starts = np.arange(n, dtype=np.int64) * width
+        arrays = [flat.take(pa.array(starts + i)) for i in range(width)]
+    return pa.Table.from_arrays([*arrays, pa.array(numbers, type=pa.int64())], names=names)
 
 
 def _raw_names(width: int) -> list[str]:
@@ -633,77 +905,46 @@ def read_excel_source(spec: SourceSpec, path: Path) -> _Read:
     """
     import python_calamine as calamine
 
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC)):
-        kind = (
-            "Parquet"
-            if head.startswith(_PARQUET_MAGIC)
-            else "text (CSV?)"
-            if _looks_like_text(path)
-            else "unknown"
-        )
-        fix = "set `format: parquet`" if kind == "Parquet" else "set `format: csv` (or re-export it as .xlsx)"
-        raise SourceError(f"the file is not an Excel workbook; its content looks like {kind}: {fix}")
-    try:
-        workbook = calamine.CalamineWorkbook.from_path(str(path))
-    except calamine.PasswordError as exc:
-        raise SourceError("the workbook is password-protected; save an unprotected copy") from exc
-    except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types for bad files
-        raise SourceError(
-            f"cannot open the workbook ({type(exc).__name__}: {exc}); re-save it in Excel"
-        ) from exc
+    workbook = _open_workbook(path)
     try:
         sheet, sheet_name = _open_sheet(workbook, spec.sheet)
-        row_iter = _iter_sheet_rows(sheet)
         header_row = spec.header_row
         headers: list[str] | None = None
         width = 0
         pending_blank: list[tuple[int, str]] = []
-        rows: list[list[str]] = []
-        numbers: list[int] = []
-        batches: list[pa.Table] = []
-        quarantine: list[tuple[int, str, str]] = []
-        records = 0
+        sink = _RowSink(0)
         last_row = 0
-        for number, values in row_iter:
+        for number, values in _iter_sheet_rows(sheet):
             last_row = number
             if number < header_row:
                 continue
             if headers is None:
                 if number > header_row:
-                    break  # header row is empty
+                    break  # the header row is empty
                 headers = [clean_header(_cell_text(v)) for v in values]
-                width = len(headers)
+                if any(headers):
+                    plan_columns(spec, headers)  # fail fast, before reading the data
+                width = sink.width = len(headers)
                 continue
             cells = [v if v.__class__ is str else _cell_text(v) for v in values]
-            if len(cells) < width:
-                cells.extend([""] * (width - len(cells)))
+            if len(cells) != width:  # calamine gives every row the used range's width
+                raise SourceError(
+                    f"sheet {sheet_name!r} row {number} has {len(cells)} cells but the header has {width}"
+                )
             if not "".join(cells).strip():
                 # blank rows count only when a data row follows (trailing blank rows are no data)
                 pending_blank.append((number, _join_cells(cells)))
                 continue
-            if len(cells) > width:
-                # values right of the header: keep them under unnamed columns
-                extra = len(cells) - width
-                headers.extend([""] * extra)
-                width += extra
-                for batch_rows in rows:
-                    batch_rows.extend([""] * extra)
-                if batches:
-                    batches = [_widen(b, width) for b in batches]
             for blank_number, raw in pending_blank:
-                quarantine.append((blank_number, BLANK_ROW, raw))
-                records += 1
+                sink.quarantine.append((blank_number, BLANK_ROW, raw))
+                sink.records += 1
             pending_blank.clear()
-            records += 1
-            rows.append(cells)
-            numbers.append(number)
-            if len(rows) >= BATCH_ROWS:
-                batches.append(_rows_to_arrow(rows, numbers, width))
-                rows, numbers = [], []
-        if rows:
-            batches.append(_rows_to_arrow(rows, numbers, width))
+            sink.records += 1
+            sink.add(number, cells)
+    except calamine.CalamineError as exc:
+        raise SourceError(
+            f"cannot read the sheet ({type(exc).__name__}: {exc}); re-save it in Excel"
+        ) from exc
     finally:
         workbook.close()
     if headers is None or not any(headers):
@@ -722,12 +963,68 @@ def read_excel_source(spec: SourceSpec, path: Path) -> _Read:
             pending_blank[0][0],
             pending_blank[-1][0],
         )
-    if records == 0:
+    if sink.records == 0:
         raise SourceError(
             f"no data rows below the header (row {header_row}) in sheet {sheet_name!r}; "
             f"check `header_row:` and `sheet:`"
         )
-    return _Read(headers=headers, file_rows=records, batches=batches, quarantine=quarantine)
+    return _Read(headers=headers, file_rows=sink.records, batches=sink.finish(), quarantine=sink.quarantine)
+
+
+def _open_workbook(path: Path):
+    """Open an Excel workbook with python-calamine, with a clear error for anything else."""
+    import python_calamine as calamine
+
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC)):
+        if head.startswith(_PARQUET_MAGIC):
+            kind, fix = "Parquet", "set `format: parquet`"
+        else:
+            kind = "text (CSV?)" if _looks_like_text(path) else "unknown"
+            fix = "set `format: csv` (or re-export it as .xlsx)"
+        raise SourceError(f"the file is not an Excel workbook; its content looks like {kind}: {fix}")
+    try:
+        return calamine.CalamineWorkbook.from_path(str(path))
+    except calamine.PasswordError as exc:
+        raise SourceError("the workbook is password-protected; save an unprotected copy") from exc
+    except (calamine.CalamineError, OSError, ValueError) as exc:
+        raise SourceError(
+            f"cannot open the workbook ({type(exc).__name__}: {exc}); re-save it in Excel"
+        ) from exc
+
+
+def read_excel_headers(spec: SourceSpec, path: Path) -> list[str]:
+    """The cleaned header cells of an Excel source (the sheet is read up to the header row)."""
+    import python_calamine as calamine
+
+    workbook = _open_workbook(path)
+    try:
+        sheet, sheet_name = _open_sheet(workbook, spec.sheet)
+        last_row = 0
+        for number, values in _iter_sheet_rows(sheet):
+            last_row = number
+            if number == spec.header_row:
+                headers = [clean_header(_cell_text(v)) for v in values]
+                if any(headers):
+                    return headers
+                break
+            if number > spec.header_row:
+                break
+    except calamine.CalamineError as exc:
+        raise SourceError(
+            f"cannot read the sheet ({type(exc).__name__}: {exc}); re-save it in Excel"
+        ) from exc
+    finally:
+        workbook.close()
+    if last_row < spec.header_row:
+        raise SourceError(
+            f"header row {spec.header_row} is beyond the data: sheet {sheet_name!r} has {last_row} row(s); "
+            f"check `header_row:` and `sheet:`"
+        )
+    raise SourceError(
+        f"header row {spec.header_row} of sheet {sheet_name!r} is empty; check `header_row:` and `sheet:`"
+    )
 
 
 def _open_sheet(workbook, sheet: str | int | None):
@@ -796,22 +1093,11 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _join_cells(cells: Sequence[str]) -> str:
-    """A row's cells as one CSV line (the raw text of a quarantined Excel or Parquet row)."""
-    import io
-
+def _join_cells(cells: Sequence[str], delimiter: str = ",") -> str:
+    """A row's cells as one CSV line (the raw text of a quarantined row read from Excel)."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(cells)
+    csv.writer(out, delimiter=delimiter, lineterminator="").writerow(cells)
     return out.getvalue()
-
-
-def _widen(table: pa.Table, width: int) -> pa.Table:
-    names = _raw_names(width)
-    have = table.num_columns - 1
-    arrays = [table.column(i) for i in range(have)]
-    arrays += [pa.array([""] * table.num_rows, type=pa.string()) for _ in range(width - have)]
-    arrays.append(table.column("_row_number"))
-    return pa.Table.from_arrays(arrays, names=[*names, "_row_number"])
 
 
 def _looks_like_text(path: Path) -> bool:
@@ -832,6 +1118,21 @@ def read_parquet_source(spec: SourceSpec, path: Path, con) -> _Read:
     Raises:
         SourceError: see :func:`ingest_source`.
     """
+    names = _parquet_columns(path, con)
+    headers = [clean_header(n) for n in names]
+    raw = [f"{quote_ident(n)}::VARCHAR AS c{i}" for i, n in enumerate(names, start=1)]
+    relation = (
+        f"select {', '.join(raw)}, file_row_number + 1 AS _row_number "
+        f"from read_parquet(?, file_row_number = true)"
+    )
+    total = con.execute(f"select count(*) from ({relation})", [str(path)]).fetchall()[0][0]
+    if total == 0:
+        raise SourceError("no data rows: the Parquet file holds no rows")
+    return _Read(headers=headers, file_rows=int(total), relation=relation, relation_params=[str(path)])
+
+
+def _parquet_columns(path: Path, con) -> list[str]:
+    """The column names of a Parquet file, in order."""
     with path.open("rb") as fh:
         head = fh.read(4)
     if head != _PARQUET_MAGIC:
@@ -840,51 +1141,35 @@ def read_parquet_source(spec: SourceSpec, path: Path, con) -> _Read:
             if head.startswith(_ZIP_MAGIC)
             else "text (CSV?)"
             if _looks_like_text(path)
-            else "not Parquet"
+            else "an unknown format"
         )
         raise SourceError(f"the file is not a Parquet file; it looks like {kind}; set `format:` to match it")
     try:
         described = con.execute(
             "describe select * from read_parquet(?, file_row_number = true)", [str(path)]
         ).fetchall()
-    except Exception as exc:  # noqa: BLE001 - duckdb raises its own error types for broken files
+    except duckdb.Error as exc:
         raise SourceError(f"cannot read the Parquet file ({exc}); re-export it") from exc
     names = [r[0] for r in described]
     if names[-1] != "file_row_number" or names.count("file_row_number") > 1:
         raise SourceError("the Parquet file has a column named 'file_row_number', which the ingest needs")
-    headers = [clean_header(n) for n in names[:-1]]
-    if not headers:
+    if len(names) == 1:
         raise SourceError("the Parquet file has no columns")
-    raw = [f"{quote_ident(n)}::VARCHAR AS c{i}" for i, n in enumerate(names[:-1], start=1)]
-    relation = (
-        f"select {', '.join(raw)}, file_row_number + 1 AS _row_number "
-        f"from read_parquet(?, file_row_number = true)"
-    )
-    total = con.execute(f"select count(*) from ({relation})", [str(path)]).fetchall()[0][0]
-    if total == 0:
-        raise SourceError("no data rows: the Parquet file holds no rows")
-    return _Read(
-        headers=headers,
-        file_rows=int(total),
-        relation=relation,
-        relation_params=[str(path)],
-    )
+    return names[:-1]
 
 
 # --------------------------------------------------------------------------------------------
 # staging (shared by every format)
 
 
-def _write_source(
-    con, spec: SourceSpec, read: _Read, columns: list[StagedColumn], fmt: str, label: str
-) -> IngestResult:
+def _write_source(con, spec: SourceSpec, read: _Read, columns: list[StagedColumn], fmt: str) -> IngestResult:
     table = stg_table_name(spec.name)
     file_text = str(spec.path)
     width = len(read.headers)
     raw_name = f"__wb_ingest_raw_{spec.name}"
     quarantine_name = f"__wb_ingest_quarantine_{spec.name}"
     if read.relation is None:
-        raw = pa.concat_tables(read.batches) if read.batches else _rows_to_arrow([], [], width)
+        raw = pa.concat_tables(read.batches) if read.batches else _flat_to_arrow([], [], width)
         con.register(raw_name, raw)
         source_sql, source_params = quote_ident(raw_name), []
     else:
@@ -918,77 +1203,89 @@ def _write_source(
         "regexp_full_match(concat(" + ", ".join(f"coalesce(c{p}, '')" for p in hashed) + r"), '[\s\p{Z}]*')"
     )
     try:
-        con.execute("begin transaction")
-        for name, ddl in _DDL.items():
-            con.execute(f"create table if not exists {name} ({ddl})")
-        con.execute(f"drop table if exists {quote_ident(table)}")
-        where = ""
-        if read.relation is not None:
-            # Parquet rows are checked for blank rows here, in SQL
-            where = f"where not {blank_test}"
-        con.execute(
-            f"create table {quote_ident(table)} as select ?::VARCHAR AS _source, ?::VARCHAR AS _file, "
-            f"_row_number::BIGINT AS _row_number, {hash_expr} AS _row_hash"
-            + (f", {select_cols}" if select_cols else "")
-            + f" from {source_sql} {where} order by _row_number",
-            [spec.name, file_text, HASH_SEPARATOR, *source_params],
-        )
-        con.execute(f"delete from {QUARANTINE_TABLE} where source = ?", [spec.name])
-        if read.quarantine:
-            q = pa.table(
-                {
-                    "row_number": pa.array([r[0] for r in read.quarantine], type=pa.int64()),
-                    "reason": pa.array([r[1] for r in read.quarantine], type=pa.string()),
-                    "raw_text": pa.array([r[2] for r in read.quarantine], type=pa.string()),
-                }
-            )
-            con.register(quarantine_name, q)
-            try:
-                con.execute(
-                    f"insert into {QUARANTINE_TABLE} select ?, ?, row_number, reason, raw_text "
-                    f"from {quote_ident(quarantine_name)} order by row_number",
-                    [spec.name, file_text],
-                )
-            finally:
-                con.unregister(quarantine_name)
-        if read.relation is not None:
-            joined = "concat_ws(',', " + ", ".join(f"coalesce(c{p}, '')" for p in hashed) + ")"
+        with _transaction(con):
+            for name, ddl in _DDL.items():
+                con.execute(f"create table if not exists {name} ({ddl})")
+            con.execute(f"drop table if exists {quote_ident(table)}")
+            where = ""
+            if read.relation is not None:
+                # Parquet rows are checked for blank rows here, in SQL
+                where = f"where not {blank_test}"
             con.execute(
-                f"insert into {QUARANTINE_TABLE} select ?, ?, _row_number, ?, {joined} "
-                f"from {source_sql} where {blank_test} order by _row_number",
-                [spec.name, file_text, BLANK_ROW, *source_params],
+                f"create table {quote_ident(table)} as select ?::VARCHAR AS _source, ?::VARCHAR AS _file, "
+                f"_row_number::BIGINT AS _row_number, {hash_expr} AS _row_hash"
+                + (f", {select_cols}" if select_cols else "")
+                + f" from {source_sql} {where} order by _row_number",
+                [spec.name, file_text, HASH_SEPARATOR, *source_params],
             )
-        con.execute(f"delete from {COLUMNS_TABLE} where source = ?", [spec.name])
-        con.executemany(
-            f"insert into {COLUMNS_TABLE} values (?, ?, ?, ?, ?, ?)",
-            [[spec.name, c.position, c.header, c.field, c.kind, c.mapped] for c in columns],
-        )
-        staged_rows = con.execute(f"select count(*) from {quote_ident(table)}").fetchall()[0][0]
-        quarantined_rows = con.execute(
-            f"select count(*) from {QUARANTINE_TABLE} where source = ?", [spec.name]
-        ).fetchall()[0][0]
-        result = IngestResult(
-            source=spec.name,
-            file=file_text,
-            format=fmt,
-            encoding=read.encoding,
-            file_rows=read.file_rows,
-            staged_rows=int(staged_rows),
-            quarantined_rows=int(quarantined_rows),
-            table=table,
-            columns=columns,
-        )
-        con.execute(f"delete from {SUMMARY_TABLE} where source = ?", [spec.name])
-        row = result.summary_row()
-        con.execute(f"insert into {SUMMARY_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", list(row.values()))
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            con.execute(f"delete from {QUARANTINE_TABLE} where source = ?", [spec.name])
+            if read.quarantine:
+                q = pa.table(
+                    {
+                        "row_number": pa.array([r[0] for r in read.quarantine], type=pa.int64()),
+                        "reason": pa.array([r[1] for r in read.quarantine], type=pa.string()),
+                        "raw_text": pa.array([r[2] for r in read.quarantine], type=pa.string()),
+                    }
+                )
+                con.register(quarantine_name, q)
+                try:
+                    con.execute(
+                        f"insert into {QUARANTINE_TABLE} select ?, ?, row_number, reason, raw_text "
+                        f"from {quote_ident(quarantine_name)} order by row_number",
+                        [spec.name, file_text],
+                    )
+                finally:
+                    con.unregister(quarantine_name)
+            if read.relation is not None:
+                joined = "concat_ws(',', " + ", ".join(f"coalesce(c{p}, '')" for p in hashed) + ")"
+                con.execute(
+                    f"insert into {QUARANTINE_TABLE} select ?, ?, _row_number, ?, {joined} "
+                    f"from {source_sql} where {blank_test} order by _row_number",
+                    [spec.name, file_text, BLANK_ROW, *source_params],
+                )
+            con.execute(f"delete from {COLUMNS_TABLE} where source = ?", [spec.name])
+            con.executemany(
+                f"insert into {COLUMNS_TABLE} values (?, ?, ?, ?, ?, ?)",
+                [[spec.name, c.position, c.header, c.field, c.kind, c.mapped] for c in columns],
+            )
+            staged_rows = con.execute(f"select count(*) from {quote_ident(table)}").fetchall()[0][0]
+            quarantined_rows = con.execute(
+                f"select count(*) from {QUARANTINE_TABLE} where source = ?", [spec.name]
+            ).fetchall()[0][0]
+            result = IngestResult(
+                source=spec.name,
+                file=file_text,
+                format=fmt,
+                encoding=read.encoding,
+                file_rows=read.file_rows,
+                staged_rows=int(staged_rows),
+                quarantined_rows=int(quarantined_rows),
+                table=table,
+                columns=columns,
+            )
+            con.execute(f"delete from {SUMMARY_TABLE} where source = ?", [spec.name])
+            row = result.summary_row()
+            con.execute(f"insert into {SUMMARY_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", list(row.values()))
     finally:
         if read.relation is None:
             con.unregister(raw_name)
     return result
+
+
+@contextmanager
+def _transaction(con) -> Iterator[None]:
+    """Run a block in a transaction (or in the caller's, when one is open already)."""
+    try:
+        con.execute("begin transaction")
+    except duckdb.TransactionException:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
 
 
 def _select_sources(config: ProjectConfig, sources: Iterable[str | SourceSpec] | None) -> list[SourceSpec]:

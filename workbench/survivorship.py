@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from workbench.config import Kind, ProjectConfig
 from workbench.db import quote_ident, table_columns, table_exists
 from workbench.errors import WorkbenchError
@@ -51,7 +53,7 @@ RECORD_TEXT_COLUMNS = ("customer_type", "record_status")
 RECORD_BOOL_COLUMNS = ("is_test", "is_stale")
 ACTIVITY_COLUMNS = ("last_activity_date", "activity_amount_12m", "activity_amount_total")
 TAIL_COLUMNS = ("flags", "parent_master_id", "member_count", "sources", "match_type")
-NAME_KINDS = (Kind.CUSTOMER_NAME, Kind.COMPANY_NAME, Kind.PERSON_NAME)
+ORG_NAME_KINDS = (Kind.CUSTOMER_NAME, Kind.COMPANY_NAME)
 NO_RANK = 1_000_000_000  # rank of a record a rule cannot place (no date, unlisted source)
 
 
@@ -513,7 +515,7 @@ def build_parent_sql(plan: FieldPlan, i: int, aliases: _Aliases) -> str:
         "SELECT m.master_id, "
         f"arg_min(struct_pack(pm := px.master_id, rk := m.__rk, src := m.__source), {key}) AS p "
         f"FROM {MEMBERS_TABLE} m JOIN {CROSSWALK_TABLE} px "
-        "ON px.source = m.__source AND px.source_id = m.__parent_ref "
+        "ON px.source = m.__source AND CAST(px.source_id AS VARCHAR) = m.__parent_ref "
         "WHERE px.master_id <> m.master_id GROUP BY m.master_id"
     )
 
@@ -566,72 +568,48 @@ def build_golden_tables(con: Any, config: ProjectConfig) -> GoldenResult:
     parent_field = resolve_parent_field(config)
     notes: list[str] = []
 
-    members_sql, params, aliases = build_members_sql(plans, std_columns, parent_field)
-    con.execute(members_sql, params)
-    con.execute(build_winners_sql(plans, aliases))
-    con.execute(build_runner_up_sql(plans, aliases))
-
-    parent_counts = {"refs": 0, "unresolved": 0, "cycles": 0}
-    parent_join = ""
-    if parent_field:
-        p_index = next(i for i, p in enumerate(plans) if p.field == parent_field)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __golden_parents AS "
-            + build_parent_sql(plans[p_index], p_index, aliases)
-        )
-        cycles = con.execute(
-            "SELECT count(*) FROM __golden_parents a JOIN __golden_parents b "
-            "ON a.p.pm = b.master_id AND b.p.pm = a.master_id"
-        ).fetchall()[0][0]
-        if cycles:
-            # two masters naming each other as parent: the data contradicts itself, keep neither
-            con.execute(
-                "DELETE FROM __golden_parents WHERE master_id IN (SELECT a.master_id FROM __golden_parents a "
-                "JOIN __golden_parents b ON a.p.pm = b.master_id AND b.p.pm = a.master_id)"
-            )
-            notes.append(f"{cycles} master(s) named each other as parent; those parent links were dropped")
-        refs, unresolved = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {CROSSWALK_TABLE} px "
-            "WHERE px.source = m.__source AND px.source_id = m.__parent_ref)) "
-            f"FROM {MEMBERS_TABLE} m WHERE m.__parent_ref IS NOT NULL"
-        ).fetchall()[0]
-        parent_counts = {"refs": int(refs), "unresolved": int(unresolved), "cycles": int(cycles)}
-        if unresolved:
-            notes.append(
-                f"{unresolved} parent reference(s) in {parent_field!r} name no row of their source; "
-                "those customers keep no parent"
-            )
-        parent_join = "LEFT JOIN __golden_parents gp ON gp.master_id = w.master_id"
-
-    reviewed_join = ""
-    if table_exists(con, PAIRS_TABLE):
-        pair_columns = table_columns(con, PAIRS_TABLE)
-        for needed in ("record_key_l", "record_key_r", "match_reason"):
-            if needed not in pair_columns:
-                raise SurvivorshipError(f"match_pairs has no column {needed!r}; rerun the match stage")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __golden_reviewed AS SELECT DISTINCT a.master_id "
-            f"FROM {PAIRS_TABLE} mp JOIN {CROSSWALK_TABLE} a ON a.record_key = mp.record_key_l "
-            f"JOIN {CROSSWALK_TABLE} b ON b.record_key = mp.record_key_r "
-            "WHERE a.master_id = b.master_id AND starts_with(mp.match_reason, 'review:')"
-        )
-        reviewed_join = "LEFT JOIN __golden_reviewed rv ON rv.master_id = w.master_id"
-    else:
-        notes.append("no match_pairs table: match_type is single or merged (no review labels known)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __golden_activity AS {_activity_sql()}")
-
-    golden_sql, golden_params = _golden_select_sql(
-        plans, config, parent_join=parent_join, reviewed_join=reviewed_join
-    )
-    provenance_sql, provenance_params = _provenance_select_sql(plans, aliases, parent_join=parent_join)
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_TABLE} AS {golden_sql}", golden_params)
-        con.execute(f"CREATE OR REPLACE TABLE {PROVENANCE_TABLE} AS {provenance_sql}", provenance_params)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        members_sql, params, aliases = build_members_sql(plans, std_columns, parent_field)
+        con.execute(members_sql, params)
+        con.execute(build_winners_sql(plans, aliases))
+        con.execute(build_runner_up_sql(plans, aliases))
+
+        parent_counts = {"refs": 0, "unresolved": 0, "cycles": 0}
+        parent_join = ""
+        if parent_field:
+            p_index = next(i for i, p in enumerate(plans) if p.field == parent_field)
+            parent_counts = _resolve_parents(con, plans[p_index], p_index, aliases, notes)
+            parent_join = "LEFT JOIN __golden_parents gp ON gp.master_id = w.master_id"
+
+        reviewed_join = ""
+        if table_exists(con, PAIRS_TABLE):
+            pair_columns = table_columns(con, PAIRS_TABLE)
+            for needed in ("record_key_l", "record_key_r", "match_reason"):
+                if needed not in pair_columns:
+                    raise SurvivorshipError(f"match_pairs has no column {needed!r}; rerun the match stage")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE __golden_reviewed AS SELECT DISTINCT a.master_id "
+                f"FROM {PAIRS_TABLE} mp JOIN {CROSSWALK_TABLE} a ON a.record_key = mp.record_key_l "
+                f"JOIN {CROSSWALK_TABLE} b ON b.record_key = mp.record_key_r "
+                "WHERE a.master_id = b.master_id AND starts_with(mp.match_reason, 'review:')"
+            )
+            reviewed_join = "LEFT JOIN __golden_reviewed rv ON rv.master_id = w.master_id"
+        else:
+            notes.append("no match_pairs table: match_type is single or merged (no review labels known)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __golden_activity AS {_activity_sql()}")
+
+        golden_sql, golden_params = _golden_select_sql(
+            plans, config, parent_join=parent_join, reviewed_join=reviewed_join
+        )
+        provenance_sql, provenance_params = _provenance_select_sql(plans, aliases, parent_join=parent_join)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_TABLE} AS {golden_sql}", golden_params)
+            con.execute(f"CREATE OR REPLACE TABLE {PROVENANCE_TABLE} AS {provenance_sql}", provenance_params)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
         for t in (MEMBERS_TABLE, WINNERS_TABLE, RUNNER_UP_TABLE, *SCRATCH_TABLES):
             con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -669,6 +647,33 @@ def build_golden_tables(con: Any, config: ProjectConfig) -> GoldenResult:
         result.seconds,
     )
     return result
+
+
+def _resolve_parents(
+    con: Any, plan: FieldPlan, i: int, aliases: _Aliases, notes: list[str]
+) -> dict[str, int]:
+    """Create ``__golden_parents`` (master → parent master) and count the parent references."""
+    con.execute("CREATE OR REPLACE TEMP TABLE __golden_parents AS " + build_parent_sql(plan, i, aliases))
+    mutual = (
+        "SELECT a.master_id FROM __golden_parents a JOIN __golden_parents b "
+        "ON a.p.pm = b.master_id AND b.p.pm = a.master_id"
+    )
+    cycles = con.execute(f"SELECT count(*) FROM ({mutual})").fetchall()[0][0]
+    if cycles:
+        # two masters naming each other as parent: the data contradicts itself, keep neither link
+        con.execute(f"DELETE FROM __golden_parents WHERE master_id IN ({mutual})")
+        notes.append(f"{cycles} master(s) named each other as parent; those parent links were dropped")
+    refs, unresolved = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {CROSSWALK_TABLE} px "
+        "WHERE px.source = m.__source AND CAST(px.source_id AS VARCHAR) = m.__parent_ref)) "
+        f"FROM {MEMBERS_TABLE} m WHERE m.__parent_ref IS NOT NULL"
+    ).fetchall()[0]
+    if unresolved:
+        notes.append(
+            f"{unresolved} parent reference(s) in {plan.field!r} name no row of their source; "
+            "those customers keep no parent"
+        )
+    return {"refs": int(refs), "unresolved": int(unresolved), "cycles": int(cycles)}
 
 
 def check_crosswalk(con: Any) -> None:
@@ -746,7 +751,12 @@ def _golden_select_sql(
             f"CASE WHEN list_contains({sql.bind(list(settings.invalid_statuses))}::VARCHAR[], {status}) "
             f"THEN {status} END"
         )
-    name_fields = [f for f, k in config.field_kinds().items() if k in NAME_KINDS and f in by_name]
+    kinds = config.field_kinds()
+    # the customer's own name: customer/company name fields; person names only when there are none
+    # (a person_name next to a company name is usually the contact person)
+    name_fields = [f for f, k in kinds.items() if k in ORG_NAME_KINDS and f in by_name] or [
+        f for f, k in kinds.items() if k == Kind.PERSON_NAME and f in by_name
+    ]
     if name_fields:
         all_missing = " AND ".join(f"w.__w{by_name[f]} IS NULL" for f in name_fields)
         reasons.append(f"CASE WHEN {all_missing} THEN 'missing_name' END")
@@ -833,3 +843,61 @@ def _did_you_mean(value: str, options: Sequence[str] | set[str]) -> str:
 
     close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+# --------------------------------------------------------------------------------------------
+# readers for the notebook and reports
+
+
+def count_match_types(con: Any) -> pd.DataFrame:
+    """Golden records by match type: ``match_type, masters, members`` (single, merged, reviewed)."""
+    return con.execute(
+        f"SELECT match_type, count(*) AS masters, sum(member_count)::BIGINT AS members FROM {GOLDEN_TABLE} "
+        "GROUP BY match_type ORDER BY CASE match_type WHEN 'single' THEN 1 WHEN 'merged' THEN 2 ELSE 3 END"
+    ).df()
+
+
+def count_deciding_rules(con: Any) -> pd.DataFrame:
+    """How golden values were decided: ``field, rule, value_count`` from golden_provenance."""
+    return con.execute(
+        f"SELECT field, rule, count(*) AS value_count FROM {PROVENANCE_TABLE} GROUP BY field, rule "
+        "ORDER BY field, value_count DESC, rule"
+    ).df()
+
+
+def sample_golden(con: Any, n: int = 10, *, match_type: str | None = None, seed: int = 42) -> pd.DataFrame:
+    """A reproducible sample of golden records (optionally of one match type), ordered by master_id."""
+    where, params = ("WHERE match_type = ?", [match_type]) if match_type else ("", [])
+    return (
+        con.execute(
+            f"SELECT * FROM {GOLDEN_TABLE} {where} ORDER BY hash(master_id, ?), master_id LIMIT ?",
+            [*params, seed, n],
+        )
+        .df()
+        .sort_values("master_id", kind="mergesort")
+        .reset_index(drop=True)
+    )
+
+
+def pick_master(con: Any, master_id: str = "") -> str | None:
+    """The master to explain: `master_id` when given, else the merged master with most members.
+
+    Without merged masters a reviewed, then a single one is taken (ties by master_id); None when
+    golden_customers is empty.
+    """
+    if master_id:
+        return master_id
+    rows = con.execute(
+        f"SELECT master_id FROM {GOLDEN_TABLE} ORDER BY CASE match_type WHEN 'merged' THEN 1 "
+        "WHEN 'reviewed' THEN 2 ELSE 3 END, member_count DESC, master_id LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def read_provenance(con: Any, master_id: str) -> pd.DataFrame:
+    """The provenance rows of one master: ``field, value, record_key, source, rule``."""
+    return con.execute(
+        f"SELECT field, value, record_key, source, rule FROM {PROVENANCE_TABLE} WHERE master_id = ? "
+        "ORDER BY field",
+        [master_id],
+    ).df()

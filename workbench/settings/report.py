@@ -111,7 +111,8 @@ class ReportSettings(_Strict):
         None, description="golden fields whose completeness is tracked; default every canonical field"
     )
     uniqueness_fields: list[str] | None = Field(
-        None, description="golden fields whose uniqueness is tracked; default fields of kind tax_id/phone/email"
+        None,
+        description="golden fields whose uniqueness is tracked; default fields of kind tax_id/phone/email",
     )
     failures_limit: int = Field(
         100_000, ge=1, description="at most this many failed rows per expectation go to the failures table"

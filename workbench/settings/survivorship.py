@@ -63,6 +63,10 @@ def _default_kind_rules() -> dict[str, list[str]]:
         "postcode": ["valid_value", "most_frequent", "source_priority"],
         "country": ["valid_value", "most_frequent", "source_priority"],
         "flag": ["any_true"],
+        "id": ["source_priority"],
+        "status": ["valid_value", "most_recent", "source_priority"],
+        "date": ["valid_value", "source_priority"],
+        "code": ["valid_value", "source_priority"],
         "amount": ["source_priority"],
         "number": ["source_priority"],
     }

@@ -102,7 +102,9 @@ class FileFormat(_Strict):
     line_terminator: Literal["crlf", "lf"] = "crlf"
     header_rows: list[HeaderRow] = Field(default_factory=lambda: [HeaderRow(row=1, content="label")])
     data_start_row: int = Field(2, ge=1)
-    title: str | None = Field(None, description="text written in cell A1 above the header rows, if row 1 is free")
+    title: str | None = Field(
+        None, description="text written in cell A1 above the header rows, if row 1 is free"
+    )
 
     @property
     def extension(self) -> str:
@@ -164,9 +166,7 @@ class TargetProfile(_Strict):
                 )
             for ref in [s.explode] * bool(s.explode) + s.omit_when_empty + [x for g in s.one_of for x in g]:
                 if ref not in names:
-                    problems.append(
-                        f"structures.{s.id}: {ref!r} is not one of its fields{_hint(ref, names)}"
-                    )
+                    problems.append(f"structures.{s.id}: {ref!r} is not one of its fields{_hint(ref, names)}")
             for f in s.fields:
                 if f.allowed is not None and not f.allowed:
                     problems.append(f"structures.{s.id}.{f.name}.allowed: empty picklist")
@@ -267,7 +267,9 @@ def load_profile_file(path: Path | str) -> TargetProfile:
             loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"  - {loc}: {msg}")
-        raise ProfileError(f"{path}: {len(lines)} problem(s) in the target profile:\n" + "\n".join(lines)) from exc
+        raise ProfileError(
+            f"{path}: {len(lines)} problem(s) in the target profile:\n" + "\n".join(lines)
+        ) from exc
     return profile.model_copy(update={"path": path})
 
 

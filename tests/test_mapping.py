@@ -1,0 +1,242 @@
+"""Mapping tables: transforms, version hash, sign-off, coverage report, review workbook."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+from fixtures.export.helpers import DEMO_MAPPINGS, make_run, read_golden
+from openpyxl import load_workbook
+
+from workbench.mapping import (
+    MappingError,
+    MappingNotApprovedError,
+    ValueMaps,
+    apply_line,
+    approve_mappings,
+    check_approval,
+    compute_coverage,
+    load_mapping_files,
+    load_mapping_set,
+    parse_transform,
+    read_approvals,
+    review_mappings,
+)
+from workbench.settings.export import ExportSettings
+from workbench.targets import load_profile
+
+DEFAULT = ExportSettings().profiles
+
+
+def _profiles(names=DEFAULT):
+    return {n: load_profile(n) for n in names}
+
+
+def _load(folder, names=DEFAULT):
+    return load_mapping_files(
+        {n: folder / f"field_mapping_{n}.csv" for n in names},
+        [folder / "value_mappings.csv"],
+        _profiles(names),
+    )
+
+
+def _line(tmp_path, target, source, transform, values=""):
+    (tmp_path / "vm.csv").write_text("map_name,legacy_value,target_value,note\n" + values, encoding="utf-8")
+    (tmp_path / "fm.csv").write_text(
+        f"target_profile,target_field,source_field,transform,note\ngeneric,{target},{source},{transform},\n",
+        encoding="utf-8",
+    )
+    ms = load_mapping_files({"generic": tmp_path / "fm.csv"}, [tmp_path / "vm.csv"], _profiles(["generic"]))
+    return ms.lines["generic"][0], ms.value_maps
+
+
+def _apply(tmp_path, frame, target, source, transform, values=""):
+    line, vm = _line(tmp_path, target, source, transform, values)
+    res = apply_line(line, frame, vm)
+    return list(res.values), list(res.issues)
+
+
+def test_shipped_demo_mappings_are_approved():
+    ms = _load(DEMO_MAPPINGS)
+    approvals = read_approvals(DEMO_MAPPINGS / "approvals.csv")
+    got = check_approval(ms.version, approvals, ["business", "it"])
+    assert len(got) == 2
+    # every shipped field mapping file is valid against its profile
+    _load(DEMO_MAPPINGS, ["generic", "kingdee_customer", "odoo_res_partner"])
+
+
+def test_transforms(tmp_path):
+    f = pd.DataFrame(
+        {"a": ["01", "02", None, "x"], "b": ["B", None, "C", "D"], "t": ["B2B", "B2C", "B2B", "B2B"]}
+    )
+    vals = "m,01,A,\nm,02,B,\n"
+    assert _apply(tmp_path, f, "credit_rating", "a", "value_map:m", vals) == (
+        ["A", "B", None, None],
+        [None, None, None, "unmapped value 'x' in value map 'm' (source a)"],
+    )
+    assert _apply(tmp_path, f, "credit_rating", "a", "value_map:m", vals + "m,*,Z,\n")[0] == [
+        "A",
+        "B",
+        None,
+        "Z",
+    ]
+    assert _apply(tmp_path, f, "address", "a+b", "concat:-")[0] == ["01-B", "02", "C", "x-D"]
+    assert _apply(tmp_path, f, "address", "a+b", "first_nonempty")[0] == ["01", "02", "C", "x"]
+    assert _apply(tmp_path, f, "address", "b", "when:t=B2B|lower")[0] == ["b", None, "c", "d"]
+    assert _apply(tmp_path, f, "address", "b", "default:-|when:t!=B2B")[0] == [None, "-", None, None]
+    assert _apply(tmp_path, f, "address", "", "constant:CN")[0] == ["CN"] * 4
+    d = pd.DataFrame({"d": ["2021/3/5", "2021-03-05", None, "junk"]})
+    v, i = _apply(tmp_path, d, "created_date", "d", "date:%Y%m%d")
+    assert v == ["20210305", "20210305", None, None] and i[3] == "not a date: junk"
+    p = pd.DataFrame({"p": ["+8613800138000", "+862162345678", "+4930123456"]})
+    assert _apply(tmp_path, p, "mobile", "p", "phone:national")[0] == [
+        "13800138000",
+        "02162345678",
+        "030123456",
+    ]
+    s = pd.DataFrame({"s": ["abcdefgh"]})
+    assert _apply(tmp_path, s, "address", "s", "slice:2:5|upper")[0] == ["CDE"]
+    b = pd.DataFrame({"b": [True, False, None]})
+    assert _apply(tmp_path, b, "address", "b", "bool:X/")[0] == ["X", None, None]
+
+
+def test_bad_transform_and_unknown_fields_name_file_and_line(tmp_path):
+    with pytest.raises(ValueError, match="did you mean 'value_map'"):
+        parse_transform("valuemap:x")
+    (tmp_path / "vm.csv").write_text("map_name,legacy_value,target_value,note\nm,1,A,\n", encoding="utf-8")
+    (tmp_path / "fm.csv").write_text(
+        "target_profile,target_field,source_field,transform,note\n"
+        "generic,customer_nam,customer_name,,typo\n"
+        "generic,credit_rating,credit_rating,value_map:nope,\n"
+        "generic,address,address,,\n"
+        "generic,address,address,upper,twice\n"
+        "generic,tax_id,a+b,copy,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError) as err:
+        load_mapping_files({"generic": tmp_path / "fm.csv"}, [tmp_path / "vm.csv"], _profiles(["generic"]))
+    p = err.value.problems
+    assert len(p) == 4
+    assert "fm.csv, line 2" in p[0] and "did you mean 'customer_name'" in p[0]
+    assert "line 3" in p[1] and "'nope'" in p[1]
+    assert "line 5" in p[2] and "already mapped on line 4" in p[2]
+    assert "line 6" in p[3] and "concat" in p[3]
+
+
+def test_version_ignores_order_notes_and_bom_but_not_content(tmp_path):
+    base = _load(DEMO_MAPPINGS).version
+    folder = tmp_path / "m"
+    shutil.copytree(DEMO_MAPPINGS, folder)
+    fm = folder / "field_mapping_yonyou_u8_customer.csv"
+    lines = fm.read_text(encoding="utf-8-sig").splitlines()
+    reordered = [lines[0], *reversed(lines[1:])]
+    reordered = [ln.replace("客户编码 = 主数据编号", "another note") for ln in reordered]
+    fm.write_text("\n".join(reordered) + "\n\n", encoding="utf-8")  # no BOM, blank line at the end
+    assert _load(folder).version == base
+    vm = folder / "value_mappings.csv"
+    vm.write_text(
+        vm.read_text(encoding="utf-8-sig").replace("u8_credit_grade,1,A", "u8_credit_grade,1,B"),
+        encoding="utf-8",
+    )
+    changed = _load(folder).version
+    assert changed != base
+    with pytest.raises(MappingNotApprovedError) as err:
+        check_approval(changed, read_approvals(folder / "approvals.csv"), path=folder / "approvals.csv")
+    assert changed in str(err.value) and base[:12] in str(err.value)
+
+
+def test_approve_and_required_roles(tmp_path):
+    path = tmp_path / "approvals.csv"
+    with pytest.raises(MappingNotApprovedError, match="no mapping version has been approved"):
+        check_approval("abc", read_approvals(path))
+    approve_mappings(path, "abc", "Li Lei", "business", approved_at="2026-10-01T09:00:00")
+    assert len(check_approval("abc", read_approvals(path))) == 1
+    with pytest.raises(MappingNotApprovedError, match=r"roles \['it'\]"):
+        check_approval("abc", read_approvals(path), ["business", "it"])
+    approve_mappings(path, "abc", "Han Meimei", "IT", approved_at="2026-10-02T09:00:00")
+    assert len(check_approval("abc", read_approvals(path), ["business", "it"])) == 2
+
+
+def test_coverage_report(tmp_path):
+    folder = tmp_path / "m"
+    shutil.copytree(DEMO_MAPPINGS, folder)
+    vm = folder / "value_mappings.csv"
+    vm.write_text(
+        vm.read_text(encoding="utf-8-sig") + "u8_credit_grade,9,Z,not a U8 grade\nu8_region,01,99,conflict\n",
+        encoding="utf-8",
+    )
+    fm = folder / "field_mapping_yonyou_u8_customer.csv"
+    fm.write_text(
+        "\n".join(ln for ln in fm.read_text(encoding="utf-8-sig").splitlines() if ",cCusName," not in ln),
+        encoding="utf-8",
+    )
+    ms = _load(folder)
+    records = read_golden()
+    records.loc[records["master_id"].isin(["M000001", "M000002"]), "customer_class"] = "77"
+    cov = compute_coverage(records, _profiles(), ms)
+    u = cov.unmapped_values
+    # one legacy value with its count, once per target field that maps it
+    assert set(u["map_name"]) == {"u8_customer_class", "sap_customer_classification", "sap_customer_group"}
+    assert (u["legacy_value"] == "77").all() and (u["count"] == 2).all()
+    assert cov.required_without_source[["profile", "target_field"]].values.tolist() == [
+        ["yonyou_u8_customer", "cCusName"]
+    ]
+    bad = cov.not_in_picklist
+    assert bad[["target_field", "legacy_value", "target_value"]].values.tolist() == [
+        ["cCusCreGrade", "9", "Z"]
+    ]
+    assert cov.conflicts[["map_name", "legacy_value", "target_values"]].values.tolist() == [
+        ["u8_region", "01", "01 | 99"]
+    ]
+    assert not cov.ok and cov.blocking["unmapped_values"] == 3
+
+
+def test_mapping_stage_writes_review_workbook(tmp_path):
+    golden = read_golden()
+    golden.loc[golden["master_id"] == "M000003", "region_code"] = "42"  # injected unmapped code
+    ctx = make_run(tmp_path, golden=golden)
+    con = ctx.connect()
+    con.execute(
+        "create table std_customers as select * exclude (master_id, parent_master_id) from golden_customers"
+    )
+    con.close()
+    rep = review_mappings(ctx)
+    assert rep.approved
+    assert rep.coverage.unmapped_values[["map_name", "legacy_value", "count"]].values.tolist() == [
+        ["u8_region", "42", 1]
+    ]
+    assert rep.metrics()["coverage_unmapped_values"] == 1
+    wb = load_workbook(rep.workbook, read_only=True)
+    assert wb.sheetnames[:4] == ["概要", "字段映射", "值映射", "未映射的值"]
+    rows = list(wb["未映射的值"].iter_rows(values_only=True))
+    assert rows[1][-2:] == ("42", 1)
+    con = ctx.connect()
+    stored = con.sql(
+        "select kind, detail, count from mapping_coverage where kind = 'unmapped_value'"
+    ).fetchall()
+    con.close()
+    assert stored == [("unmapped_value", "u8_region: 42", 1)]
+    # the same code blocks the export (see test_export for the non-draft refusal)
+    ms = load_mapping_set(ctx.config, rep.profiles)
+    assert ms.version == rep.mapping.version
+
+
+def test_value_maps_conflicts_listing():
+    vm = ValueMaps.from_frame(
+        pd.DataFrame(
+            {"map_name": ["m", "m", "m"], "legacy_value": ["1", "1", "2"], "target_value": ["A", "B", "A"]}
+        )
+    )
+    assert vm.conflicts()[["legacy_value", "targets"]].values.tolist() == [["1", 2]]
+
+
+def test_install_mapping_files_keeps_project_edits(tmp_path):
+    from workbench.mapping import install_mapping_files
+
+    written = install_mapping_files(tmp_path / "mappings")
+    assert {p.name for p in written} >= {"value_mappings.csv", "approvals.csv", "field_mapping_generic.csv"}
+    edited = tmp_path / "mappings" / "value_mappings.csv"
+    edited.write_text("map_name,legacy_value,target_value,note\n", encoding="utf-8")
+    assert install_mapping_files(tmp_path / "mappings") == []
+    assert edited.read_text(encoding="utf-8") == "map_name,legacy_value,target_value,note\n"
