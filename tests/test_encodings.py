@@ -143,3 +143,11 @@ def test_big5_is_not_mistaken_for_gb18030(tmp_path):
     guess = detect_encoding(path)
     assert guess.encoding != "gb18030"
     assert path.read_bytes().decode(guess.encoding) == text  # e.g. big5 or cp950
+
+
+def test_ascii_file_with_one_latin1_byte_is_not_gb18030(tmp_path):
+    # no line decodes to Chinese, so GB18030 has no evidence even though only one line fails
+    data = b"id,name,city\n1,Acme,London\n2,Globex,Paris\n3,Initech,K\xf6ln\n4,Umbrella,Berlin\n"
+    guess = detect_encoding(write(tmp_path / "a.csv", data))
+    assert guess.encoding != "gb18030"
+    assert data.decode(guess.encoding).endswith("Köln\n4,Umbrella,Berlin\n")

@@ -163,7 +163,8 @@ def test_coverage_report(tmp_path):
     shutil.copytree(DEMO_MAPPINGS, folder)
     vm = folder / "value_mappings.csv"
     vm.write_text(
-        vm.read_text(encoding="utf-8-sig") + "u8_credit_grade,9,Z,not a U8 grade\nu8_region,01,99,conflict\n",
+        vm.read_text(encoding="utf-8-sig")
+        + "u8_credit_grade,9,Z,not a U8 grade\nu8_region,0101,99,conflict\n",
         encoding="utf-8",
     )
     fm = folder / "field_mapping_yonyou_u8_customer.csv"
@@ -187,7 +188,7 @@ def test_coverage_report(tmp_path):
         ["cCusCreGrade", "9", "Z"]
     ]
     assert cov.conflicts[["map_name", "legacy_value", "target_values"]].values.tolist() == [
-        ["u8_region", "01", "01 | 99"]
+        ["u8_region", "0101", "1101 | 99"]
     ]
     assert not cov.ok and cov.blocking["unmapped_values"] == 3
 

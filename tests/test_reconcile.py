@@ -104,3 +104,16 @@ def test_missing_export_tables_are_named(tmp_path) -> None:
     build_run_tables(con, with_exports=False)
     with pytest.raises(ReconciliationError, match="load_rows"):
         reconcile_run(con, config, tmp_path)
+
+
+def test_a_rerun_replaces_the_tables(run) -> None:
+    config, con, root = run
+    reconcile_run(con, config, root)
+    con.execute(
+        "update batch_plan set batch = 'deferred_dormant', reason = 'dormant' where master_id = 'M007'"
+    )
+    con.execute("delete from load_rows where master_id = 'M007'")
+    reconcile_run(con, config, root)
+    rows = con.sql("select disposition, reason from dispositions where record_key = 'crm:5'").fetchall()
+    assert rows == [("deferred", "dormant")]
+    assert (root / "tables" / "dispositions.csv").read_text(encoding="utf-8-sig").count("\n") == 13

@@ -116,7 +116,7 @@ class FakeRun:
     def __init__(self, con, config):
         self.con, self.config = con, config
 
-    def connect(self):
+    def connect(self, read_only: bool = False):
         return self.con.cursor()
 
 
@@ -247,3 +247,22 @@ def test_widget_reports_a_missing_reviewer(con, tmp_path):
     w.match_button.click()
     assert w.index == 0 and "reviewer is empty" in w.message.value
     assert not (tmp_path / "review_labels.csv").exists()
+
+
+def test_widget_opens_beside_a_read_only_connection(tmp_path):
+    """The match notebook holds a read-only connection to the run database while it shows the widget."""
+    from workbench.run import RunContext, RunPaths
+    from workbench.widgets.review import review_widget
+
+    paths = RunPaths(tmp_path / "run").ensure()
+    writer = connect(paths.warehouse)
+    make_db(writer)
+    writer.close()
+    ctx = RunContext(config=make_config(tmp_path), paths=paths)
+    held = ctx.connect(read_only=True)
+    try:
+        w = review_widget(ctx, reviewer="wl")
+        w.match_button.click()
+    finally:
+        held.close()
+    assert read_decisions(tmp_path / "review_labels.csv")["label"].tolist() == ["match"]

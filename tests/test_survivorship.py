@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from workbench.config import parse_config
+from workbench.config import ColumnSpec, parse_config
 from workbench.db import connect, quote_ident
 from workbench.survivorship import (
     SurvivorshipError,
@@ -341,8 +341,9 @@ def test_match_type_members_sources_and_flags(con):
     rows = [
         std_row("erp:2", customer_name="甲"),
         std_row("crm:2", customer_name="甲"),
-        std_row("erp:3", customer_name="乙"),
-        std_row("crm:3", customer_name="乙", record_status="deregistered", last_modified="2025-06-01"),
+        # the ERP (first in source priority) knows the customer is deregistered; the newer CRM row does not
+        std_row("erp:3", customer_name="乙", record_status="deregistered"),
+        std_row("crm:3", customer_name="乙", last_modified="2025-06-01"),
         std_row("erp:4", customer_name="测试客户", is_test=True),
         std_row("erp:5", customer_name=None, contact_name="张伟", record_status="unknown"),
         std_row("crm:5", customer_name=None, record_status="revoked", last_modified="2025-01-01"),
@@ -581,3 +582,63 @@ def test_golden_figures_in_both_languages(con):
     fig = deciding_rule_figure(rules, "en")
     by_rule = {t.name: dict(zip(t.y, t.x, strict=True)) for t in fig.data}
     assert by_rule["source_priority"]["customer_name"] == 1 and by_rule["single_value"]["customer_name"] == 0
+
+
+def test_a_source_field_named_like_a_record_column(con):
+    """The demo CRM maps its account type to the canonical field customer_type (kind code)."""
+    config = make_config()
+    config.sources[1].columns["TYPE"] = ColumnSpec(field="customer_type", kind="code")
+    rows = [std_row("erp:2", customer_type="unknown"), std_row("crm:2", customer_type="B2C")]
+    for r in rows:
+        r["customer_type_raw"], r["customer_type_valid"] = r["customer_type"], r["customer_type"] != "unknown"
+    load(con, rows, {"erp:2": "M1", "crm:2": "M1"})
+    build_golden_tables(con, config)
+    cols = [r[0] for r in con.execute("DESCRIBE golden_customers").fetchall()]
+    assert cols.count("customer_type") == 1
+    assert golden(con)["M1"]["customer_type"] == "B2C"
+    assert provenance(con)[("M1", "customer_type")][1:] == ("crm:2", "crm", "valid_value")
+
+
+def test_golden_on_the_demo_with_true_clusters(tmp_path):
+    """Real ingest and standardize of a small demo; clusters from the ground truth (so this measures
+    survivorship, not matching): golden values agree with the true entities."""
+    from workbench.config import load_config
+    from workbench.demo import generate_demo
+    from workbench.sources import ingest_sources
+    from workbench.standardize.pipeline import standardize_customers
+
+    generate_demo(tmp_path, customers=120, seed=7)
+    config = load_config(tmp_path / "workbench.yaml")
+    con = connect()
+    ingest_sources(config, con)
+    standardize_customers(config, con)
+    gt, ent = (str(tmp_path / f) for f in ("ground_truth.csv", "entities.csv"))
+    con.execute(f"CREATE TABLE gt AS SELECT * FROM read_csv('{gt}', all_varchar = true)")
+    con.execute(f"CREATE TABLE ent AS SELECT * FROM read_csv('{ent}', all_varchar = true)")
+    con.execute(
+        "CREATE OR REPLACE TABLE crosswalk AS SELECT s._source AS source, s.source_id, s.record_key, "
+        "'M' || gt.entity_id AS master_id, 1.0 AS match_probability, 'truth' AS match_reason "
+        "FROM std_customers s JOIN gt ON s.record_key = gt.source || ':' || gt.file_row"
+    )
+    result = build_golden_tables(con, config)
+    n_std = con.execute("SELECT count(*) FROM std_customers").fetchall()[0][0]
+    assert result.members == n_std and result.merged_masters > 20
+    agree = con.execute(
+        """SELECT
+          avg((g.uscc = e.uscc)::INT) FILTER (WHERE g.uscc IS NOT NULL AND e.uscc IS NOT NULL),
+          avg((g.blacklist = (e.blacklist = 'true'))::INT) FILTER (WHERE g.blacklist IS NOT NULL),
+          avg((g.vip = (e.vip = 'true'))::INT) FILTER (WHERE g.vip IS NOT NULL),
+          avg((g.is_test = (e.is_test = 'true'))::INT),
+          avg((g.customer_type = e.customer_type)::INT) FILTER (WHERE g.customer_type IS NOT NULL),
+          avg((g.flags LIKE '%' || e.status || '%')::INT) FILTER (WHERE e.status IN ('deregistered', 'revoked')),
+          count(*) FILTER (WHERE g.parent_master_id IS NOT NULL),
+          count(*) FILTER (WHERE g.parent_master_id IS NOT NULL AND g.parent_master_id <> 'M' || e.parent_entity_id)
+        FROM golden_customers g JOIN ent e ON g.master_id = 'M' || e.entity_id"""
+    ).fetchall()[0]
+    uscc, blacklist, vip, test, ctype, invalid_flagged, parents, wrong_parents = agree
+    assert uscc == 1.0
+    assert blacklist >= 0.98 and vip >= 0.98 and test >= 0.98
+    assert ctype >= 0.95
+    assert invalid_flagged >= 0.9
+    assert parents > 0 and wrong_parents == 0
+    con.close()

@@ -24,21 +24,37 @@ from workbench.validation import (
     validate_run,
 )
 
-GOOD = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"severity": "error"}}
+GOOD = {
+    "type": "expect_column_values_to_not_be_null",
+    "kwargs": {"column": "a"},
+    "meta": {"severity": "error"},
+}
 
 
 def test_load_suite_keeps_every_entry() -> None:
-    raw = {"name": "s", "expectations": [GOOD, {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}}]}
+    raw = {
+        "name": "s",
+        "expectations": [GOOD, {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}}],
+    }
     assert len(load_suite(raw).expectations) == 2
 
 
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"type": "expect_column_values_to_be_purple", "kwargs": {"column": "a"}}, r"expectations\[1\] \(expect_column_values_to_be_purple\)"),
-        ({"expectation_type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}, "GX 0.x key"),
+        (
+            {"type": "expect_column_values_to_be_purple", "kwargs": {"column": "a"}},
+            r"expectations\[1\] \(expect_column_values_to_be_purple\)",
+        ),
+        (
+            {"expectation_type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
+            "GX 0.x key",
+        ),
         ({"type": "expect_column_values_to_not_be_null", "kwargs": {}}, r"expectations\[1\].*column"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "extra": 1}, "unknown key"),
+        (
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "extra": 1},
+            "unknown key",
+        ),
     ],
 )
 def test_invalid_entries_are_named(entry: dict, message: str) -> None:
@@ -80,8 +96,11 @@ def test_load_ready_suites_follow_the_target_profile() -> None:
     kinds = {(e["type"], e["kwargs"].get("column")) for e in general}
     assert ("expect_column_values_to_not_be_null", "KUNNR") in kinds  # required
     assert ("expect_column_values_to_be_unique", "KUNNR") in kinds  # key
-    lengths = {e["kwargs"]["column"]: e["kwargs"]["max_value"] for e in general
-               if e["type"] == "expect_column_value_lengths_to_be_between"}
+    lengths = {
+        e["kwargs"]["column"]: e["kwargs"]["max_value"]
+        for e in general
+        if e["type"] == "expect_column_value_lengths_to_be_between"
+    }
     assert lengths["KUNNR"] == 10 and lengths["COUNTRY"] == 3
     assert ("expect_column_values_to_match_strftime_format", "FOUND_DAT") in kinds
     roles = suites["load_ready_sap_s4_cockpit_customer_roles"]["expectations"]
@@ -120,7 +139,9 @@ def test_analytics_are_off(validated) -> None:
 def test_failures_come_back_with_business_keys(validated) -> None:
     _, con, outcome = validated
     fails = con.sql("select * from validation_failures").df()
-    dup = fails[(fails["suite"] == "source_erp") & (fails["expectation"] == "expect_column_values_to_be_unique")]
+    dup = fails[
+        (fails["suite"] == "source_erp") & (fails["expectation"] == "expect_column_values_to_be_unique")
+    ]
     assert sorted(dup["record_key"]) == ["erp:6", "erp:7"]
     assert set(dup["source_id"]) == {"E5"} and set(dup["master_id"]) == {"M005"}
     bad_uscc = fails[(fails["column"] == "uscc") & (fails["suite"] == "source_erp")]
@@ -140,7 +161,7 @@ def test_activity_source_ids_may_repeat(validated) -> None:
     _, con, _ = validated
     rows = con.sql(
         "select count(*) from validation_results where suite = 'source_tx' "
-        "and expectation = 'expect_column_values_to_be_unique' and column = 'customer_code'"
+        "and expectation = 'expect_column_values_to_be_unique' and \"column\" = 'customer_code'"
     ).fetchall()
     assert rows == [(0,)]
 
@@ -161,6 +182,8 @@ def test_data_docs_are_offline(validated) -> None:
         text = page.read_text(encoding="utf-8")
         assert find_external_references(text) == [], page
         assert "cdn.jsdelivr" not in text and "great-expectations-web-assets" not in text
+    erp_page = (ctx.paths.datadocs / outcome.pages["source_erp"]).read_text(encoding="utf-8")
+    assert "91440000MA5D8XYZ1X" not in erp_page and "9144**********YZ1X" in erp_page  # masked for business
     for css in (ctx.paths.datadocs / "static").rglob("*.css"):
         assert "https://" not in css.read_text(encoding="utf-8")
     index = outcome.docs_index.read_text(encoding="utf-8")

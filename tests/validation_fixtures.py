@@ -100,7 +100,8 @@ def make_config(tmp_path: Path, **report: object) -> ProjectConfig:
         ],
         "output": {"dir": "out"},
         "export": {"profiles": ["generic"], "mapping_dir": "mappings"},
-        "report": dict(report),
+        # the fixture's own (empty) suite folder: suites are generated from this config
+        "report": {"expectations_dir": "expectations", **report},
     }
     return parse_config(raw, tmp_path / "workbench.yaml", check_files=False)
 
@@ -116,26 +117,84 @@ def _stg(source: str, rows: list[dict]) -> pd.DataFrame:
 
 
 ERP = [
-    {"_row_number": 2, "customer_code": "E1", "customer_name": "上海华瑞科技有限公司", "mobile": "13800138001",
-     "email": "hr@huarui.cn", "uscc": "91310000MA1FL3XR2B"},
-    {"_row_number": 3, "customer_code": "E2", "customer_name": "北京明达贸易有限公司", "mobile": "13912345678",
-     "email": "md@qq.com", "uscc": "91110000600001760P"},
-    {"_row_number": 4, "customer_code": "E3", "customer_name": "深圳老客户有限公司", "mobile": "13700000001",
-     "email": None, "uscc": None},
-    {"_row_number": 5, "customer_code": "E4", "customer_name": "测试客户", "mobile": "11111111111",
-     "email": "test@test.com", "uscc": None},
-    {"_row_number": 6, "customer_code": "E5", "customer_name": "广州超长名称" + "很长" * 40 + "有限公司",
-     "mobile": "13600000005", "email": "gz@163.com", "uscc": "91440000MA5D8XYZ1X"},
-    {"_row_number": 7, "customer_code": "E5", "customer_name": "广州超长名称有限公司", "mobile": "136-0000-0005",
-     "email": "GZ@163.COM", "uscc": None},
+    {
+        "_row_number": 2,
+        "customer_code": "E1",
+        "customer_name": "上海华瑞科技有限公司",
+        "mobile": "13800138001",
+        "email": "hr@huarui.cn",
+        "uscc": "91310000MA1FL3XR2B",
+    },
+    {
+        "_row_number": 3,
+        "customer_code": "E2",
+        "customer_name": "北京明达贸易有限公司",
+        "mobile": "13912345678",
+        "email": "md@qq.com",
+        "uscc": "91110000600001760P",
+    },
+    {
+        "_row_number": 4,
+        "customer_code": "E3",
+        "customer_name": "深圳老客户有限公司",
+        "mobile": "13700000001",
+        "email": None,
+        "uscc": None,
+    },
+    {
+        "_row_number": 5,
+        "customer_code": "E4",
+        "customer_name": "测试客户",
+        "mobile": "11111111111",
+        "email": "test@test.com",
+        "uscc": None,
+    },
+    {
+        "_row_number": 6,
+        "customer_code": "E5",
+        "customer_name": "广州超长名称" + "很长" * 40 + "有限公司",
+        "mobile": "13600000005",
+        "email": "gz@163.com",
+        "uscc": "91440000MA5D8XYZ1X",
+    },
+    {
+        "_row_number": 7,
+        "customer_code": "E5",
+        "customer_name": "广州超长名称有限公司",
+        "mobile": "136-0000-0005",
+        "email": "GZ@163.COM",
+        "uscc": None,
+    },
 ]
 CRM = [
-    {"_row_number": 2, "account_id": "C1", "customer_name": "Shanghai Huarui Technology Co., Ltd.",
-     "mobile": "+86 138 0013 8001", "email": "hr@huarui.cn"},
-    {"_row_number": 3, "account_id": "C2", "customer_name": "王小明", "mobile": "13512345678", "email": "wxm@qq.com"},
-    {"_row_number": 4, "account_id": "C3", "customer_name": "明达贸易", "mobile": "13912345678", "email": None},
-    {"_row_number": 5, "account_id": "C4", "customer_name": "Müller GmbH", "mobile": "+49 30 1234567",
-     "email": "info@mueller.de"},
+    {
+        "_row_number": 2,
+        "account_id": "C1",
+        "customer_name": "Shanghai Huarui Technology Co., Ltd.",
+        "mobile": "+86 138 0013 8001",
+        "email": "hr@huarui.cn",
+    },
+    {
+        "_row_number": 3,
+        "account_id": "C2",
+        "customer_name": "王小明",
+        "mobile": "13512345678",
+        "email": "wxm@qq.com",
+    },
+    {
+        "_row_number": 4,
+        "account_id": "C3",
+        "customer_name": "明达贸易",
+        "mobile": "13912345678",
+        "email": None,
+    },
+    {
+        "_row_number": 5,
+        "account_id": "C4",
+        "customer_name": "Müller GmbH",
+        "mobile": "+49 30 1234567",
+        "email": "info@mueller.de",
+    },
 ]
 TX = [
     {"_row_number": 2, "customer_code": "E1", "doc_date": "2026-10-01", "amount": "1000.5"},
@@ -156,15 +215,55 @@ CROSSWALK = [
 ]
 GOLDEN = [
     # master, name, type, mobile, email, uscc, sources, match_type, batch, reason
-    ("M001", "上海华瑞科技有限公司", "B2B", "13800138001", "hr@huarui.cn", "91310000MA1FL3XR2B", "erp;crm",
-     "merged", "01_top_revenue", "top revenue"),
-    ("M002", "北京明达贸易有限公司", "B2B", "13912345678", "md@qq.com", "91110000600001760P", "erp;crm",
-     "reviewed", "02_active", "active"),
-    ("M003", "深圳老客户有限公司", "B2B", "13700000001", None, None, "erp", "single", "deferred_dormant",
-     "no transaction for 24 months"),
+    (
+        "M001",
+        "上海华瑞科技有限公司",
+        "B2B",
+        "13800138001",
+        "hr@huarui.cn",
+        "91310000MA1FL3XR2B",
+        "erp;crm",
+        "merged",
+        "01_top_revenue",
+        "top revenue",
+    ),
+    (
+        "M002",
+        "北京明达贸易有限公司",
+        "B2B",
+        "13912345678",
+        "md@qq.com",
+        "91110000600001760P",
+        "erp;crm",
+        "reviewed",
+        "02_active",
+        "active",
+    ),
+    (
+        "M003",
+        "深圳老客户有限公司",
+        "B2B",
+        "13700000001",
+        None,
+        None,
+        "erp",
+        "single",
+        "deferred_dormant",
+        "no transaction for 24 months",
+    ),
     ("M004", "测试客户", "B2B", None, "test@test.com", None, "erp", "single", "excluded", "test record"),
-    ("M005", "广州超长名称" + "很长" * 40 + "有限公司", "B2B", "13600000005", "gz@163.com", "91440000MA5D8XYZ1X",
-     "erp", "merged", "05_other", "other"),
+    (
+        "M005",
+        "广州超长名称" + "很长" * 40 + "有限公司",
+        "B2B",
+        "13600000005",
+        "gz@163.com",
+        "91440000MA5D8XYZ1X",
+        "erp",
+        "merged",
+        "05_other",
+        "other",
+    ),
     ("M006", "王小明", "B2C", "13512345678", "wxm@qq.com", None, "crm", "single", "02_active", "active"),
     ("M007", "Müller GmbH", "B2B", None, "info@mueller.de", None, "crm", "single", "05_other", "other"),
 ]
@@ -188,7 +287,11 @@ def std_frame() -> pd.DataFrame:
                 value = raw
                 if f == "mobile" and raw:
                     digits = "".join(ch for ch in raw if ch.isdigit())
-                    value = "+" + digits if raw.startswith("+") else ("+86" + digits if len(digits) == 11 else None)
+                    value = (
+                        "+" + digits
+                        if raw.startswith("+")
+                        else ("+86" + digits if len(digits) == 11 else None)
+                    )
                     if raw == "11111111111":
                         value = None
                 if f == "email" and raw:
@@ -208,20 +311,35 @@ def std_frame() -> pd.DataFrame:
 def golden_frame() -> pd.DataFrame:
     g = pd.DataFrame(
         GOLDEN,
-        columns=["master_id", "customer_name", "customer_type", "mobile", "email", "uscc", "sources", "match_type",
-                 "_batch", "_reason"],
+        columns=[
+            "master_id",
+            "customer_name",
+            "customer_type",
+            "mobile",
+            "email",
+            "uscc",
+            "sources",
+            "match_type",
+            "_batch",
+            "_reason",
+        ],
     )
     g["record_status"] = "active"
     g["member_count"] = g["master_id"].map(pd.Series([c[3] for c in CROSSWALK]).value_counts())
     return g.drop(columns=["_batch", "_reason"])
 
 
+def _table(con, name: str, frame: pd.DataFrame) -> None:
+    con.register("__frame", frame)
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM __frame")
+    con.unregister("__frame")
+
+
 def build_run_tables(con, *, with_exports: bool = True) -> None:
     """Create every table the phase 7 modules read, in `con` (an in-memory DuckDB)."""
-    erp, crm, tx = _stg("erp", ERP), _stg("crm", CRM), _stg("tx", TX)
-    con.execute("CREATE TABLE stg_erp AS SELECT * FROM erp")
-    con.execute("CREATE TABLE stg_crm AS SELECT * FROM crm")
-    con.execute("CREATE TABLE stg_tx AS SELECT * FROM tx")
+    _table(con, "stg_erp", _stg("erp", ERP))
+    _table(con, "stg_crm", _stg("crm", CRM))
+    _table(con, "stg_tx", _stg("tx", TX))
     con.execute(
         "CREATE TABLE quarantine AS SELECT * FROM (VALUES "
         "('erp', 'erp.csv', 8, 'bad bytes for gbk', 'E9,\\xff\\xfe'), "
@@ -234,14 +352,12 @@ def build_run_tables(con, *, with_exports: bool = True) -> None:
         "('tx', 'tx.csv', 'csv', 'utf-8', 3, 3, 0, true)) "
         "t(source, file, format, encoding, file_rows, staged_rows, quarantined_rows, balanced)"
     )
-    std = std_frame()
-    con.execute("CREATE TABLE std_customers AS SELECT * FROM std")
+    _table(con, "std_customers", std_frame())
     cw = pd.DataFrame(CROSSWALK, columns=["source", "source_id", "record_key", "master_id"])
     cw["match_probability"] = [0.99, 0.99, 1.0, 0.95, None, None, 1.0, 1.0, None, None]
     cw["match_reason"] = ["model", "model", "uscc", "review:match", None, None, "uscc", "uscc", None, None]
-    con.execute("CREATE TABLE crosswalk AS SELECT * FROM cw")
-    golden = golden_frame()
-    con.execute("CREATE TABLE golden_customers AS SELECT * FROM golden")
+    _table(con, "crosswalk", cw)
+    _table(con, "golden_customers", golden_frame())
     prov = []
     for master, name, _t, mobile, email, uscc, *_ in GOLDEN:
         members = [c[2] for c in CROSSWALK if c[3] == master]
@@ -251,12 +367,12 @@ def build_run_tables(con, *, with_exports: bool = True) -> None:
                 src = members[-1] if (master == "M001" and fld == "email") else first
                 prov.append((master, fld, val, src, src.split(":")[0], "source_priority"))
     prov_df = pd.DataFrame(prov, columns=["master_id", "field", "value", "record_key", "source", "rule"])
-    con.execute("CREATE TABLE golden_provenance AS SELECT * FROM prov_df")
+    _table(con, "golden_provenance", prov_df)
     plan = pd.DataFrame([(g[0], g[8], g[9]) for g in GOLDEN], columns=["master_id", "batch", "reason"])
     order = {"01_top_revenue": 1, "02_active": 2, "05_other": 5, "deferred_dormant": 90, "excluded": 99}
     plan["batch_order"] = plan["batch"].map(order)
     plan["wave"] = 1
-    con.execute("CREATE TABLE batch_plan AS SELECT master_id, batch, batch_order, wave, reason FROM plan")
+    _table(con, "batch_plan", plan[["master_id", "batch", "batch_order", "wave", "reason"]])
     if with_exports:
         con.execute(
             "CREATE TABLE load_rows AS SELECT * FROM (VALUES "
@@ -290,3 +406,47 @@ def write_generic_load_files(root: Path, golden: pd.DataFrame, load_rows: pd.Dat
         frame["email"] = g["email"].tolist()
         frame.insert(0, "master_id", g["master_id"].tolist())
         write_load_file(root / file, profile, {profile.main.id: frame})
+
+
+DEMO_MAPPINGS = Path(__file__).resolve().parent.parent / "workbench" / "demo" / "mappings"
+
+
+def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "export", run_id: str = "r1"):
+    """Generate the demo project and run its stages up to `through` (``golden`` or ``export``).
+
+    Returns the :class:`~workbench.run.RunContext` of the run (its folder is the project's latest run).
+    """
+    from workbench.config import load_config
+    from workbench.demo import generate_demo
+    from workbench.run import RunContext, RunPaths
+    from workbench.sources import ingest_sources
+    from workbench.standardize import standardize_customers
+
+    project = tmp_path / "demo"
+    if not (project / "workbench.yaml").exists():
+        generate_demo(project, customers=customers, seed=42)
+        text = (project / "workbench.yaml").read_text(encoding="utf-8")
+        if "\nexport:" not in text:
+            text += f"\nexport:\n  mapping_dir: {DEMO_MAPPINGS.as_posix()}\n"
+            (project / "workbench.yaml").write_text(text, encoding="utf-8")
+    config = load_config(project / "workbench.yaml")
+    ctx = RunContext(config, RunPaths(config.output_dir / "runs" / run_id).ensure())
+    (config.output_dir / "LATEST").write_text(run_id, encoding="utf-8")
+    con = ctx.connect()
+    try:
+        ingest_sources(config, con)
+        standardize_customers(config, con)
+    finally:
+        con.close()
+    from workbench.linkage.pipeline import match_customers
+    from workbench.survivorship import build_golden_records
+
+    match_customers(ctx, charts=False)
+    build_golden_records(ctx)
+    if through == "export":
+        from workbench.batches import build_batch_plan
+        from workbench.export import export_load_files
+
+        build_batch_plan(ctx)
+        export_load_files(ctx, draft=True)
+    return ctx

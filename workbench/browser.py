@@ -244,7 +244,9 @@ def render_page(
                     {"width": width, "height": full_h, "deviceScaleFactor": 1, "mobile": False},
                     session=session,
                 )
-                shot = client.send("Page.captureScreenshot", {"format": "png"}, session=session, timeout=timeout)
+                shot = client.send(
+                    "Page.captureScreenshot", {"format": "png"}, session=session, timeout=timeout
+                )
                 out = Path(screenshot)
                 write_bytes_atomic(out, base64.b64decode(shot["data"]))
                 check.screenshot = out
@@ -274,7 +276,9 @@ def _collect(events: list[dict[str, Any]], check: PageCheck) -> None:
             check.console_errors.append(f"console.{p.get('type')}: {args}")
         elif method == "Log.entryAdded" and (p.get("entry") or {}).get("level") == "error":
             entry = p["entry"]
-            check.console_errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
+            check.console_errors.append(
+                f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+            )
         elif method == "Network.requestWillBeSent":
             req_url = (p.get("request") or {}).get("url", "")
             if not req_url.startswith(LOCAL_SCHEMES):
@@ -289,4 +293,65 @@ def check_pages(pages: list[Path], screenshot_dir: Path | None = None, **kwargs:
     for p in pages:
         shot = None if screenshot_dir is None else Path(screenshot_dir) / f"{Path(p).stem}.png"
         out.append(render_page(p, shot, **kwargs))
+    return out
+
+
+def browser_metrics(checks: list[PageCheck]) -> dict[str, Any]:
+    """Figures a stage records about its pages: how many were checked and what went wrong."""
+    return {
+        "browser_pages": len(checks),
+        "browser_console_errors": sum(len(c.console_errors) for c in checks),
+        "browser_failed_loads": sum(len(c.failed_loads) for c in checks),
+        "browser_external_requests": sum(len(c.external_requests) for c in checks),
+        "screenshots": [str(c.screenshot) for c in checks if c.screenshot],
+    }
+
+
+def page_table(checks: list[PageCheck]):
+    """One row per checked page (for the notebook): page, ok, counts, screenshot."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "page": c.url,
+                "ok": c.ok,
+                "console_errors": len(c.console_errors),
+                "failed_loads": len(c.failed_loads),
+                "external_requests": len(c.external_requests),
+                "screenshot": str(c.screenshot) if c.screenshot else None,
+                "details": "" if c.ok else c.describe(),
+            }
+            for c in checks
+        ],
+        columns=[
+            "page",
+            "ok",
+            "console_errors",
+            "failed_loads",
+            "external_requests",
+            "screenshot",
+            "details",
+        ],
+    )
+
+
+def check_run_pages(ctx, pages: list[Path] | None = None) -> list[PageCheck]:
+    """Render the run's business pages in headless Chromium and save their screenshots with the run.
+
+    Default pages: ``reports/summary.html`` and ``datadocs/index.html`` (those that exist).
+    Screenshots go to ``<run>/reports/<page>.png``. Returns an empty list (and logs why) when
+    Chromium is not installed.
+    """
+    if find_chromium() is None:
+        log.warning("chromium is not installed: the run's pages were not checked in a browser")
+        return []
+    if pages is None:
+        pages = [
+            p for p in (ctx.paths.reports / "summary.html", ctx.paths.datadocs / "index.html") if p.exists()
+        ]
+    out = []
+    for p in pages:
+        stem = "datadocs" if p.parent.name == "datadocs" else Path(p).stem
+        out.append(render_page(p, ctx.paths.reports / f"{stem}.png"))
     return out

@@ -31,6 +31,8 @@ from workbench.settings import (
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 LINEAGE_COLUMNS = ("_source", "_file", "_row_number", "_row_hash")
+# stg_<name> of these would clash with tables the workbench writes itself
+RESERVED_SOURCE_NAMES = frozenset({"columns", "customers", "summary"})
 
 
 class Kind(StrEnum):
@@ -317,6 +319,12 @@ def _semantic_problems(
         problems.append("sources: no valid source is listed; add at least one customer source")
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"sources: the name {dup!r} is used twice; source names must be unique")
+    for i, s in sources:
+        if s.name in RESERVED_SOURCE_NAMES:
+            problems.append(
+                f"sources[{i}].name: {s.name!r} is reserved (its staged table would clash with "
+                f"stg_{s.name}); choose another name, e.g. {s.name + '_src'!r}"
+            )
     if complete and sources and not any(s.role == "customers" for _, s in sources):
         problems.append("sources: no source has role `customers`; at least one must")
     kinds: dict[str, tuple[str, Kind]] = {}

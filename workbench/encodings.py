@@ -209,7 +209,7 @@ def _choose(utf8: DecodeScan, gb: DecodeScan | None, *, whole_file: bool = False
             f"UTF-8 except {utf8.bad_lines} of {utf8.lines} lines with invalid bytes "
             f"(first at line {utf8.first_bad_line}, {where})",
         )
-    if gb is not None and gb.acceptable:
+    if gb is not None and gb.acceptable and gb.nonascii_lines:  # evidence, not just no errors
         share = _gb2312_share(gb.text)
         if share >= MIN_GB2312_SHARE:
             return _gb_guess(gb, share, where)
@@ -246,34 +246,41 @@ def _guess_wide(sample: bytes) -> EncodingGuess | None:
     return None
 
 
+PREFERRED_FALLBACKS = (
+    "cp1252", "big5", "cp1250", "cp1251", "cp932", "shift_jis", "cp949", "euc_kr", "euc_jp",
+    "iso8859_15", "koi8_r",
+)  # fmt: skip
+"""Encodings preferred, in this order, among charset-normalizer's equally good guesses: on short
+samples it cannot tell apart code pages that decode the bytes equally well, and the exotic ones
+(hp-roman8, johab…) are almost never what a business export uses."""
+
+
 def _guess_with_charset_normalizer(sample: bytes) -> EncodingGuess:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
-    if best is None:
+    matches = list(from_bytes(sample))
+    if not matches:
         raise SourceError(
             "the file is neither UTF-8 nor GB18030/GBK text and no other text encoding fits; "
             "is it a binary file (e.g. an Excel workbook)? Set `format:` or `encoding:` in the config"
         )
-    encoding = normalize_encoding(best.encoding)
-    why = "neither UTF-8 nor plausible GB18030/GBK (too many invalid bytes or rare characters)"
-    reason = f"{why}; charset-normalizer's best guess is {encoding}"
-    if encoding in _LATIN_CODE_PAGES and encoding != "cp1252" and _same_text(sample, encoding, "cp1252"):
-        # the sample cannot tell these code pages apart; Windows-1252 is by far the most common
-        reason += ", which reads this sample exactly like cp1252, the more common one: using cp1252"
-        encoding = "cp1252"
+    best = matches[0]
+    near = [m for m in matches if float(m.chaos) <= float(best.chaos) + 0.02]
+    chosen = best.encoding
+    for preferred in PREFERRED_FALLBACKS:
+        if any(preferred in m.could_be_from_charset for m in near):
+            chosen = preferred
+            break
+    encoding = normalize_encoding(chosen)
+    reason = "neither UTF-8 nor plausible GB18030/GBK (too many invalid bytes or rare characters); "
+    if chosen == best.encoding:
+        reason += f"charset-normalizer's best guess is {encoding}"
+    else:
+        reason += (
+            f"charset-normalizer finds {encoding} as good as its first guess "
+            f"{normalize_encoding(best.encoding)} and {encoding} is the more common one"
+        )
     return EncodingGuess(encoding, round(max(0.1, 1.0 - float(best.chaos)) * 0.8, 3), reason)
-
-
-# single-byte Western code pages that often decode the same bytes to the same text
-_LATIN_CODE_PAGES = ("cp1250", "cp1252", "cp1257", "iso8859-1", "iso8859-15", "iso8859-2", "mac-roman")
-
-
-def _same_text(data: bytes, a: str, b: str) -> bool:
-    try:
-        return data.decode(a) == data.decode(b)
-    except UnicodeDecodeError:
-        return False
 
 
 def _has_high_bytes(data: bytes) -> bool:

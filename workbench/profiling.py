@@ -23,15 +23,20 @@ other letters (kana, hangul …) → ``L``; punctuation is kept and runs are kep
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.config import LINEAGE_COLUMNS, Kind, ProjectConfig
-from workbench.db import quote_ident, safe_table_name, table_columns, table_exists
+from workbench.db import connect, quote_ident, safe_table_name, table_columns, table_exists
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -51,9 +56,14 @@ TYPE_THRESHOLD = 0.95
 DATE_FORMATS: tuple[str, ...] = ("%Y年%m月%d日", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d", "%d.%m.%Y")
 """strptime formats tried (after DuckDB's own ISO date cast) to recognise dates in text."""
 
-# values are only handed to strptime when they look like a date (digits in three groups);
-# this keeps the date test cheap on long text columns
-_DATE_SHAPE = r"[0-9]{1,4}[^0-9]{0,2}[0-9]{1,2}[^0-9]{0,2}[0-9]{1,4}[^0-9]{0,2}"
+# Only values of these shapes are handed to the (slower) casts: digits in three groups for dates,
+# plain decimal notation for numbers (no hex, no thousands separators).
+_DATE_SHAPE = (
+    r"[0-9]{4}[^0-9]{1,2}[0-9]{1,2}[^0-9]{1,2}[0-9]{1,2}.{0,20}|[0-9]{8}"
+    r"|[0-9]{1,2}[^0-9][0-9]{1,2}[^0-9][0-9]{4}"
+)
+_INTEGER_SHAPE = r"\s*[-+]?[0-9]+\s*"
+_DECIMAL_SHAPE = r"\s*[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?\s*"
 
 BLANK_PATTERN = r"[\s\p{Z}]*"
 """A present value that fully matches this (RE2) is blank: empty or only whitespace (incl. U+3000)."""
@@ -61,32 +71,40 @@ BLANK_PATTERN = r"[\s\p{Z}]*"
 
 @dataclass(frozen=True)
 class MaskRule:
-    """One step of the pattern mask: every match of `pattern` (RE2) becomes `replacement`.
+    """How one class of characters shows in a pattern mask.
+
+    A character matches the rule when it lies in ``first..last`` (code point order), or is one of
+    `chars`, or fully matches the RE2 class `pattern`. The first matching rule wins.
 
     Attributes:
-        ascii: the rule can change pure-ASCII values (rules that cannot are skipped for them).
+        replacement: the mask symbol, or ``None`` to keep the character as it is.
     """
 
-    pattern: str
-    replacement: str
-    ascii: bool = True
+    replacement: str | None
+    first: str | None = None
+    last: str | None = None
+    chars: str = ""
+    pattern: str | None = None
 
 
 MASK_RULES: tuple[MaskRule, ...] = (
-    MaskRule(r"[0-9]", "9"),
-    MaskRule(r"[A-Z]", "A"),
-    MaskRule(r"[a-z]", "a"),
-    MaskRule(r"\s", "_"),
-    MaskRule(r"[０-９]", "９", ascii=False),
-    MaskRule(r"[Ａ-Ｚ]", "Ａ", ascii=False),
-    MaskRule(r"[ａ-ｚ]", "ａ", ascii=False),
-    MaskRule(r"\p{Han}", "汉", ascii=False),
-    MaskRule(r"[^\P{Lu}Ａ]", "A", ascii=False),  # other upper-case letters (É, Ж …)
-    MaskRule(r"[^\P{Ll}ａ]", "a", ascii=False),  # other lower-case letters
-    MaskRule(r"[^\P{L}\p{Han}AaＡａ]", "L", ascii=False),  # letters without case (kana, hangul …)
-    MaskRule(r"\p{Z}", "_", ascii=False),  # U+3000 and other non-ASCII spaces
+    MaskRule("9", first="0", last="9"),
+    MaskRule("A", first="A", last="Z"),
+    MaskRule("a", first="a", last="z"),
+    MaskRule("_", chars=" \t\n\r\f\v"),
+    MaskRule(None, first="\x00", last="\x7f"),  # ASCII punctuation is kept
+    MaskRule("汉", first="\u4e00", last="\u9fff"),  # the main CJK block, before the slower class test
+    MaskRule("９", first="０", last="９"),
+    MaskRule("Ａ", first="Ａ", last="Ｚ"),
+    MaskRule("ａ", first="ａ", last="ｚ"),
+    MaskRule("汉", pattern=r"\p{Han}"),
+    MaskRule("_", pattern=r"\p{Z}"),  # U+3000 and other non-ASCII spaces
+    MaskRule("A", pattern=r"\p{Lu}"),  # other upper-case letters (É, Ж …)
+    MaskRule("a", pattern=r"\p{Ll}"),
+    MaskRule("L", pattern=r"\p{L}"),  # letters without case (kana, hangul …)
 )
-"""The pattern mask, applied in order (see the module docstring)."""
+"""The pattern mask, one rule per character class (see the module docstring); other characters
+(punctuation, full-width brackets …) are kept."""
 
 MULTI_VALUE_SPLIT = r"[;/,；，、|]"
 """Separators of several keys in one cell (``13800138000;13912345678``, ``…/021-62345678``)."""
@@ -97,30 +115,60 @@ KEY_KINDS: tuple[str, ...] = (Kind.PHONE.value, Kind.EMAIL.value, Kind.TAX_ID.va
 MIN_PHONE_DIGITS = 7
 """Phone keys with fewer digits are ignored in overlaps (fragments, placeholders like ``0``)."""
 
-# Light, SQL-only normalisation of keys (the full standardisation is a later stage). Each kind is a
-# list of SELECT steps; the first reads the key part `part`, each later one the previous columns,
-# and the last yields `key`.
-KEY_NORMALIZERS: dict[str, tuple[str, ...]] = {
-    Kind.PHONE.value: (
+MOBILE_PATTERNS: dict[str, tuple[str, int]] = {"CN": ("1[3-9][0-9]{9}", 11)}
+"""Per region, the digits of a mobile number (RE2, and how many there are): a phone key ending in
+one is cut to it (so ``86 138…`` and ``+86-138…`` meet ``138…``)."""
+
+
+def key_normalizers(region: str = "CN") -> dict[str, tuple[str, ...]]:
+    """SQL steps per key kind that lightly normalise one key part (full standardisation comes later).
+
+    Each kind is a tuple of SELECT-list steps: the first reads the key part ``part``, each later
+    one the columns of the step before, the last yields ``key``. Phones: an extension cut off,
+    digits only (full-width digits too), the region's country code dropped when the number starts
+    with ``00<cc>`` or ``<cc>`` (and the national trunk prefix put back), a mobile cut to its own
+    digits. E-mails: lower case, trimmed. Tax IDs: upper case, no spaces or hyphens.
+
+    Args:
+        region: the project's ISO 3166 region (``project.default_region``); its country code and
+            trunk prefix come from the ``phonenumbers`` metadata.
+    """
+    import phonenumbers
+
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    if meta is None:
+        raise WorkbenchError(f"unknown region {region!r} for phone keys; use an ISO 3166 code such as CN")
+    cc = str(meta.country_code)
+    prefix = meta.national_prefix or ""
+    if not (cc.isdigit() and (prefix == "" or prefix.isdigit())):
+        raise WorkbenchError(f"unexpected phone metadata for {region!r}: code {cc!r}, prefix {prefix!r}")
+    intl = f"starts_with(d, '00{cc}') OR (starts_with(d, '{cc}') AND length(d) >= {len(cc) + 8})"
+    mobile = MOBILE_PATTERNS.get(region.upper())
+    key_cases = []
+    if mobile:
+        pattern, digits = mobile
+        key_cases.append(
+            f"WHEN regexp_full_match(n, {_sql_literal('.*' + pattern)}) THEN right(n, {int(digits)})"
+        )
+    if prefix:
+        key_cases.append(f"WHEN cc AND NOT starts_with(n, '{prefix}') THEN '{prefix}' || n")
+    phone = (
         # cut an extension, full-width digits to ASCII, keep only digits
         "regexp_replace(translate(regexp_replace(part, '(?i)(转|分机|ext|x|#).*$', ''), "
         "'０１２３４５６７８９', '0123456789'), '[^0-9]', '', 'g') AS d",
-        # a leading 0086 / 86 country code (86 only on numbers long enough to carry one)
-        "starts_with(d, '0086') OR (starts_with(d, '86') AND length(d) >= 12) AS cc, "
-        "CASE WHEN starts_with(d, '0086') THEN substr(d, 5) "
-        "WHEN starts_with(d, '86') AND length(d) >= 12 THEN substr(d, 3) ELSE d END AS n",
-        # mobiles: the last 11 digits; a landline written with the country code gets its trunk 0 back
-        "CASE WHEN regexp_full_match(n, '.*1[3-9][0-9]{9}') THEN right(n, 11) "
-        "WHEN cc AND NOT starts_with(n, '0') THEN '0' || n ELSE n END AS key",
-    ),
-    Kind.EMAIL.value: (r"lower(regexp_replace(part, '^[\s\p{Z}]+|[\s\p{Z}]+$', '', 'g')) AS key",),
-    Kind.TAX_ID.value: (r"upper(regexp_replace(part, '[\s\p{Z}\-－]', '', 'g')) AS key",),
-}
-"""SQL steps per key kind normalising one key part (phones: digits only, no 0086/86 country
-code, the last 11 digits of a mobile; e-mails: lower case, trimmed; tax IDs: upper case, no spaces
-or hyphens)."""
+        f"{intl} AS cc, CASE WHEN starts_with(d, '00{cc}') THEN substr(d, {len(cc) + 3}) "
+        f"WHEN {intl} THEN substr(d, {len(cc) + 1}) ELSE d END AS n",
+        f"CASE {' '.join(key_cases)} ELSE n END AS key" if key_cases else "n AS key",
+    )
+    return {
+        Kind.PHONE.value: phone,
+        Kind.EMAIL.value: (r"lower(regexp_replace(part, '^[\s\p{Z}]+|[\s\p{Z}]+$', '', 'g')) AS key",),
+        Kind.TAX_ID.value: (r"upper(regexp_replace(part, '[\s\p{Z}\-－]', '', 'g')) AS key",),
+    }
+
 
 _TMP_VALUES = "__wb_profile_values"
+_TMP_MASKED = "__wb_profile_masked"
 
 
 class SqlQuery(NamedTuple):
@@ -154,63 +202,158 @@ def check_columns(table: str, columns: Sequence[str], schema: Sequence[str]) -> 
 def mask_expression(expr: str, rules: Sequence[MaskRule] = MASK_RULES) -> str:
     """SQL expression giving the pattern mask of the VARCHAR SQL expression `expr`.
 
-    Pure-ASCII values (byte length = character length) only go through the ASCII rules.
+    The value is split into characters and each is mapped by a ``CASE`` over `rules` in one
+    vectorised lambda: several times faster in DuckDB than one ``regexp_replace`` per class.
     """
-    ascii_chain = expr
+    if not rules:
+        raise WorkbenchError("a pattern mask needs at least one rule")
+    whens = []
     for rule in rules:
-        if rule.ascii:
-            ascii_chain = _regexp_replace(ascii_chain, rule)
-    full_chain = ascii_chain
-    for rule in rules:
-        if not rule.ascii:
-            full_chain = _regexp_replace(full_chain, rule)
-    if full_chain == ascii_chain:
-        return ascii_chain
-    return f"CASE WHEN strlen({expr}) = length({expr}) THEN {ascii_chain} ELSE {full_chain} END"
+        conditions = []
+        if rule.first is not None or rule.last is not None:
+            if rule.first is None or rule.last is None:
+                raise WorkbenchError(f"mask rule {rule!r}: give both `first` and `last` of the range")
+            conditions.append(f"c BETWEEN {_char_literal(rule.first)} AND {_char_literal(rule.last)}")
+        if rule.chars:
+            conditions.append(f"c IN ({', '.join(_char_literal(ch) for ch in rule.chars)})")
+        if rule.pattern is not None:
+            conditions.append(f"regexp_full_match(c, {_sql_literal(rule.pattern)})")
+        if not conditions:
+            raise WorkbenchError(f"mask rule {rule!r} matches nothing; give a range, chars or a pattern")
+        if rule.replacement is not None and len(rule.replacement) != 1:
+            raise WorkbenchError(f"mask rule {rule!r}: the replacement must be one character")
+        then = "c" if rule.replacement is None else _sql_literal(rule.replacement)
+        whens.append(f"WHEN {' OR '.join(conditions)} THEN {then}")
+    case = f"CASE {' '.join(whens)} ELSE c END"
+    return f"array_to_string(list_transform(string_split({expr}, ''), lambda c: {case}), '')"
 
 
-def _regexp_replace(expr: str, rule: MaskRule) -> str:
-    return f"regexp_replace({expr}, {_sql_literal(rule.pattern)}, {_sql_literal(rule.replacement)}, 'g')"
+def _char_literal(ch: str) -> str:
+    if len(ch) != 1:
+        raise WorkbenchError(f"expected one character, got {ch!r}")
+    return _sql_literal(ch) if ch.isprintable() else f"chr({ord(ch)})"
 
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def build_column_stats_sql(
-    table: str,
-    columns: Sequence[str],
-    schema: Sequence[str],
-    *,
-    date_formats: Sequence[str] = DATE_FORMATS,
-) -> SqlQuery:
-    """One aggregate query over `table` giving the statistics of every column in one pass.
+def mask_values(values: pa.Array | pa.ChunkedArray, rules: Sequence[MaskRule] = MASK_RULES) -> pa.Array:
+    """The pattern masks of many strings at once, the same as :func:`mask_expression` gives.
 
-    The single result row holds ``rows`` and, per column ``i`` (0-based position in `columns`),
-    ``c{i}_present``, ``c{i}_blanks``, ``c{i}_min_length``, ``c{i}_max_length``,
-    ``c{i}_avg_length``, ``c{i}_min_value``, ``c{i}_max_value``, ``c{i}_integers``,
-    ``c{i}_decimals`` and ``c{i}_dates`` (counts of values that cast to that type).
+    Masking maps each character to one character, so it is a table lookup on code points: the
+    strings are decoded in one go (to UTF-16, or UTF-32 when a character lies beyond the BMP),
+    mapped with numpy and encoded back; only characters whose UTF-8 length changes need work on
+    the string offsets. The lookup table is computed once by DuckDB from :func:`mask_expression`,
+    so both always agree. Several times faster than masking in SQL, the profile's costliest step.
+
+    Args:
+        values: strings without NULLs (an Arrow string array or chunked array).
+        rules: the mask rules.
+
+    Returns:
+        A ``large_string`` array of masks, in the order of `values`.
     """
-    columns = check_columns(table, columns, schema)
-    parts = ["count(*) AS rows"]
-    params: list[Any] = []
-    for i, column in enumerate(columns):
-        x = f"CAST({quote_ident(column)} AS VARCHAR)"
-        parts += [
-            f"count({x}) AS c{i}_present",
-            f"count_if(regexp_full_match({x}, {_sql_literal(BLANK_PATTERN)})) AS c{i}_blanks",
-            f"min(length({x})) AS c{i}_min_length",
-            f"max(length({x})) AS c{i}_max_length",
-            f"avg(length({x})) AS c{i}_avg_length",
-            f"min({x}) AS c{i}_min_value",
-            f"max({x}) AS c{i}_max_value",
-            f"count(try_cast({x} AS BIGINT)) AS c{i}_integers",
-            f"count_if(isfinite(try_cast({x} AS DOUBLE))) AS c{i}_decimals",
-            f"count(coalesce(try_cast({x} AS DATE), CASE WHEN regexp_full_match({x}, "
-            f"{_sql_literal(_DATE_SHAPE)}) THEN try_strptime({x}, ?::VARCHAR[]) END)) AS c{i}_dates",
-        ]
-        params.append(list(date_formats))
-    return SqlQuery(f"SELECT {', '.join(parts)} FROM {quote_ident(table)}", params)
+    if isinstance(values, pa.ChunkedArray):
+        chunks = [mask_values(chunk, rules) for chunk in values.chunks]
+        return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
+    if values.null_count:
+        raise WorkbenchError("mask_values got NULL values; mask only present values")
+    arr = values.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return pa.array([], type=pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    raw = memoryview(arr.buffers()[2] or b"")[start:end]
+    # UTF-8 lead bytes 0xF0.. start the characters beyond the BMP, which need UTF-32
+    wide = end > start and int(np.frombuffer(raw, dtype=np.uint8).max()) >= 0xF0
+    table = _mask_table(tuple(rules), bmp_only=not wide)
+    encoding = "utf-32-le" if table.dtype == np.uint32 else "utf-16-le"
+    units = np.frombuffer(str(raw, "utf-8").encode(encoding), dtype=table.dtype)
+    masked = table[units]
+    out = masked.tobytes().decode(encoding).encode("utf-8")
+    delta = _utf8_length(masked) - _utf8_length(units)  # change of each character's UTF-8 length
+    changed = np.flatnonzero(delta)
+    if changed.size:
+        char_offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(pc.utf8_length(arr).to_numpy(zero_copy_only=False), out=char_offsets[1:])
+        owner = np.searchsorted(char_offsets, changed, side="right") - 1
+        shift = np.bincount(owner, weights=delta[changed], minlength=n).astype(np.int64)
+        new_offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.diff(offsets) + shift, out=new_offsets[1:])
+    else:
+        new_offsets = offsets - offsets[0]
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(new_offsets.tobytes()), pa.py_buffer(out))
+
+
+@functools.lru_cache(maxsize=8)
+def _mask_table(rules: tuple[MaskRule, ...], *, bmp_only: bool) -> np.ndarray:
+    """Code point → masked code point, computed by DuckDB with :func:`mask_expression`.
+
+    The BMP table is ``uint16`` (for UTF-16 text) unless a rule maps into another plane; the full
+    table is ``uint32`` (for UTF-32 text).
+    """
+    limit = 0x10000 if bmp_only else 0x110000
+    con = connect(threads=1)
+    try:
+        result = con.execute(
+            f"SELECT i, {mask_expression('chr(i::INTEGER)', rules)} AS m FROM range(0, {limit}) r(i) "
+            "WHERE i < 55296 OR i > 57343 ORDER BY i"  # surrogates are not characters
+        ).fetchnumpy()
+    finally:
+        con.close()
+    table = np.arange(limit, dtype=np.uint32)
+    table[result["i"]] = np.fromiter((ord(m) for m in result["m"]), dtype=np.uint32, count=len(result["m"]))
+    if bmp_only and int(table.max()) > 0xFFFF:
+        return _mask_table(rules, bmp_only=False)
+    return table.astype(np.uint16) if bmp_only else table
+
+
+def _utf8_length(code_points: np.ndarray) -> np.ndarray:
+    """UTF-8 bytes of each code point (``int8``)."""
+    length = (code_points >= 0x80).astype(np.int8)
+    length += code_points >= 0x800
+    if code_points.dtype.itemsize > 2:
+        length += code_points >= 0x10000
+    return length + 1
+
+
+def build_column_stats_sql(values_table: str, *, date_formats: Sequence[str] = DATE_FORMATS) -> SqlQuery:
+    """Statistics per column from a ``(pos, value, n)`` table of value counts.
+
+    Each per-value test runs once per distinct value, weighted by its count. Rows: ``pos,
+    present, blanks, distinct, min_length, max_length, avg_length, min_value, max_value`` (text
+    order), and per type ``integers, min_integer, max_integer, decimals, min_decimal,
+    max_decimal, dates, min_date, max_date`` (how many values cast to the type, and the least and
+    greatest of them).
+    """
+    typed = (
+        "SELECT pos, value, n, "
+        f"regexp_full_match(value, {_sql_literal(BLANK_PATTERN)}) AS is_blank, "
+        f"CASE WHEN regexp_full_match(value, {_sql_literal(_INTEGER_SHAPE)}) "
+        "THEN try_cast(value AS BIGINT) END AS as_integer, "
+        f"CASE WHEN regexp_full_match(value, {_sql_literal(_DECIMAL_SHAPE)}) "
+        "AND isfinite(try_cast(value AS DOUBLE)) THEN try_cast(value AS DOUBLE) END AS as_decimal, "
+        f"CASE WHEN regexp_full_match(value, {_sql_literal(_DATE_SHAPE)}) THEN "
+        "coalesce(try_cast(value AS DATE), CAST(try_strptime(value, ?::VARCHAR[]) AS DATE)) END AS as_date "
+        f"FROM {quote_ident(values_table)}"
+    )
+    # CASE inside sum() is much faster in DuckDB than aggregate FILTER clauses here
+    counts = ", ".join(
+        f"coalesce(sum(CASE WHEN as_{t} IS NOT NULL THEN n END), 0)::BIGINT AS {t}s, "
+        f"min(as_{t}) AS min_{t}, max(as_{t}) AS max_{t}"
+        for t in ("integer", "decimal", "date")
+    )
+    return SqlQuery(
+        f"WITH typed AS ({typed}) "
+        "SELECT pos, sum(n)::BIGINT AS present, "
+        "coalesce(sum(CASE WHEN is_blank THEN n END), 0)::BIGINT AS blanks, "
+        "count(*) AS distinct, min(length(value)) AS min_length, max(length(value)) AS max_length, "
+        "sum(n * length(value)) / sum(n) AS avg_length, min(value) AS min_value, max(value) AS max_value, "
+        f"{counts} FROM typed GROUP BY pos ORDER BY pos",
+        [list(date_formats)],
+    )
 
 
 def build_value_counts_sql(table: str, columns: Sequence[str], schema: Sequence[str]) -> SqlQuery:
@@ -250,18 +393,17 @@ def build_top_values_sql(values_table: str, positions: Sequence[int], k: int) ->
     )
 
 
-def build_patterns_sql(values_table: str, k: int, rules: Sequence[MaskRule] = MASK_RULES) -> SqlQuery:
-    """The `k` most frequent pattern masks per column from a ``(pos, value, n)`` table.
+def build_patterns_sql(masked_table: str, k: int) -> SqlQuery:
+    """The `k` most frequent pattern masks per column from a ``(pos, value, n, pattern)`` table.
 
     Rows: ``(pos, rank, pattern, n, distinct_values, example, patterns)`` where ``example`` is
-    the smallest value with that mask and ``patterns`` the number of distinct masks of the column.
+    the smallest value with that mask and ``patterns`` the number of distinct masks of the column;
+    ties are broken by the pattern.
     """
     _check_k(k)
-    mask = mask_expression("value", rules)
     return SqlQuery(
-        "WITH m AS (SELECT pos, value, n, " + mask + f" AS pattern FROM {quote_ident(values_table)}), "
-        "p AS (SELECT pos, pattern, sum(n)::BIGINT AS n, count(*) AS distinct_values, min(value) AS example "
-        "FROM m GROUP BY pos, pattern), "
+        "WITH p AS (SELECT pos, pattern, sum(n)::BIGINT AS n, count(*) AS distinct_values, "
+        f"min(value) AS example FROM {quote_ident(masked_table)} GROUP BY pos, pattern), "
         "r AS (SELECT *, row_number() OVER (PARTITION BY pos ORDER BY n DESC, pattern) AS rank, "
         "count(*) OVER (PARTITION BY pos) AS patterns FROM p) "
         "SELECT pos, rank, pattern, n, distinct_values, example, patterns FROM r "
@@ -324,25 +466,35 @@ class KeySpec:
     table: str
     key_kind: str
     fields: tuple[str, ...]
+    order: int = 0
+    """the source's position in the config (orders pairs and results)"""
 
 
-def build_key_overlap_sql(specs: Sequence[KeySpec], schemas: dict[str, Sequence[str]]) -> SqlQuery:
+def build_key_overlap_sql(
+    specs: Sequence[KeySpec],
+    schemas: dict[str, Sequence[str]],
+    normalizers: dict[str, tuple[str, ...]] | None = None,
+) -> SqlQuery:
     """Distinct normalised keys per (source, kind) and the keys shared by each pair of sources.
 
     Rows: ``(key_kind, source_a, source_b, source_order_a, source_order_b, keys_a, keys_b,
     shared_keys)`` for every pair of sources (ordered as in `specs`) that both have fields of the
-    kind, whether they share keys or not; sorted by kind, then source order.
+    kind, whether they share keys or not; sorted by kind, then source order. `normalizers`:
+    see :func:`key_normalizers` (default: region CN).
     """
+    normalizers = normalizers if normalizers is not None else key_normalizers("CN")
     if not specs:
         raise WorkbenchError("no key fields to compare (no phone, e-mail or tax ID fields in the sources)")
-    order = {s.source: i for i, s in enumerate(dict.fromkeys(s.source for s in specs))}
+    order = {s.source: s.order for s in specs}
+    if len(set(order.values())) != len(order):
+        raise WorkbenchError(f"key specs need one distinct `order` per source, got {order}")
     selects: list[str] = []
     params: list[Any] = []
     for spec in specs:
-        normalizer = KEY_NORMALIZERS.get(spec.key_kind)
+        normalizer = normalizers.get(spec.key_kind)
         if normalizer is None:
             raise WorkbenchError(
-                f"no key normalisation for kind {spec.key_kind!r}; known: {sorted(KEY_NORMALIZERS)}"
+                f"no key normalisation for kind {spec.key_kind!r}; known: {sorted(normalizers)}"
             )
         check_columns(spec.table, spec.fields, schemas[spec.table])
         for f in spec.fields:
@@ -410,9 +562,10 @@ def profile_table(
 ) -> TableProfile:
     """Profile the columns of a table: statistics, top values and pattern masks.
 
-    Two scans of the table: one aggregate query for the statistics, one ``GROUP BY`` per column
-    for the value counts (kept in a temporary table from which the distinct counts, top values
-    and patterns are computed, so per-value functions run once per distinct value).
+    The table is read once: one ``GROUP BY`` per column counts each distinct value into a
+    temporary table, from which the statistics, top values and patterns are computed, so every
+    per-value function (length, casts, mask) runs once per distinct value, weighted by its count.
+    Masks are computed with :func:`mask_values` (numpy), the rest in DuckDB.
 
     Args:
         con: a DuckDB connection (from :func:`workbench.db.connect`).
@@ -436,24 +589,25 @@ def profile_table(
         columns = [c for c in schema if c not in LINEAGE_COLUMNS]
     columns = check_columns(table, list(columns), schema)
 
-    stats_q = build_column_stats_sql(table, columns, schema, date_formats=date_formats)
-    stats_df = con.execute(stats_q.sql, stats_q.params).df()
-    stats = stats_df.iloc[0].to_dict()
-
+    rows = int(con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0])
     values_q = build_value_counts_sql(table, columns, schema)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(_TMP_VALUES)} AS {values_q.sql}", values_q.params)
     try:
-        distinct = dict(
-            con.execute(f"SELECT pos, count(*) FROM {quote_ident(_TMP_VALUES)} GROUP BY pos").fetchall()
-        )
+        stats_q = build_column_stats_sql(_TMP_VALUES, date_formats=date_formats)
+        stats = con.execute(stats_q.sql, stats_q.params).df().set_index("pos")
         top_q = build_top_values_sql(_TMP_VALUES, range(len(columns)), top_k)
         top = con.execute(top_q.sql, top_q.params).df()
-        pat_q = build_patterns_sql(_TMP_VALUES, pattern_k)
-        pats = con.execute(pat_q.sql, pat_q.params).df()
+        values = con.sql(f"SELECT pos, value, n FROM {quote_ident(_TMP_VALUES)}").to_arrow_table()
+        masked = values.append_column("pattern", mask_values(values.column("value")))
+        con.register(_TMP_MASKED, masked)
+        try:
+            pat_q = build_patterns_sql(_TMP_MASKED, pattern_k)
+            pats = con.execute(pat_q.sql, pat_q.params).df()
+        finally:
+            con.unregister(_TMP_MASKED)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(_TMP_VALUES)}")
 
-    rows = int(stats["rows"])
     names = dict(enumerate(columns))
     top_values = pd.DataFrame(
         {
@@ -483,9 +637,8 @@ def profile_table(
             _column_record(
                 i,
                 column,
-                stats,
+                stats.loc[i].to_dict() if i in stats.index else {},
                 rows,
-                distinct=int(distinct.get(i, 0)),
                 patterns=int(pattern_counts.get(i, 0)),
                 top_values=top_values[top_values["field"] == column],
                 top_patterns=patterns[patterns["field"] == column],
@@ -510,6 +663,8 @@ def profile_columns(
     blanks, blank_rate, filled, fill_rate, distinct, unique, min_length, max_length, avg_length,
     min_value, max_value, integer_rate, decimal_rate, date_rate, patterns, top_values,
     top_patterns``. Rates are shares of all rows, except the type rates (shares of filled values).
+    ``min_value``/``max_value`` compare numbers and dates by value when the column is typed so,
+    else as text.
     ``inferred_type`` is ``date``, ``integer``, ``decimal`` when at least `type_threshold` of the
     filled values cast to it (TRY_CAST / strptime), ``text`` otherwise, ``empty`` when nothing is
     filled. ``top_values`` / ``top_patterns`` summarise the top `top_k` as ``value (count)`` text.
@@ -548,37 +703,50 @@ def _summary(df: pd.DataFrame, label: str) -> str:
     return " | ".join(f"{v} ({c:,})" for v, c in zip(df[label], df["count"], strict=True))
 
 
+def _typed_text(value: Any) -> str | None:
+    """A typed minimum/maximum as text: whole numbers without ``.0``, dates as ISO dates."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float | np.floating):
+        return format(float(value), ".15g")
+    return str(int(value)) if isinstance(value, int | np.integer) else str(value)
+
+
 def _column_record(
     i: int,
     column: str,
     stats: dict[str, Any],
     rows: int,
     *,
-    distinct: int,
     patterns: int,
     top_values: pd.DataFrame,
     top_patterns: pd.DataFrame,
     type_threshold: float,
 ) -> dict[str, Any]:
-    present = int(stats[f"c{i}_present"])
-    blanks = int(stats[f"c{i}_blanks"])
+    """One row of the column profile from the column's value-count statistics (empty if all NULL)."""
+
+    def _get(key: str) -> Any:
+        value = stats.get(key)
+        return None if value is None or pd.isna(value) else value
+
+    present = int(_get("present") or 0)
+    blanks = int(_get("blanks") or 0)
     filled = present - blanks
-    rates = {
-        "date": _rate(stats[f"c{i}_dates"], filled),
-        "integer": _rate(stats[f"c{i}_integers"], filled),
-        "decimal": _rate(stats[f"c{i}_decimals"], filled),
-    }
+    rates = {name: _rate(_get(f"{name}s") or 0, filled) for name in ("date", "integer", "decimal")}
     inferred, type_rate = ("empty", float("nan")) if filled == 0 else ("text", 1.0)
     if filled:
         for name in ("date", "integer", "decimal"):
             if rates[name] >= type_threshold:
                 inferred, type_rate = name, rates[name]
                 break
-
-    def _opt(key: str) -> Any:
-        value = stats[f"c{i}_{key}"]
-        return None if pd.isna(value) else value
-
+    distinct = int(_get("distinct") or 0)
+    low, high = _get("min_value"), _get("max_value")
+    if inferred in ("integer", "decimal", "date"):  # order numbers and dates by value, not as text
+        low, high = _typed_text(_get(f"min_{inferred}")), _typed_text(_get(f"max_{inferred}"))
     return {
         "field": column,
         "position": i + 1,
@@ -593,11 +761,11 @@ def _column_record(
         "fill_rate": _rate(filled, rows),
         "distinct": distinct,
         "unique": present > 0 and distinct == present,
-        "min_length": _opt("min_length"),
-        "max_length": _opt("max_length"),
-        "avg_length": _opt("avg_length"),
-        "min_value": _opt("min_value"),
-        "max_value": _opt("max_value"),
+        "min_length": _get("min_length"),
+        "max_length": _get("max_length"),
+        "avg_length": _get("avg_length"),
+        "min_value": low,
+        "max_value": high,
         "integer_rate": rates["integer"],
         "decimal_rate": rates["decimal"],
         "date_rate": rates["date"],
@@ -637,14 +805,18 @@ def duplicate_keys(con, source_table: str, id_field: str | None) -> pd.DataFrame
     return out[["check", "key", "rows", "row_numbers"]]
 
 
-def summarize_duplicates(duplicates: pd.DataFrame) -> pd.DataFrame:
+def summarize_duplicates(duplicates: pd.DataFrame, sources: Sequence[str] | None = None) -> pd.DataFrame:
     """Per source: duplicate IDs, rows sharing an ID, duplicate-row groups and surplus copies.
 
     Args:
         duplicates: the ``profile_duplicates`` rows (with a ``source`` column).
+        sources: every source to list, in order (sources without duplicates get zeros);
+            default the sources in `duplicates`.
     """
+    names = list(sources) if sources is not None else list(dict.fromkeys(duplicates["source"]))
     rows = []
-    for source, part in duplicates.groupby("source", sort=False):
+    for source in names:
+        part = duplicates[duplicates["source"] == source]
         ids = part[part["check"] == "duplicate_id"]
         same = part[part["check"] == "duplicate_row"]
         rows.append(
@@ -674,7 +846,7 @@ def key_overlaps(con, config: ProjectConfig, *, kinds: Sequence[str] = KEY_KINDS
     The fields compared are those of the given kinds in the config; all fields of one kind in a
     source are pooled (a number in the ERP's 电话 may be the CRM's Mobile). Cells holding several
     keys are split (see :data:`MULTI_VALUE_SPLIT`) and keys are lightly normalised in SQL
-    (:data:`KEY_NORMALIZERS`).
+    (:func:`key_normalizers`, for the project's ``default_region``).
 
     Returns:
         Columns ``key_kind, source_a, source_b, source_order_a, source_order_b, fields_a, fields_b,
@@ -684,13 +856,14 @@ def key_overlaps(con, config: ProjectConfig, *, kinds: Sequence[str] = KEY_KINDS
     """
     specs: list[KeySpec] = []
     schemas: dict[str, list[str]] = {}
+    positions = {s.name: i for i, s in enumerate(config.sources)}
     for source in config.customer_sources:
         table = _staged_table(con, source.name)
         schemas[table] = table_columns(con, table)
         for kind in kinds:
             fields = tuple(source.fields_of_kind(kind))
             if fields:
-                specs.append(KeySpec(source.name, table, Kind(kind).value, fields))
+                specs.append(KeySpec(source.name, table, Kind(kind).value, fields, positions[source.name]))
     columns = [
         "key_kind",
         "source_a",
@@ -706,7 +879,7 @@ def key_overlaps(con, config: ProjectConfig, *, kinds: Sequence[str] = KEY_KINDS
     ]
     if not specs:
         return pd.DataFrame(columns=columns)
-    q = build_key_overlap_sql(specs, schemas)
+    q = build_key_overlap_sql(specs, schemas, key_normalizers(config.project.default_region))
     df = con.execute(q.sql, q.params).df()
     fields_of = {(s.source, s.key_kind): ";".join(s.fields) for s in specs}
     df["fields_a"] = [fields_of[(s, k)] for s, k in zip(df["source_a"], df["key_kind"], strict=True)]
@@ -820,7 +993,7 @@ def profile_sources(
         top_values=top_values,
         patterns=patterns,
         duplicates=duplicates,
-        duplicate_summary=summarize_duplicates(duplicates),
+        duplicate_summary=summarize_duplicates(duplicates, [s.name for s in config.sources]),
         overlaps=overlaps,
     )
     result.tables = save_profile(con, result)
@@ -863,7 +1036,9 @@ def load_profile(con) -> ProfileResult:
         top_values=frames["top_values"],
         patterns=frames["patterns"],
         duplicates=frames["duplicates"],
-        duplicate_summary=summarize_duplicates(frames["duplicates"]),
+        duplicate_summary=summarize_duplicates(
+            frames["duplicates"], list(dict.fromkeys(frames["columns"]["source"]))
+        ),
         overlaps=frames["overlaps"],
         tables={attr: name for attr, (name, _) in PROFILE_TABLES.items()},
     )
@@ -918,14 +1093,53 @@ def _column_info(source, column_map: pd.DataFrame | None, fields: pd.Series) -> 
     return pd.DataFrame(rows, columns=["field", "header", "kind", "mapped"])
 
 
+def choose_field(
+    columns: pd.DataFrame, source: str = "", field: str = "", kinds: Sequence[str] = KEY_KINDS
+) -> tuple[str, str]:
+    """The (source, field) to chart: the one given, else the first mapped field of `kinds`.
+
+    Args:
+        columns: the ``profile_columns`` table.
+        source: a source name, or ``""`` to choose.
+        field: a field of that source, or ``""`` to choose.
+        kinds: kinds to choose from, in order of preference.
+
+    Raises:
+        WorkbenchError: the given source or field is not in the profile (the message lists them).
+    """
+    if source and source not in set(columns["source"]):
+        raise WorkbenchError(
+            f"no source {source!r} in the profile; profiled sources: {list(dict.fromkeys(columns['source']))}"
+        )
+    part = columns[columns["source"] == source] if source else columns
+    if field:
+        if field not in set(part["field"]):
+            raise WorkbenchError(
+                f"no field {field!r} in the profile of {source or 'any source'}; fields: {list(dict.fromkeys(part['field']))}"
+            )
+        hit = part[part["field"] == field].iloc[0]
+        return str(hit["source"]), field
+    for kind in kinds:
+        hits = part[(part["kind"] == kind) & part["mapped"].fillna(False).astype(bool)]
+        if len(hits):
+            return str(hits.iloc[0]["source"]), str(hits.iloc[0]["field"])
+    if part.empty:
+        raise WorkbenchError("the profile is empty; run profile_sources first")
+    return str(part.iloc[0]["source"]), str(part.iloc[0]["field"])
+
+
 # --------------------------------------------------------------------------------------------
 # ingest tables, read for display
 
 
-def read_ingest_summary(con) -> pd.DataFrame:
-    """The ``ingest_summary`` table, in source order of the ingest."""
+def read_ingest_summary(con, config: ProjectConfig | None = None) -> pd.DataFrame:
+    """The ``ingest_summary`` table, in the config's source order (else by source name)."""
     _require(con, "ingest_summary")
-    return con.execute("SELECT * FROM ingest_summary ORDER BY source, file").df()
+    df = con.execute("SELECT * FROM ingest_summary ORDER BY source, file").df()
+    if config is not None:
+        order = {s.name: i for i, s in enumerate(config.sources)}
+        df = df.sort_values("source", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    return df
 
 
 def read_quarantine(con, limit: int | None = None) -> pd.DataFrame:

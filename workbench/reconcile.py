@@ -28,6 +28,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -66,6 +67,18 @@ class ReconciliationResult:
     @property
     def counts(self) -> dict[str, int]:
         return {d: int((self.dispositions["disposition"] == d).sum()) for d in DISPOSITIONS}
+
+    def metrics(self) -> dict[str, Any]:
+        """Figures the ``validate`` stage records."""
+        sums = self.checksums
+        return {
+            "source_rows": len(self.dispositions),
+            "dispositions": self.counts,
+            "unaccounted_rows": len(self.problems),
+            "balanced": bool(self.totals["balanced"].astype(bool).all()),
+            "checksum_fields": len(sums),
+            "checksums_match": bool(sums.empty or sums["match"].all()),
+        }
 
 
 def _exported_batches(config) -> list[str]:
@@ -386,6 +399,16 @@ def _checksum(ids: list[str], values: dict[str, str | None]) -> str:
     return h.hexdigest()[:16]
 
 
+def _store(con, table: str, frame: pd.DataFrame, select: str = "SELECT * FROM __wb_frame") -> None:
+    """Replace `table` with `frame` (registered explicitly: a replacement scan would read an
+    existing table of the same name instead of the frame)."""
+    con.register("__wb_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
+    finally:
+        con.unregister("__wb_frame")
+
+
 def reconcile_run(con, config, run_root: Path | None = None) -> ReconciliationResult:
     """Reconcile a run: write ``dispositions``, totals and checksums; fail loudly on any gap.
 
@@ -418,7 +441,7 @@ def reconcile_run(con, config, run_root: Path | None = None) -> ReconciliationRe
                 ),
             ]
         )
-    con.execute("CREATE OR REPLACE TABLE reconciliation_problems AS SELECT * FROM problems")
+    _store(con, "reconciliation_problems", problems)
     if len(problems):
         named = problems.head(MAX_NAMED_ROWS)
         lines = [
@@ -439,17 +462,21 @@ def reconcile_run(con, config, run_root: Path | None = None) -> ReconciliationRe
             + "\nFix the stage that lost them (see each reason) and rerun; nothing may be dropped silently."
         )
     checksums = key_field_checksums(con, config, run_root) if run_root is not None else pd.DataFrame()
-    con.execute(
-        "CREATE OR REPLACE TABLE dispositions AS SELECT source::VARCHAR source, source_id::VARCHAR source_id, "
-        "record_key::VARCHAR record_key, row_number::BIGINT row_number, disposition::VARCHAR disposition, "
-        "master_id::VARCHAR master_id, batch::VARCHAR batch, reason::VARCHAR reason FROM dispositions "
-        "ORDER BY source, row_number"
+    _store(
+        con,
+        "dispositions",
+        dispositions,
+        "SELECT source::VARCHAR source, source_id::VARCHAR source_id, record_key::VARCHAR record_key, "
+        "row_number::BIGINT row_number, disposition::VARCHAR disposition, master_id::VARCHAR master_id, "
+        "batch::VARCHAR batch, reason::VARCHAR reason FROM __wb_frame ORDER BY source, row_number",
     )
-    con.execute("CREATE OR REPLACE TABLE reconciliation_totals AS SELECT * FROM totals ORDER BY source")
+    _store(con, "reconciliation_totals", totals)
     if not checksums.empty:
-        con.execute(
-            "CREATE OR REPLACE TABLE reconciliation_checksums AS SELECT * FROM checksums "
-            "ORDER BY profile, structure, target_field"
-        )
+        _store(con, "reconciliation_checksums", checksums)
+    if run_root is not None:
+        from workbench.run import atomic_path
+
+        with atomic_path(Path(run_root) / "tables" / "dispositions.csv") as tmp:
+            dispositions.to_csv(tmp, index=False, encoding="utf-8-sig")
     log.info("reconciliation: %s", {d: int((dispositions.disposition == d).sum()) for d in DISPOSITIONS})
     return ReconciliationResult(dispositions, totals, checksums, problems)

@@ -267,7 +267,7 @@ def load_review_items(
             raise WorkbenchError("load_review_items needs the project config when given a connection")
     path = Path(labels_path) if labels_path else labels_path_for(config)
     if hasattr(ctx_or_con, "connect"):
-        con = ctx_or_con.connect()
+        con = _connect_for_reading(ctx_or_con)
         try:
             queue, records, notes = _read_queue(con)
         finally:
@@ -304,6 +304,20 @@ def load_review_items(
             )
         )
     return ReviewSession(items=items, labels_path=path, notes=notes)
+
+
+def _connect_for_reading(ctx: Any) -> Any:
+    """A connection to the run database that works whatever the notebook already holds open.
+
+    DuckDB refuses a second connection to the same file with another read_only setting in one
+    process; the match notebook may hold a read-only one, a stage a read-write one.
+    """
+    import duckdb
+
+    try:
+        return ctx.connect(read_only=True)
+    except duckdb.ConnectionException:
+        return ctx.connect()
 
 
 def _read_queue(con: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:

@@ -332,9 +332,8 @@ def sample_masters(con, settings: SamplingSettings, seed: int) -> tuple[SamplePl
             f"report.sampling.strata: unknown stratum column(s) {unknown}; use source, batch, match_type"
         )
     sample = draw_sample(frame, plan.sample_size, strata, seed if settings.seed is None else settings.seed)
-    plan_df = pd.DataFrame([plan.to_dict()])
-    con.execute("CREATE OR REPLACE TABLE sample_plan AS SELECT * FROM plan_df")
-    con.execute("CREATE OR REPLACE TABLE business_sample AS SELECT * FROM sample ORDER BY sample_no")
+    _store(con, "sample_plan", pd.DataFrame([plan.to_dict()]))
+    _store(con, "business_sample", sample, order_by="sample_no")
     log.info("business sample: %s of %s masters (%s)", plan.sample_size, plan.population, plan.method)
     return plan, sample
 
@@ -349,7 +348,14 @@ def customer_history(con, config, master_ids: list[str], *, fields: list[str] | 
     Columns: ``master_id, section, source, record_key, field, value, detail``; ordered by master,
     section, record key and field.
     """
-    ids = pd.DataFrame({"master_id": master_ids})
+    con.register("__wb_ids", pd.DataFrame({"master_id": [str(m) for m in master_ids]}))
+    try:
+        return _history(con, config, fields)
+    finally:
+        con.unregister("__wb_ids")
+
+
+def _history(con, config, fields: list[str] | None) -> pd.DataFrame:
     canonical = list(config.field_kinds())
     wanted = [f for f in (fields or canonical)]
     parts: list[pd.DataFrame] = []
@@ -363,9 +369,11 @@ def customer_history(con, config, master_ids: list[str], *, fields: list[str] | 
                     f"""
                     SELECT c.master_id, 'source_row' AS section, s._source AS source, s.record_key,
                            regexp_replace(u.name, '_raw$', '') AS field, u.value, s.source_id AS detail
-                    FROM ids i JOIN crosswalk c USING (master_id)
+                    FROM __wb_ids i JOIN crosswalk c USING (master_id)
                     JOIN std_customers s ON s.record_key = c.record_key
-                    JOIN (UNPIVOT (SELECT record_key, {unpivot} FROM std_customers)
+                    JOIN (UNPIVOT (SELECT record_key, {unpivot} FROM std_customers WHERE record_key IN
+                                   (SELECT record_key FROM crosswalk WHERE master_id IN
+                                    (SELECT master_id FROM __wb_ids)))
                           ON {unpivot} INTO NAME name VALUE value) u ON u.record_key = s.record_key
                     """
                 ).df()
@@ -378,11 +386,11 @@ def customer_history(con, config, master_ids: list[str], *, fields: list[str] | 
                 f"""
                 SELECT p.master_id, 'golden' AS section, {src} AS source, p.record_key, p.field,
                        CAST(p.value AS VARCHAR) AS value, p.rule AS detail
-                FROM ids i JOIN golden_provenance p USING (master_id)
+                FROM __wb_ids i JOIN golden_provenance p USING (master_id)
                 """
             ).df()
         )
-    parts.extend(_transactions(con, config, ids))
+    parts.extend(_transactions(con, config))
     cols = ["master_id", "section", "source", "record_key", "field", "value", "detail"]
     if not parts:
         return pd.DataFrame(columns=cols)
@@ -393,7 +401,7 @@ def customer_history(con, config, master_ids: list[str], *, fields: list[str] | 
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def _transactions(con, config, ids: pd.DataFrame) -> list[pd.DataFrame]:
+def _transactions(con, config) -> list[pd.DataFrame]:
     """Transactions of activity sources linked through the customer source's IDs."""
     if not table_exists(con, "crosswalk"):
         return []
@@ -414,7 +422,7 @@ def _transactions(con, config, ids: pd.DataFrame) -> list[pd.DataFrame]:
             SELECT master_id, 'transaction' AS section, ? AS source,
                    ? || ':' || CAST(t._row_number AS VARCHAR) AS record_key,
                    'transaction' AS field, {text} AS value, t.{id_col} AS detail
-            FROM (SELECT c.master_id, c.source_id FROM ids i JOIN crosswalk c USING (master_id)
+            FROM (SELECT c.master_id, c.source_id FROM __wb_ids i JOIN crosswalk c USING (master_id)
                   WHERE c.source = ?) m
             JOIN {table} t ON trim(t.{id_col}) = m.source_id
             QUALIFY row_number() OVER (PARTITION BY master_id ORDER BY t._row_number DESC) <= ?
@@ -463,7 +471,9 @@ def write_review_workbook(
         rows[col] = ""
     history = customer_history(con, config, sample["master_id"].tolist(), fields=fields)
     history = _mask_long(history, kinds, masking)
-    history.insert(0, "sample_no", history["master_id"].map(dict(zip(sample.master_id, sample.sample_no))))
+    history.insert(
+        0, "sample_no", history["master_id"].map(dict(zip(sample.master_id, sample.sample_no, strict=True)))
+    )
     history["section"] = history["section"].map(text["sections"])
 
     with atomic_path(path) as tmp:
@@ -674,9 +684,19 @@ def evaluate_sample(verdicts: pd.DataFrame, plan: SamplePlan) -> SampleResult:
     )
 
 
+def _store(con, table: str, frame: pd.DataFrame, order_by: str | None = None) -> None:
+    """Replace `table` with the rows of `frame` (registered explicitly, then dropped)."""
+    con.register("__wb_frame", frame)
+    try:
+        order = f" ORDER BY {quote_ident(order_by)}" if order_by else ""
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM __wb_frame{order}")
+    finally:
+        con.unregister("__wb_frame")
+
+
 def save_verdicts(con, verdicts: pd.DataFrame) -> None:
     """Store the verdicts read back as table ``sample_verdicts``."""
-    con.execute("CREATE OR REPLACE TABLE sample_verdicts AS SELECT * FROM verdicts ORDER BY sample_no")
+    _store(con, "sample_verdicts", verdicts, order_by="sample_no")
 
 
 def load_plan(con) -> SamplePlan:
@@ -689,3 +709,75 @@ def load_plan(con) -> SamplePlan:
     for k in ("population", "allowed_defects", "sample_size", "computed_size"):
         row[k] = int(row[k])
     return SamplePlan(**row)
+
+
+@dataclass
+class BusinessSample:
+    """The business sample of a run: plan, drawn masters, review sheet, verdicts and result."""
+
+    plan: SamplePlan
+    sample: pd.DataFrame
+    workbook: Path
+    verdicts: pd.DataFrame | None
+    result: SampleResult | None
+
+    def metrics(self) -> dict[str, Any]:
+        """Figures the ``validate`` stage records."""
+        out: dict[str, Any] = {
+            "sample_population": self.plan.population,
+            "sample_size": self.plan.sample_size,
+            "sample_method": self.plan.method,
+            "sample_workbook": str(self.workbook),
+            "sample_reviewed": 0 if self.result is None else self.result.reviewed,
+        }
+        if self.result is not None:
+            out.update(
+                {
+                    "sample_defects": self.result.defects,
+                    "sample_accuracy": self.result.accuracy,
+                    "sample_ci_low": self.result.ci_low,
+                    "sample_ci_high": self.result.ci_high,
+                    "sample_target_met": self.result.target_met,
+                }
+            )
+        return out
+
+
+def business_sample(ctx, con) -> BusinessSample:
+    """Draw the run's business sample, write the review sheet, and read verdicts when reviewers answered.
+
+    The sheet goes to ``<run>/review/business_sample.xlsx``. Reviewers return it filled in as
+    ``report.sampling.verdicts_path`` (beside the config); its verdicts are matched to this run's
+    sample by master ID (a sampled master without a verdict is pending), stored in
+    ``sample_verdicts`` and evaluated.
+    """
+    config = ctx.config
+    settings = config.report.sampling
+    plan, sample = sample_masters(con, settings, config.project.seed)
+    language = config.report.language or config.project.language
+    workbook = write_review_workbook(
+        con,
+        config,
+        plan,
+        sample,
+        ctx.paths.review / "business_sample.xlsx",
+        language=language,
+        masking=config.report.masking,
+        fields=settings.history_fields,
+    )
+    path = config.resolve(settings.verdicts_path)
+    if not path.is_file():
+        log.info("no verdicts yet at %s: the review sheet is %s", path, workbook)
+        return BusinessSample(plan, sample, workbook, None, None)
+    answered = read_verdicts(path).drop(columns="sample_no")
+    dup = answered[answered.duplicated("master_id", keep=False) & answered["verdict"].notna()]
+    if len(dup):
+        raise SamplingError(f"{path}: master(s) {sorted(set(dup['master_id']))[:10]} have several verdicts")
+    answered = answered.drop_duplicates("master_id", keep="first")
+    verdicts = sample[["sample_no", "master_id"]].merge(answered, on="master_id", how="left")
+    ignored = sorted(set(answered.loc[answered["verdict"].notna(), "master_id"]) - set(sample["master_id"]))
+    if ignored:
+        log.warning("%s: %s verdict(s) for masters not in this run's sample are ignored", path, len(ignored))
+    verdicts = verdicts.astype(object).where(verdicts.notna(), None)
+    save_verdicts(con, verdicts)
+    return BusinessSample(plan, sample, workbook, verdicts, evaluate_sample(verdicts, plan))

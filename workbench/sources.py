@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from workbench.config import LINEAGE_COLUMNS
 from workbench.db import quote_ident, safe_table_name, table_exists
 from workbench.encodings import (
     MAX_BAD_LINE_SHARE,
@@ -74,13 +75,12 @@ STG_PREFIX = "stg_"
 QUARANTINE_TABLE = "quarantine"
 SUMMARY_TABLE = "ingest_summary"
 COLUMNS_TABLE = "stg_columns"
-LINEAGE_COLUMNS = ("_source", "_file", "_row_number", "_row_hash")
 HASH_SEPARATOR = "\x1f"  # U+001F, the unit separator: never part of a cell's text in practice
 BLANK_ROW = "blank row"
 UNNAMED_PREFIX = "unnamed_"
 
 _DDL = {
-    QUARANTINE_TABLE: ("source VARCHAR, file VARCHAR, row_number BIGINT, reason VARCHAR, raw_text VARCHAR"),
+    QUARANTINE_TABLE: "source VARCHAR, file VARCHAR, row_number BIGINT, reason VARCHAR, raw_text VARCHAR",
     SUMMARY_TABLE: (
         "source VARCHAR, file VARCHAR, format VARCHAR, encoding VARCHAR, file_rows BIGINT, "
         "staged_rows BIGINT, quarantined_rows BIGINT, balanced BOOLEAN"

@@ -240,6 +240,10 @@ def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[Field
 
     plans: list[FieldPlan] = []
     for name, kind in kinds.items():
+        if name in record_names:
+            # a source gives this record-level column (e.g. CRM account type → customer_type): the
+            # standardized column is the record-level one, chosen by `record_rules`
+            continue
         rule = settings.fields.get(name)
         chain = rule.rules if rule else settings.kind_rules.get(kind, settings.default_rules)
         plans.append(make(name, kind, chain, rule, boolean=kind == Kind.FLAG.value))
@@ -414,18 +418,27 @@ def build_members_sql(
             select.append(
                 f"CASE WHEN {col} IS NOT NULL THEN NOT list_contains({unknown}::VARCHAR[], {col}) END AS __ok{i}"
             )
-        if "most_frequent" in p.rules:
-            select.append(f"count({col}) OVER (PARTITION BY c.master_id, {col}) AS __freq{i}")
     for name in ACTIVITY_COLUMNS:
         expr = f"s.{quote_ident(name)}" if name in std else "NULL"
         cast = "DATE" if name == "last_activity_date" else "DOUBLE"
         select.append(f"TRY_CAST({expr} AS {cast}) AS __{name}")
     if parent_field:
         select.append(f"nullif(trim(CAST(s.{quote_ident(parent_field)} AS VARCHAR)), '') AS __parent_ref")
+    # most_frequent: how many members of the master hold the same value (a grouped count joined
+    # back, which DuckDB runs much faster than a window partitioned by master and value)
+    freq = [i for i, p in enumerate(plans) if "most_frequent" in p.rules]
+    counts = "".join(
+        f" LEFT JOIN (SELECT master_id, __v{i} AS v, count(*) AS n FROM base WHERE __v{i} IS NOT NULL "
+        f"GROUP BY ALL) f{i} ON f{i}.master_id = base.master_id AND f{i}.v = base.__v{i}"
+        for i in freq
+    )
     text = (
-        f"CREATE OR REPLACE TEMP TABLE {MEMBERS_TABLE} AS SELECT "
+        f"CREATE OR REPLACE TEMP TABLE {MEMBERS_TABLE} AS WITH base AS MATERIALIZED (SELECT "
         + ",\n  ".join(select)
-        + f"\nFROM {CROSSWALK_TABLE} c JOIN {STD_TABLE} s ON s.record_key = c.record_key"
+        + f"\nFROM {CROSSWALK_TABLE} c JOIN {STD_TABLE} s ON s.record_key = c.record_key) "
+        + "SELECT base.*"
+        + "".join(f", f{i}.n AS __freq{i}" for i in freq)
+        + f" FROM base{counts}"
     )
     return text, sql.params, aliases
 
@@ -809,33 +822,44 @@ def _activity_sql() -> str:
 def _provenance_select_sql(
     plans: Sequence[FieldPlan], aliases: _Aliases, *, parent_join: str
 ) -> tuple[str, list[Any]]:
+    """One pass over the winners: per master a list of (field, value, record, source, rule), unnested.
+
+    The masters are sorted before the list is unnested, so the rows come out ordered by master_id and
+    then field (in golden column order) without sorting the much longer provenance table.
+    """
     sql = _Sql()
-    parts = []
+    entries = []
     for i, p in enumerate(plans):
         name = sql.bind(p.field)  # parameters are bound in the order they appear in the text
         label = _rule_label_sql(p, i, aliases, sql)
-        parts.append(
-            f"SELECT w.master_id, {name} AS field, CAST(w.__w{i}.v AS VARCHAR) AS value, "
-            f"w.__w{i}.rk AS record_key, w.__w{i}.src AS source, {label} AS rule "
-            f"FROM {WINNERS_TABLE} w LEFT JOIN {RUNNER_UP_TABLE} r ON r.master_id = w.master_id "
-            f"WHERE w.__w{i} IS NOT NULL"
+        entries.append(
+            f"struct_pack(field := {name}, value := CAST(w.__w{i}.v AS VARCHAR), record_key := w.__w{i}.rk, "
+            f"source := w.__w{i}.src, rule := {label})"
         )
     for name, value, rk, src, rule in (
         ("last_activity_date", "last_activity_date", "lad_rk", "lad_src", "max"),
         ("activity_amount_12m", "activity_amount_12m", "a12_rk", "a12_src", "sum"),
         ("activity_amount_total", "activity_amount_total", "atot_rk", "atot_src", "sum"),
     ):
-        parts.append(
-            f"SELECT master_id, {sql.bind(name)} AS field, CAST({value} AS VARCHAR) AS value, "
-            f"{rk} AS record_key, {src} AS source, {sql.bind(rule)} AS rule "
-            f"FROM __golden_activity WHERE {value} IS NOT NULL"
+        entries.append(
+            f"struct_pack(field := {sql.bind(name)}, value := CAST(act.{value} AS VARCHAR), "
+            f"record_key := act.{rk}, source := act.{src}, rule := {sql.bind(rule)})"
         )
     if parent_join:
-        parts.append(
-            "SELECT master_id, 'parent_master_id' AS field, p.pm AS value, p.rk AS record_key, "
-            "p.src AS source, 'parent_reference' AS rule FROM __golden_parents"
+        entries.append(
+            "struct_pack(field := 'parent_master_id', value := gp.p.pm, record_key := gp.p.rk, "
+            "source := gp.p.src, rule := 'parent_reference')"
         )
-    return "SELECT * FROM (" + "\nUNION ALL ".join(parts) + ") ORDER BY master_id, field", sql.params
+    per_master = (
+        f"SELECT w.master_id, [{', '.join(entries)}] AS e FROM {WINNERS_TABLE} w "
+        f"LEFT JOIN {RUNNER_UP_TABLE} r ON r.master_id = w.master_id "
+        f"LEFT JOIN __golden_activity act ON act.master_id = w.master_id {parent_join} ORDER BY w.master_id"
+    )
+    text = (
+        "SELECT master_id, e.field, e.value, e.record_key, e.source, e.rule "
+        f"FROM (SELECT master_id, unnest(e) AS e FROM ({per_master})) WHERE e.value IS NOT NULL"
+    )
+    return text, sql.params
 
 
 def _did_you_mean(value: str, options: Sequence[str] | set[str]) -> str:

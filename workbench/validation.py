@@ -74,10 +74,32 @@ USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 PHONE_TEXT_PATTERN = r"^(?=(?:\D*\d){7})[0-9+()（）\-./;,，、\s转分机extEXT#*]+$"
-DATE_TEXT_PATTERN = r"^(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{8})(\s.*)?$"
+DATE_TEXT_PATTERN = r"^(?:\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{8})(?:\s.*)?$"
 AMOUNT_TEXT_PATTERN = r"^\s*[-+]?[0-9,]*\.?[0-9]+\s*$"
-FLAG_WORDS = ["是", "否", "Y", "N", "y", "n", "1", "0", "true", "false", "TRUE", "FALSE", "True", "False",
-              "yes", "no", "Yes", "No", "YES", "NO", "T", "F"]
+FLAG_WORDS = [
+    "是",
+    "否",
+    "Y",
+    "N",
+    "y",
+    "n",
+    "1",
+    "0",
+    "true",
+    "false",
+    "TRUE",
+    "FALSE",
+    "True",
+    "False",
+    "yes",
+    "no",
+    "Yes",
+    "No",
+    "YES",
+    "NO",
+    "T",
+    "F",
+]
 RECORD_STATUSES = ["active", "deregistered", "revoked", "suspended", "inactive", "unknown"]
 
 LABELS = {
@@ -94,6 +116,7 @@ LABELS = {
         "passed": "通过",
         "failed_rows": "不合格行",
         "ok": "通过",
+        "warn": "通过（有警告）",
         "fail": "未通过",
         "page": "详情",
         "open": "打开",
@@ -112,6 +135,7 @@ LABELS = {
         "passed": "Passed",
         "failed_rows": "Failed rows",
         "ok": "passed",
+        "warn": "passed with warnings",
         "fail": "failed",
         "page": "Details",
         "open": "open",
@@ -207,7 +231,9 @@ def check_suite_entries(raw: dict[str, Any], origin: str) -> list[str]:
             continue
         kind = entry.get("type")
         where = f"{where} ({kind})"
-        unknown = sorted(set(entry) - {"type", "kwargs", "meta", "id", "notes", "description", "rendered_content"})
+        unknown = sorted(
+            set(entry) - {"type", "kwargs", "meta", "id", "notes", "description", "rendered_content"}
+        )
         if unknown:
             problems.append(f"{where}: unknown key(s) {unknown}; allowed are type, kwargs, meta, notes")
             continue
@@ -287,7 +313,7 @@ def _suite(name: str, dataset: str, stage: str, keys: list[str], expectations: l
 
 
 # --------------------------------------------------------------------------------------------
-# suite builders
+# suite builders (regexes use non-capturing groups only: pandas warns on capturing groups)
 
 
 def build_source_suite(source, config) -> dict[str, Any]:
@@ -300,74 +326,216 @@ def build_source_suite(source, config) -> dict[str, Any]:
     idf = source.id_field
     cn = config.project.default_region == "CN"
     ex: list[dict] = [
-        _exp("expect_column_values_to_not_be_null", zh="行号不能为空", en="row number present", column="_row_number"),
-        _exp("expect_column_values_to_be_unique", zh="行号唯一", en="row number unique", column="_row_number"),
+        _exp(
+            "expect_column_values_to_not_be_null",
+            zh="行号不能为空",
+            en="row number present",
+            column="_row_number",
+        ),
+        _exp(
+            "expect_column_values_to_be_unique", zh="行号唯一", en="row number unique", column="_row_number"
+        ),
         _exp("expect_column_values_to_not_be_null", zh=f"{idf} 不能为空", en=f"{idf} is present", column=idf),
     ]
     if source.role == "customers":  # in an activity source the customer ID repeats by design
-        ex.append(_exp("expect_column_values_to_be_unique", "warning", zh=f"{idf} 在来源内唯一",
-                       en=f"{idf} is unique in the source", column=idf))
+        ex.append(
+            _exp(
+                "expect_column_values_to_be_unique",
+                "warning",
+                zh=f"{idf} 在来源内唯一",
+                en=f"{idf} is unique in the source",
+                column=idf,
+            )
+        )
     for col in source.columns.values():
         f, kind = col.field, str(col.kind.value)
         if f == idf:
             continue
         if kind == "phone":
-            ex.append(_exp("expect_column_values_to_match_regex", "warning", zh=f"{f} 像电话号码",
-                           en=f"{f} looks like a phone number", column=f, regex=PHONE_TEXT_PATTERN))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    "warning",
+                    zh=f"{f} 像电话号码",
+                    en=f"{f} looks like a phone number",
+                    column=f,
+                    regex=PHONE_TEXT_PATTERN,
+                )
+            )
         elif kind == "email":
-            ex.append(_exp("expect_column_values_to_match_regex", "warning", zh=f"{f} 是电子邮箱格式",
-                           en=f"{f} looks like an e-mail address", column=f, regex=EMAIL_PATTERN))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    "warning",
+                    zh=f"{f} 是电子邮箱格式",
+                    en=f"{f} looks like an e-mail address",
+                    column=f,
+                    regex=EMAIL_PATTERN,
+                )
+            )
         elif kind == "tax_id" and cn:
-            ex.append(_exp("expect_column_values_to_match_regex", "warning", zh=f"{f} 是 18 位统一社会信用代码",
-                           en=f"{f} has the shape of an 18-character USCC", column=f, regex=USCC_PATTERN))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    "warning",
+                    zh=f"{f} 是 18 位统一社会信用代码",
+                    en=f"{f} has the shape of an 18-character USCC",
+                    column=f,
+                    regex=USCC_PATTERN,
+                )
+            )
         elif kind == "postcode" and cn:
-            ex.append(_exp("expect_column_values_to_match_regex", "warning", zh=f"{f} 是 6 位邮编",
-                           en=f"{f} is a 6-digit postcode", column=f, regex=r"^\d{6}$"))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    "warning",
+                    zh=f"{f} 是 6 位邮编",
+                    en=f"{f} is a 6-digit postcode",
+                    column=f,
+                    regex=r"^\d{6}$",
+                )
+            )
         elif kind == "date":
-            ex.append(_exp("expect_column_values_to_match_regex", "warning", zh=f"{f} 是日期",
-                           en=f"{f} is a date", column=f, regex=DATE_TEXT_PATTERN))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    "warning",
+                    zh=f"{f} 是日期",
+                    en=f"{f} is a date",
+                    column=f,
+                    regex=DATE_TEXT_PATTERN,
+                )
+            )
         elif kind in ("amount", "number"):
-            ex.append(_exp("expect_column_values_to_match_regex", "warning", zh=f"{f} 是数值",
-                           en=f"{f} is a number", column=f, regex=AMOUNT_TEXT_PATTERN))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    "warning",
+                    zh=f"{f} 是数值",
+                    en=f"{f} is a number",
+                    column=f,
+                    regex=AMOUNT_TEXT_PATTERN,
+                )
+            )
         elif kind == "flag":
-            ex.append(_exp("expect_column_values_to_be_in_set", "warning", zh=f"{f} 是 是/否 标志",
-                           en=f"{f} is a yes/no flag", column=f, value_set=FLAG_WORDS))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_be_in_set",
+                    "warning",
+                    zh=f"{f} 是 是/否 标志",
+                    en=f"{f} is a yes/no flag",
+                    column=f,
+                    value_set=FLAG_WORDS,
+                )
+            )
         elif kind in ("customer_name", "company_name"):
-            ex.append(_exp("expect_column_values_to_not_be_null", "warning", zh=f"{f} 不能为空",
-                           en=f"{f} is present", column=f))
-            ex.append(_exp("expect_column_value_lengths_to_be_between", "warning", zh=f"{f} 长度 2–200",
-                           en=f"{f} has 2 to 200 characters", column=f, min_value=2, max_value=200))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_not_be_null",
+                    "warning",
+                    zh=f"{f} 不能为空",
+                    en=f"{f} is present",
+                    column=f,
+                )
+            )
+            ex.append(
+                _exp(
+                    "expect_column_value_lengths_to_be_between",
+                    "warning",
+                    zh=f"{f} 长度 2–200",
+                    en=f"{f} has 2 to 200 characters",
+                    column=f,
+                    min_value=2,
+                    max_value=200,
+                )
+            )
     keys = ["_source", "_row_number", idf]
-    return _suite(f"source_{source.name}", safe_table_name("stg_", source.name), "ingest", keys, ex,
-                  "generated from the config's field kinds")
+    return _suite(
+        f"source_{source.name}",
+        safe_table_name("stg_", source.name),
+        "ingest",
+        keys,
+        ex,
+        "generated from the config's field kinds",
+    )
 
 
 def build_standardized_suite(config) -> dict[str, Any]:
     """The suite of the standardized set (``std_customers``), built from the config's field kinds."""
     ex: list[dict] = [
-        _exp("expect_column_values_to_not_be_null", zh="记录键不能为空", en="record key present", column="record_key"),
-        _exp("expect_column_values_to_be_unique", zh="记录键唯一", en="record key unique", column="record_key"),
-        _exp("expect_column_values_to_be_in_set", zh="来源是配置中的客户来源", en="source is a configured source",
-             column="_source", value_set=[s.name for s in config.customer_sources]),
-        _exp("expect_column_values_to_be_in_set", zh="客户类型为 B2B/B2C", en="customer type is B2B or B2C",
-             column="customer_type", value_set=["B2B", "B2C"]),
-        _exp("expect_column_values_to_be_in_set", zh="状态取值合法", en="record status is a known status",
-             column="record_status", value_set=RECORD_STATUSES),
+        _exp(
+            "expect_column_values_to_not_be_null",
+            zh="记录键不能为空",
+            en="record key present",
+            column="record_key",
+        ),
+        _exp(
+            "expect_column_values_to_be_unique", zh="记录键唯一", en="record key unique", column="record_key"
+        ),
+        _exp(
+            "expect_column_values_to_be_in_set",
+            zh="来源是配置中的客户来源",
+            en="source is a configured source",
+            column="_source",
+            value_set=[s.name for s in config.customer_sources],
+        ),
+        _exp(
+            "expect_column_values_to_be_in_set",
+            zh="客户类型为 B2B/B2C",
+            en="customer type is B2B or B2C",
+            column="customer_type",
+            value_set=["B2B", "B2C"],
+        ),
+        _exp(
+            "expect_column_values_to_be_in_set",
+            zh="状态取值合法",
+            en="record status is a known status",
+            column="record_status",
+            value_set=RECORD_STATUSES,
+        ),
     ]
     for f, kind in config.field_kinds().items():
         kind = str(kind.value)
         if kind in ("id", "text", "code", "status"):
             continue
-        ex.append(_exp("expect_column_values_to_be_in_set", "warning", zh=f"{f} 标准化后有效",
-                       en=f"{f} is valid after standardizing", column=f"{f}_valid", value_set=[True]))
+        ex.append(
+            _exp(
+                "expect_column_values_to_be_in_set",
+                "warning",
+                zh=f"{f} 标准化后有效",
+                en=f"{f} is valid after standardizing",
+                column=f"{f}_valid",
+                value_set=[True],
+            )
+        )
         if kind == "phone":
-            ex.append(_exp("expect_column_values_to_match_regex", zh=f"{f}_e164 是 E.164 号码",
-                           en=f"{f}_e164 is an E.164 number", column=f"{f}_e164", regex=E164_PATTERN))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    zh=f"{f}_e164 是 E.164 号码",
+                    en=f"{f}_e164 is an E.164 number",
+                    column=f"{f}_e164",
+                    regex=E164_PATTERN,
+                )
+            )
         elif kind == "email":
-            ex.append(_exp("expect_column_values_to_match_regex", zh=f"{f} 是小写邮箱",
-                           en=f"{f} is a lower-case e-mail address", column=f, regex=r"^[^@\sA-Z]+@[^@\sA-Z]+\.[a-z]{2,}$"))
-    return _suite(STANDARDIZED_SUITE, "std_customers", "standardize", ["record_key", "_source", "source_id"], ex,
-                  "generated from the config's field kinds")
+            ex.append(
+                _exp(
+                    "expect_column_values_to_match_regex",
+                    zh=f"{f} 是小写邮箱",
+                    en=f"{f} is a lower-case e-mail address",
+                    column=f,
+                    regex=r"^[^@\sA-Z]+@[^@\sA-Z]+\.[a-z]{2,}$",
+                )
+            )
+    return _suite(
+        STANDARDIZED_SUITE,
+        "std_customers",
+        "standardize",
+        ["record_key", "_source", "source_id"],
+        ex,
+        "generated from the config's field kinds",
+    )
 
 
 def build_load_ready_suites(profile) -> list[dict[str, Any]]:
@@ -381,40 +549,105 @@ def build_load_ready_suites(profile) -> list[dict[str, Any]]:
     for s in profile.structures:
         ex: list[dict] = []
         for f in s.fields:
-            ex.append(_exp("expect_column_to_exist", zh=f"文件有 {f.name} 列", en=f"the file has column {f.name}",
-                           column=f.name))
+            ex.append(
+                _exp(
+                    "expect_column_to_exist",
+                    zh=f"文件有 {f.name} 列",
+                    en=f"the file has column {f.name}",
+                    column=f.name,
+                )
+            )
             if f.required:
-                ex.append(_exp("expect_column_values_to_not_be_null", zh=f"{f.caption} 必填",
-                               en=f"{f.caption} is required", column=f.name))
+                ex.append(
+                    _exp(
+                        "expect_column_values_to_not_be_null",
+                        zh=f"{f.caption} 必填",
+                        en=f"{f.caption} is required",
+                        column=f.name,
+                    )
+                )
             if f.length:
-                ex.append(_exp("expect_column_value_lengths_to_be_between", zh=f"{f.caption} 最长 {f.length}",
-                               en=f"{f.caption} has at most {f.length} characters", column=f.name,
-                               max_value=f.length))
+                ex.append(
+                    _exp(
+                        "expect_column_value_lengths_to_be_between",
+                        zh=f"{f.caption} 最长 {f.length}",
+                        en=f"{f.caption} has at most {f.length} characters",
+                        column=f.name,
+                        max_value=f.length,
+                    )
+                )
             if f.allowed:
-                ex.append(_exp("expect_column_values_to_be_in_set", zh=f"{f.caption} 取值在目标下拉表中",
-                               en=f"{f.caption} is one of the target's values", column=f.name,
-                               value_set=list(f.allowed)))
+                ex.append(
+                    _exp(
+                        "expect_column_values_to_be_in_set",
+                        zh=f"{f.caption} 取值在目标下拉表中",
+                        en=f"{f.caption} is one of the target's values",
+                        column=f.name,
+                        value_set=list(f.allowed),
+                    )
+                )
             if f.type == "integer":
-                ex.append(_exp("expect_column_values_to_match_regex", zh=f"{f.caption} 是整数",
-                               en=f"{f.caption} is an integer", column=f.name, regex=r"^-?[0-9]+$"))
+                ex.append(
+                    _exp(
+                        "expect_column_values_to_match_regex",
+                        zh=f"{f.caption} 是整数",
+                        en=f"{f.caption} is an integer",
+                        column=f.name,
+                        regex=r"^-?[0-9]+$",
+                    )
+                )
             elif f.type == "number":
-                dec = r"(\.[0-9]+)?" if f.decimals is None else (rf"(\.[0-9]{{1,{f.decimals}}})?" if f.decimals else "")
-                ex.append(_exp("expect_column_values_to_match_regex", zh=f"{f.caption} 是数值",
-                               en=f"{f.caption} is a number", column=f.name, regex=rf"^-?[0-9]+{dec}$"))
+                dec = (
+                    r"(?:\.[0-9]+)?"
+                    if f.decimals is None
+                    else (rf"(?:\.[0-9]{{1,{f.decimals}}})?" if f.decimals else "")
+                )
+                ex.append(
+                    _exp(
+                        "expect_column_values_to_match_regex",
+                        zh=f"{f.caption} 是数值",
+                        en=f"{f.caption} is a number",
+                        column=f.name,
+                        regex=rf"^-?[0-9]+{dec}$",
+                    )
+                )
             elif f.type == "date" and f.format:
-                ex.append(_exp("expect_column_values_to_match_strftime_format", zh=f"{f.caption} 日期格式 {f.format}",
-                               en=f"{f.caption} is a date written {f.format}", column=f.name,
-                               strftime_format=f.format))
+                ex.append(
+                    _exp(
+                        "expect_column_values_to_match_strftime_format",
+                        zh=f"{f.caption} 日期格式 {f.format}",
+                        en=f"{f.caption} is a date written {f.format}",
+                        column=f.name,
+                        strftime_format=f.format,
+                    )
+                )
         if s.explode:
-            ex.append(_exp("expect_compound_columns_to_be_unique", zh="键与展开字段组合唯一",
-                           en="key and exploded field are unique together",
-                           column_list=[profile.key_field, s.explode]))
+            ex.append(
+                _exp(
+                    "expect_compound_columns_to_be_unique",
+                    zh="键与展开字段组合唯一",
+                    en="key and exploded field are unique together",
+                    column_list=[profile.key_field, s.explode],
+                )
+            )
         elif s.id == profile.main.id:
-            ex.append(_exp("expect_column_values_to_be_unique", zh=f"{profile.key_field} 唯一",
-                           en=f"{profile.key_field} is unique", column=profile.key_field))
+            ex.append(
+                _exp(
+                    "expect_column_values_to_be_unique",
+                    zh=f"{profile.key_field} 唯一",
+                    en=f"{profile.key_field} is unique",
+                    column=profile.key_field,
+                )
+            )
         suites.append(
-            _suite(f"load_ready_{profile.name}_{s.id}", f"load_{profile.name}_{s.id}", "export",
-                   ["master_id", "_file", "_row"], ex, f"generated from target profile {profile.name}")
+            _suite(
+                f"load_ready_{profile.name}_{s.id}",
+                f"load_{profile.name}_{s.id}",
+                "export",
+                ["master_id", "_file", "_row"],
+                ex,
+                f"generated from target profile {profile.name}",
+            )
         )
     return suites
 
@@ -448,6 +681,30 @@ class ValidationOutcome:
         errors = self.results[self.results["severity"] == "error"]
         return bool(errors["success"].all()) if len(errors) else True
 
+    def metrics(self) -> dict[str, Any]:
+        """Figures the ``validate`` stage records."""
+        r = self.results
+        return {
+            "suites": int(r["suite"].nunique()) if len(r) else 0,
+            "expectations": len(r),
+            "failed_expectations": int((~r["success"].astype(bool)).sum()) if len(r) else 0,
+            "failed_errors": int(((~r["success"].astype(bool)) & (r["severity"] == "error")).sum())
+            if len(r)
+            else 0,
+            "failure_rows": len(self.failures),
+            "failure_rows_by_stage": {
+                str(k): int(v) for k, v in self.failures["stage"].value_counts().sort_index().items()
+            },
+            "datadocs": str(self.docs_index) if self.docs_index else None,
+        }
+
+    def failed(self) -> pd.DataFrame:
+        """The expectations that failed, errors first."""
+        r = self.results[~self.results["success"].astype(bool)]
+        return r.sort_values(["severity", "suite", "expectation", "column"], kind="mergesort").reset_index(
+            drop=True
+        )
+
 
 def _describe(meta: dict, language: str) -> str:
     return str(meta.get(f"description_{language}") or meta.get("description_en") or "")
@@ -460,8 +717,14 @@ def run_suites(
     run_name: str,
     language: str = "zh",
     failures_limit: int = 100_000,
+    field_kinds: dict[str, Any] | None = None,
+    masking=None,
 ) -> ValidationOutcome:
     """Run each suite as a checkpoint on its data; build offline Data Docs into `docs_dir`.
+
+    Failed values of personal-data columns (phones, e-mails, IDs by `field_kinds` and the
+    `masking` settings) are masked in the Data Docs pages, which business reads; the failures
+    table keeps them whole for the fix worklist.
 
     Args:
         checks: the suites and their data.
@@ -551,7 +814,8 @@ def run_suites(
                                 "severity": severity,
                                 "_keys": frame[check.keys].to_dict("records"),
                                 "value": (
-                                    values.iloc[:, 0] if values is not None and values.shape[1] == 1
+                                    values.iloc[:, 0]
+                                    if values is not None and values.shape[1] == 1
                                     else (values.agg("; ".join, axis=1) if values is not None else None)
                                 ),
                                 "description": description,
@@ -565,7 +829,8 @@ def run_suites(
     index = None
     if docs_dir is not None and docs_dir.exists():
         pages = _find_pages(docs_dir)
-        index = make_docs_offline(docs_dir, results, pages, language=language)
+        replacements = _docs_masks(failures, field_kinds or {}, masking) if field_kinds else {}
+        index = make_docs_offline(docs_dir, results, pages, language=language, replacements=replacements)
     return ValidationOutcome(results, failures, index, pages)
 
 
@@ -589,8 +854,11 @@ def _failure_keys(parts: list[pd.DataFrame]) -> pd.DataFrame:
     has_row = df["record_key"].isna() & df["source"].notna() & row.notna()
     df.loc[has_row, "record_key"] = df.loc[has_row, "source"].astype(str) + ":" + row[has_row].astype(str)
     df["source_id"] = pick("source_id")
-    id_cols = [c for c in keys.columns if c not in {"_source", "_row_number", "record_key", "source_id",
-                                                    "master_id", "_file", "_row"}]
+    id_cols = [
+        c
+        for c in keys.columns
+        if c not in {"_source", "_row_number", "record_key", "source_id", "master_id", "_file", "_row"}
+    ]
     for c in id_cols:  # a staged source's own ID column
         df["source_id"] = df["source_id"].where(df["source_id"].notna(), keys[c].astype("object"))
     df["master_id"] = pick("master_id")
@@ -600,6 +868,23 @@ def _failure_keys(parts: list[pd.DataFrame]) -> pd.DataFrame:
         df[c] = df[c].where(df[c].notna(), None).astype("object")
     df["row_in_file"] = pd.to_numeric(df["row_in_file"], errors="coerce").astype("Int64")
     return df[FAILURE_COLUMNS]
+
+
+def _docs_masks(failures: pd.DataFrame, field_kinds: dict[str, Any], masking) -> dict[str, str]:
+    """Failed values of personal-data columns → their masked text (values of 5+ characters only, so
+    a short value is never replaced elsewhere in a page)."""
+    from workbench.masking import columns_to_mask, mask_series
+
+    if failures.empty or masking is None or not masking.enabled:
+        return {}
+    plan = columns_to_mask(sorted(failures["column"].dropna().unique()), field_kinds, masking)
+    out: dict[str, str] = {}
+    for col, kind in plan.items():
+        values = failures.loc[failures["column"] == col, "value"].dropna().astype(str).drop_duplicates()
+        values = values[values.str.len() >= 5]
+        masked = mask_series(values.astype("object"), kind, masking)
+        out.update({v: m for v, m in zip(values, masked, strict=True) if v != m})
+    return out
 
 
 def _find_pages(docs_dir: Path) -> dict[str, str]:
@@ -696,6 +981,13 @@ def rewrite_page_offline(text: str, static_prefix: str) -> tuple[str, list[str]]
         if re.match(r"^(https?:)?//", src):
             removed.append(src)
             tag["src"] = logo_href
+    for tag in soup.find_all("a", href=re.compile(r"^(https?:)?//")):
+        removed.append(tag["href"])  # links out (GX docs, newsletter): keep the text, drop the link
+        tag.unwrap()
+    for tag in soup.find_all("style"):
+        if tag.string and re.search(r"url\(\s*['\"]?(https?:)?//", tag.string):
+            removed.append("style url()")
+            tag.string = re.sub(r"url\(\s*['\"]?(https?:)?//[^)]*\)", "none", tag.string)
     for tag in soup.find_all(style=True):
         if re.search(r"url\(\s*['\"]?(https?:)?//", tag["style"]):
             removed.append(tag["style"])
@@ -715,7 +1007,12 @@ def rewrite_page_offline(text: str, static_prefix: str) -> tuple[str, list[str]]
 
 
 def make_docs_offline(
-    docs_dir: Path, results: pd.DataFrame, pages: dict[str, str], *, language: str = "zh"
+    docs_dir: Path,
+    results: pd.DataFrame,
+    pages: dict[str, str],
+    *,
+    language: str = "zh",
+    replacements: dict[str, str] | None = None,
 ) -> Path:
     """Rewrite every Data Docs page for offline use and write the site's index page.
 
@@ -730,6 +1027,8 @@ def make_docs_offline(
         if page == docs_dir / "index.html":
             continue
         text, removed = rewrite_page_offline(page.read_text(encoding="utf-8"), _static_prefix(page, docs_dir))
+        for value, masked in sorted((replacements or {}).items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(html.escape(value, quote=False), html.escape(masked, quote=False))
         removed_total += len(removed)
         write_text_atomic(page, text)
     for css in sorted((docs_dir / "static").rglob("*.css")) if (docs_dir / "static").exists() else []:
@@ -744,7 +1043,9 @@ def make_docs_offline(
     return index
 
 
-def render_docs_index(results: pd.DataFrame, pages: dict[str, str], docs_dir: Path, *, language: str = "zh") -> str:
+def render_docs_index(
+    results: pd.DataFrame, pages: dict[str, str], docs_dir: Path, *, language: str = "zh"
+) -> str:
     """The offline index page of the Data Docs site (static HTML, no script)."""
     t = LABELS[language]
     esc = html.escape
@@ -755,16 +1056,19 @@ def render_docs_index(results: pd.DataFrame, pages: dict[str, str], docs_dir: Pa
             errors = g[g["severity"] == "error"]
             ok = bool(errors["success"].all()) if len(errors) else True
             failed_rows = int(pd.to_numeric(g["unexpected_count"], errors="coerce").fillna(0).sum())
+            status = "fail" if not ok else ("warn" if not g["success"].astype(bool).all() else "ok")
             link = pages.get(suite)
             cell = f'<a href="{esc(link)}">{t["open"]}</a>' if link else ""
             rows.append(
                 f"<tr><td>{esc(str(suite))}</td><td>{esc(str(dataset))}</td><td>{esc(str(stage))}</td>"
-                f'<td class="{"ok" if ok else "fail"}">{t["ok"] if ok else t["fail"]}</td>'
+                f'<td class="{status}">{t[status]}</td>'
                 f"<td>{len(g)}</td><td>{int(g['success'].sum())}</td><td>{failed_rows:,}</td><td>{cell}</td></tr>"
             )
-    suites = sorted(p.stem for p in (docs_dir / "expectations").glob("*.html")) if (
-        docs_dir / "expectations"
-    ).exists() else []
+    suites = (
+        sorted(p.stem for p in (docs_dir / "expectations").glob("*.html"))
+        if (docs_dir / "expectations").exists()
+        else []
+    )
     suite_items = "".join(f'<li><a href="expectations/{esc(s)}.html">{esc(s)}</a></li>' for s in suites)
     lang = "zh-CN" if language == "zh" else "en"
     head = (
@@ -775,9 +1079,10 @@ def render_docs_index(results: pd.DataFrame, pages: dict[str, str], docs_dir: Pa
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{esc(t['title'])}</title>\n<style>{_OFFLINE_CSS}\n"
         "td.ok { color: #1e8449; font-weight: 600; } td.fail { color: #c0392b; font-weight: 600; }\n"
+        "td.warn { color: #b9770e; font-weight: 600; }\n"
         "</style>\n</head>\n<body>\n"
         f'<h1><img src="static/images/logo-long.png" alt="" style="height:32px;vertical-align:middle"> '
-        f"{esc(t['title'])}</h1>\n<p class=\"wb-offline-note\">{esc(t['intro'])}</p>\n"
+        f'{esc(t["title"])}</h1>\n<p class="wb-offline-note">{esc(t["intro"])}</p>\n'
         f"<h2>{esc(t['results'])}</h2>\n<table><thead><tr>{head}</tr></thead><tbody>"
         + "".join(rows)
         + f"</tbody></table>\n<h2>{esc(t['suites'])}</h2>\n<ul>{suite_items}</ul>\n</body>\n</html>\n"
@@ -837,7 +1142,9 @@ def load_ready_frames(con, config, run_root: Path, profile) -> dict[str, pd.Data
     return {sid: pd.concat(p, ignore_index=True) for sid, p in parts.items() if p}
 
 
-def validate_run(ctx, con=None, *, stages: tuple[str, ...] = ("ingest", "standardize", "export")) -> ValidationOutcome:
+def validate_run(
+    ctx, con=None, *, stages: tuple[str, ...] = ("ingest", "standardize", "export")
+) -> ValidationOutcome:
     """Run every suite of a run at its stage and write the results (stage ``validate``).
 
     Sources (``stg_<name>``) use ``source_<name>.json``; ``std_customers`` uses
@@ -863,6 +1170,8 @@ def validate_run(ctx, con=None, *, stages: tuple[str, ...] = ("ingest", "standar
             run_name=ctx.run_id,
             language=config.report.language or config.project.language,
             failures_limit=config.report.failures_limit,
+            field_kinds={f: k.value for f, k in config.field_kinds().items()},
+            masking=config.report.masking,
         )
         store_outcome(con, outcome)
         from workbench.run import atomic_path
@@ -893,8 +1202,11 @@ def collect_checks(con, config, run_root: Path, *, stages: tuple[str, ...]) -> l
         suite = suite_for(STANDARDIZED_SUITE, config, lambda: build_standardized_suite(config))
         if suite is not None:
             data = con.sql("SELECT * FROM std_customers ORDER BY record_key").df()
-            checks.append(SuiteCheck(suite, data, "std_customers", "standardize",
-                                     ["record_key", "_source", "source_id"]))
+            checks.append(
+                SuiteCheck(
+                    suite, data, "std_customers", "standardize", ["record_key", "_source", "source_id"]
+                )
+            )
     if "export" in stages and table_exists(con, "load_rows"):
         from workbench.targets.profiles import load_project_profiles
 
@@ -908,21 +1220,35 @@ def collect_checks(con, config, run_root: Path, *, stages: tuple[str, ...]) -> l
                 sid = suite["meta"][META_KEY]["dataset"].removeprefix(f"load_{profile.name}_")
                 save_suite(suite, run_root / "expectations" / f"{suite['name']}.json")
                 if sid in frames:
-                    checks.append(SuiteCheck(suite, frames[sid], suite["meta"][META_KEY]["dataset"],
-                                             "export", ["master_id", "_file", "_row"]))
+                    checks.append(
+                        SuiteCheck(
+                            suite,
+                            frames[sid],
+                            suite["meta"][META_KEY]["dataset"],
+                            "export",
+                            ["master_id", "_file", "_row"],
+                        )
+                    )
     return checks
 
 
 def store_outcome(con, outcome: ValidationOutcome) -> None:
     """Write ``validation_results`` and ``validation_failures`` (master IDs filled from the crosswalk)."""
-    results, failures = outcome.results, outcome.failures
-    con.execute("CREATE OR REPLACE TABLE validation_results AS SELECT * FROM results")
+    con.register("__wb_results", outcome.results)
+    con.register("__wb_failures", outcome.failures)
     cw = "LEFT JOIN crosswalk c ON c.record_key = f.record_key" if table_exists(con, "crosswalk") else ""
     master = "coalesce(f.master_id, c.master_id)" if cw else "f.master_id"
-    cols = ", ".join(f"f.{quote_ident(c)}" if c != "master_id" else f"{master} AS master_id" for c in FAILURE_COLUMNS)
-    con.execute(
-        f"CREATE OR REPLACE TABLE validation_failures AS SELECT {cols} FROM failures f {cw} "
-        "ORDER BY f.suite, f.expectation, f.column, f.record_key, f.file, f.row_in_file"
+    cols = ", ".join(
+        f"f.{quote_ident(c)}" if c != "master_id" else f"{master} AS master_id" for c in FAILURE_COLUMNS
     )
+    try:
+        con.execute("CREATE OR REPLACE TABLE validation_results AS SELECT * FROM __wb_results")
+        con.execute(
+            f"CREATE OR REPLACE TABLE validation_failures AS SELECT {cols} FROM __wb_failures f {cw} "
+            "ORDER BY f.suite, f.expectation, f.column, f.record_key, f.file, f.row_in_file"
+        )
+    finally:
+        con.unregister("__wb_results")
+        con.unregister("__wb_failures")
     filled = con.sql("SELECT * FROM validation_failures").df()
     outcome.failures = filled

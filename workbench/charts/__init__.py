@@ -32,17 +32,41 @@ def setup_notebook() -> str:
     """Set plotly's default renderers for stage notebooks and return their name.
 
     Figures then show in JupyterLab (mimetype renderer) and in the offline HTML export of the
-    executed notebook (the ``notebook`` renderer inlines plotly.js once, never from a CDN).
+    executed notebook: the ``notebook`` renderer inlines plotly.js once. plotly's own ``notebook``
+    renderer also adds a MathJax ``<script src>`` from a CDN to every figure, so it is replaced by
+    :class:`OfflineNotebookRenderer`, which does not.
 
     Returns:
         The renderer string now in ``plotly.io.renderers.default``.
     """
     import plotly.io as pio
 
-    for name in ("notebook", "plotly_mimetype"):
-        pio.renderers[name].config = dict(PLOTLY_CONFIG)
+    pio.renderers["notebook"] = _offline_notebook_renderer()
+    pio.renderers["plotly_mimetype"].config = dict(PLOTLY_CONFIG)
     pio.renderers.default = NOTEBOOK_RENDERERS
     return NOTEBOOK_RENDERERS
+
+
+def _offline_notebook_renderer():
+    """plotly's classic-notebook renderer without the MathJax CDN script in each figure."""
+    from plotly.io import to_html
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):
+        def to_mimebundle(self, fig_dict):
+            html = to_html(
+                fig_dict,
+                config=self.config,
+                include_plotlyjs=self.include_plotlyjs,  # False: inlined once when activated
+                include_mathjax=False,
+                full_html=False,
+                default_width="100%",
+                default_height=525,
+                validate=False,
+            )
+            return {"text/html": html}
+
+    return OfflineNotebookRenderer(config=dict(PLOTLY_CONFIG))
 
 
 def style_figure(fig: go.Figure, *, height: int | None = None) -> go.Figure:

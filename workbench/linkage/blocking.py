@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workbench.config import Kind
 from workbench.db import quote_ident
-from workbench.linkage.settings_builder import FieldPlan
+from workbench.linkage.settings_builder import PIN, FieldPlan, helper
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,12 @@ class BlockingKey:
     name: str
     field: str
     template: str
+    kind: str = ""
+    right: str | None = None  # a cross-field key: the right record's expression differs
 
     def sql(self, alias: str) -> str:
-        return self.template.format(t=f"{alias}." if alias else "")
+        template = self.right if alias == "r" and self.right is not None else self.template
+        return template.format(t=f"{alias}." if alias else "")
 
 
 @dataclass
@@ -67,22 +70,24 @@ def _col(column: str) -> str:
 
 def blocking_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
     """The candidate blocking keys of the compared fields, most specific first per field."""
-    keys: list[BlockingKey] = []
+    out: list[BlockingKey] = []
     for p in plans:
+        keys: list[BlockingKey] = []
         c = p.columns
         if p.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and "core" in c:
             keys.append(BlockingKey(c["core"], p.field, _col(c["core"])))
             if "pinyin" in c:
+                pin = _col(helper(p, PIN))
+                keys.append(BlockingKey(helper(p, PIN), p.field, pin))
+                # the first letters of the pinyin meet a romanised name (华瑞科技 / Huarui Technology)
                 keys.append(
                     BlockingKey(
-                        c["pinyin"],
+                        f"{helper(p, PIN)}[1:5]",
                         p.field,
-                        f"nullif(lower(regexp_replace({_col(c['pinyin'])}, '[^A-Za-z0-9]', '', 'g')), '')",
+                        f"CASE WHEN length({pin}) >= 5 THEN left({pin}, 5) END",
                     )
                 )
-            keys.append(
-                BlockingKey(f"{c['core']}[1:2]", p.field, f"nullif(left({_col(c['core'])}, 2), '')")
-            )
+            keys.append(BlockingKey(f"{c['core']}[1:2]", p.field, f"nullif(left({_col(c['core'])}, 2), '')"))
         elif p.kind == Kind.PHONE:
             if "e164" in c:
                 keys.append(BlockingKey(c["e164"], p.field, _col(c["e164"])))
@@ -104,11 +109,40 @@ def blocking_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
                 keys.append(BlockingKey(c["detail"], p.field, _col(c["detail"])))
         else:
             keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
+        out += [replace(k, kind=p.kind.value) for k in keys]
+    out += cross_field_keys(plans)
+    return out
+
+
+def cross_field_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
+    """Keys between two fields of one kind: a ledger's 简称 against a CRM's full name, a 联系电话
+    against a 手机 (both directions, since a rule only looks at the left record's field)."""
+    from workbench.linkage.settings_builder import is_company_name
+
+    groups = [
+        [(p, p.match_column) for p in plans if is_company_name(p)],
+        [(p, p.col("e164") or p.columns["value"]) for p in plans if p.kind == Kind.PHONE],
+    ]
+    keys = []
+    for group in groups:
+        for (a, col_a), (_b, col_b) in itertools.permutations(group, 2):
+            keys.append(
+                BlockingKey(f"{col_a}~{col_b}", a.field, _col(col_a), kind=a.kind.value, right=_col(col_b))
+            )
     return keys
 
 
 def count_pairs_sql(table: str, keys: tuple[BlockingKey, ...] | list[BlockingKey]) -> str:
-    """SQL counting the record pairs that agree on every key (all present): Σ n·(n−1)/2 per group."""
+    """SQL counting the record pairs that agree on every key (all present): Σ n·(n−1)/2 per group;
+    for one cross-field key Σ n_left·n_right per value."""
+    if len(keys) == 1 and keys[0].right is not None:
+        left, right = keys[0].sql(""), keys[0].right.format(t="")
+        return (
+            f"SELECT coalesce(sum(a.n * b.n), 0)::BIGINT FROM "
+            f"(SELECT {left} AS v, count(*)::BIGINT AS n FROM {table} WHERE ({left}) IS NOT NULL GROUP BY 1) a "
+            f"JOIN (SELECT {right} AS v, count(*)::BIGINT AS n FROM {table} WHERE ({right}) IS NOT NULL GROUP BY 1) b "
+            f"USING (v)"
+        )
     exprs = [k.sql("") for k in keys]
     present = " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
     return (
@@ -130,8 +164,8 @@ def choose_blocking_rules(
         max_rules: at most this many rules are chosen (the most selective first).
 
     Returns:
-        Every evaluated candidate with its pair count; ``chosen`` marks the rules to use, in a stable
-        order (single keys first, then by pair count, then by name).
+        Every evaluated candidate with its pair count; ``chosen`` marks the rules to use: each field's
+        most specific key first, then the fields' other keys, then pairs of coarse keys (by count).
     """
     n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     budget = max(MIN_BLOCK_BUDGET, int(pairs_per_record * n))
@@ -140,7 +174,9 @@ def choose_blocking_rules(
         pairs = con.execute(count_pairs_sql(table, (key,))).fetchall()[0][0]
         singles.append(BlockingChoice((key,), int(pairs), False))
     accepted = [c for c in singles if 0 < c.pairs <= budget]
-    coarse = sorted((c for c in singles if c.pairs > budget), key=lambda c: (c.pairs, c.name))
+    coarse = sorted(
+        (c for c in singles if c.pairs > budget and c.keys[0].right is None), key=lambda c: (c.pairs, c.name)
+    )
     pairs_: list[BlockingChoice] = []
     for a, b in itertools.combinations(coarse, 2):
         if a.keys[0].field == b.keys[0].field:
@@ -148,12 +184,21 @@ def choose_blocking_rules(
         combo = tuple(sorted(a.keys + b.keys, key=lambda k: k.name))
         count = con.execute(count_pairs_sql(table, combo)).fetchall()[0][0]
         pairs_.append(BlockingChoice(combo, int(count), False))
-    chosen = sorted(accepted, key=lambda c: (c.pairs, c.name))
+    # every field's most specific key first (round robin over the fields), then the fields' other
+    # keys, then pairs of coarse keys: a cap on the number of rules then drops the least useful
+    rank: dict[str, int] = {}
+    ordered = []
+    for c in accepted:  # in key order: fields in config order, their keys most specific first
+        ordered.append((rank.setdefault(c.keys[0].field, 0), c))
+        rank[c.keys[0].field] += 1
+    chosen = [c for _, c in sorted(ordered, key=lambda rc: rc[0])]
     chosen += sorted((c for c in pairs_ if 0 < c.pairs <= budget), key=lambda c: (c.pairs, c.name))
     for c in chosen[:max_rules]:
         c.chosen = True
     if len(chosen) > max_rules:
-        log.info("%d blocking rules fit the budget; using the %d most selective", len(chosen), max_rules)
+        log.info(
+            "%d blocking rules fit the budget; using %d (match.max_blocking_rules)", len(chosen), max_rules
+        )
     log.info(
         "blocking: budget %s pairs per rule; chosen: %s",
         f"{budget:,}",

@@ -6,6 +6,8 @@ valid tax ID / USCC: a branch or subsidiary has its own) or both records of a pa
 labelled ``non_match``. Such a cluster is never kept: it is rebuilt from its edges strongest first
 (review label, deterministic rule, model probability), and an edge that would join two parts with
 conflicting values is left out. The edges left out are reported (they go to clerical review).
+A ``match`` label is a reviewer's decision on exactly this question, so it links even across
+different tax IDs (it still never joins a pair labelled ``non_match``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 REASON_RANK = {"review": 3, "deterministic": 2, "model": 1}
+REVIEWED_RANK = REASON_RANK["review"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ def split_conflicting(
             for f in sorted(set(fields[ra]) & set(fields[rb]))
             if fields[ra][f] != fields[rb][f]
         ]
+        if edge.rank >= REVIEWED_RANK:
+            clash = []  # a reviewer saw both records and said match: that decision stands
         if not clash and forbidden[ra] & groups[rb]:
             clash = ["labelled non_match"]
         if clash:
@@ -89,6 +94,63 @@ def split_conflicting(
             fields[keep].setdefault(f, v)
     rep = {m: min(groups[find(m)]) for m in members}
     return rep, rejected
+
+
+def split_oversized(
+    members: list[str], edges: Iterable[Edge], max_size: int, thresholds: tuple[float, ...]
+) -> tuple[dict[str, str], list[tuple[Edge, str]], float | None]:
+    """Break a cluster bigger than `max_size` by raising the bar for model links, step by step.
+
+    A cluster of hundreds of records is almost always a chain of weak links (shared switchboards,
+    shared e-mail domains, similar names), not one customer. Deterministic and reviewed links
+    (rank ≥ 2) always stay; model links need a probability of at least the next threshold, until
+    every part is within `max_size` or the thresholds run out.
+
+    Returns:
+        record → representative (smallest record_key of its part), the model links dropped (with the
+        reason), and the threshold finally used (None when the cluster was not too big).
+    """
+    edges = sorted(edges, key=Edge.sort_key)
+    if len(members) <= max_size:
+        return {m: m for m in members}, [], None
+    used = None
+    rep: dict[str, str] = {}
+    kept: list[Edge] = edges
+    for threshold in thresholds:
+        used = threshold
+        kept = [e for e in edges if e.rank >= 2 or e.probability >= threshold]
+        rep = _components(members, kept)
+        sizes: dict[str, int] = {}
+        for r in rep.values():
+            sizes[r] = sizes.get(r, 0) + 1
+        if max(sizes.values()) <= max_size:
+            break
+    kept_set = {(e.left, e.right) for e in kept}
+    dropped = [
+        (e, f"cluster of {len(members)} records too large; model links need p ≥ {used}")
+        for e in edges
+        if (e.left, e.right) not in kept_set
+    ]
+    return rep, dropped, used
+
+
+def _components(members: list[str], edges: list[Edge]) -> dict[str, str]:
+    parent = {m: m for m in members}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for e in edges:
+        a, b = find(e.left), find(e.right)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[str, list[str]] = {}
+    for m in members:
+        groups.setdefault(find(m), []).append(m)
+    return {m: min(g) for g in groups.values() for m in g}
 
 
 def has_conflict(

@@ -31,7 +31,9 @@ def default_rules(plans: list[FieldPlan]) -> list[DeterministicRule]:
     ]
     email = next((p for p in plans if p.kind == Kind.EMAIL), None)
     phones = [p for p in plans if p.kind == Kind.PHONE]
-    phone = next((p for p in phones if "mobile" in p.field or "cell" in p.field), phones[0] if phones else None)
+    phone = next(
+        (p for p in phones if "mobile" in p.field or "cell" in p.field), phones[0] if phones else None
+    )
     name = next(
         (p for p in plans if p.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and p.col("core")), None
     )
@@ -39,7 +41,11 @@ def default_rules(plans: list[FieldPlan]) -> list[DeterministicRule]:
         rules.append(
             DeterministicRule(
                 name="same_email_phone_name",
-                columns=[email.columns["value"], phone.col("e164") or phone.columns["value"], name.match_column],
+                columns=[
+                    email.columns["value"],
+                    phone.col("e164") or phone.columns["value"],
+                    name.match_column,
+                ],
             )
         )
     return rules
@@ -57,7 +63,9 @@ def resolve_rules(
     rules = default_rules(plans) if rules is None else rules
     names = [r.name for r in rules]
     for dup in sorted({n for n in names if names.count(n) > 1}):
-        raise MatchSettingsError(f"{config.config_path}: match.deterministic_rules: the name {dup!r} is used twice")
+        raise MatchSettingsError(
+            f"{config.config_path}: match.deterministic_rules: the name {dup!r} is used twice"
+        )
     for rule in rules:
         for column in rule.columns:
             if column not in std_columns:

@@ -51,7 +51,19 @@ def create_engine(name: str = "duckdb", *, threads: int | None = None) -> Engine
     return Engine(db_api=DuckDBAPI(connection=con), con=con, name=name)
 
 
+# loggers whose warnings repeat, per EM pass, facts the match stage reports once itself
+# (levels never observed, parameters left at their defaults): see training.TrainingReport
+_REPETITIVE = (
+    "splink.internals.expectation_maximisation",
+    "splink.internals.em_sampling",
+    "splink.internals.settings",
+    "splink.internals.linker",
+    "splink.internals.estimate_u",
+)
+
+
 def quiet_splink() -> None:
-    """Keep Splink's per-step INFO chatter out of notebooks and logs (warnings still show)."""
-    for name in ("splink", "splink.internals"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    """Keep Splink's per-step chatter out of notebooks and logs (its other warnings still show)."""
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    for name in _REPETITIVE:
+        logging.getLogger(name).setLevel(logging.ERROR)

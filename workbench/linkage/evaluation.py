@@ -36,9 +36,8 @@ def prf(tp: int, n_pred: int, n_true: int) -> dict[str, float | None]:
     """Precision, recall and F1 from counts (None where a ratio is undefined)."""
     p = tp / n_pred if n_pred else None
     r = tp / n_true if n_true else None
-    if p is None or r is None:
-        f = None
-    else:
+    f = None
+    if p is not None and r is not None:
         f = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return {"precision": p, "recall": r, "f1": f}
 
@@ -74,16 +73,37 @@ def read_ground_truth(path: Path, entity_column: str) -> pd.DataFrame:
     return df
 
 
-def _slice_sql(case: HardCase, column: str) -> str:
-    c = quote_ident(column)
-    if case.test == "differ":
-        return f"(tl.{c} IS NOT NULL AND tr.{c} IS NOT NULL AND tl.{c} <> tr.{c})"
-    if case.test == "same":
-        return f"(tl.{c} IS NOT NULL AND tl.{c} = tr.{c})"
+def _pairs(n: str) -> str:
+    return f"({n}) * ({n} - 1) // 2"
+
+
+def _flag_sql(case: HardCase, column: str) -> str:
+    """For contains_any: the record holds one of the values (split on ;)."""
     values = "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in case.values) + "]"
+    return f"list_has_any(string_split(coalesce(CAST({quote_ident(column)} AS VARCHAR), ''), ';'), {values})"
+
+
+def _slice_counts_sql(case: HardCase, column: str, group: str) -> str:
+    """SQL: the number of record pairs in the slice within each group of `group` columns, summed.
+
+    Pair counts come from group sizes (Σ n·(n−1)/2), never from listing the pairs, so a cluster of
+    thousands of records costs no more than a small one.
+    """
+    c = quote_ident(column)
+    if case.test == "same":
+        return (
+            f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) AS n FROM __wb_eval "
+            f"WHERE {c} IS NOT NULL GROUP BY {group}, {c})"
+        )
+    if case.test == "differ":
+        return (
+            f"SELECT coalesce(sum({_pairs('n')} - same), 0) FROM (SELECT sum(k) AS n, "
+            f"sum({_pairs('k')}) AS same FROM (SELECT {group}, {c}, count(*) AS k FROM __wb_eval "
+            f"WHERE {c} IS NOT NULL GROUP BY {group}, {c}) GROUP BY {group})"
+        )
     return (
-        f"(list_has_any(string_split(coalesce(tl.{c}, ''), ';'), {values}) OR "
-        f"list_has_any(string_split(coalesce(tr.{c}, ''), ';'), {values}))"
+        f"SELECT coalesce(sum({_pairs('n')} - {_pairs('clean')}), 0) FROM (SELECT count(*) AS n, "
+        f"count(*) FILTER (NOT {_flag_sql(case, column)}) AS clean FROM __wb_eval GROUP BY {group})"
     )
 
 
@@ -96,6 +116,10 @@ def evaluate_clusters(
 ) -> dict[str, Any]:
     """Score a clustering against the truth (both tables in `con`).
 
+    Every pair count is computed from group sizes: predicted pairs from the clusters, true pairs
+    from the entities, true positives from the (cluster, entity) cells, so the cost stays linear in
+    the number of records even when a clustering goes wrong and builds a huge cluster.
+
     Args:
         con: DuckDB connection.
         predicted: table with ``record_key``, ``master_id``.
@@ -106,57 +130,70 @@ def evaluate_clusters(
         ``pairwise`` and ``cluster`` dicts (precision, recall, f1, counts), and ``hard_cases``
         (name → pairwise figures of the slice).
     """
+    truth_cols = [r[0] for r in con.execute(f"DESCRIBE {truth}").fetchall()]
+    cases = {n: c for n, c in (hard_cases or {}).items() if c.column in truth_cols}
+    for name, case in (hard_cases or {}).items():
+        if name not in cases:
+            log.info("hard case %s: ground truth has no column %r; skipped", name, case.column)
+    extra = "".join(
+        f", t.{quote_ident(col)}"
+        for col in dict.fromkeys(c.column for c in cases.values())
+        if col != "entity_id"
+    )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __wb_eval AS SELECT p.record_key, p.master_id, t.entity_id "
+        f"CREATE OR REPLACE TEMP TABLE __wb_eval AS SELECT p.record_key, p.master_id, t.entity_id{extra} "
         f"FROM {predicted} p JOIN {truth} t USING (record_key)"
     )
-    pred_pairs = "SELECT a.record_key AS l, b.record_key AS r FROM __wb_eval a JOIN __wb_eval b ON a.master_id = b.master_id AND a.record_key < b.record_key"
-    true_pairs = "SELECT a.record_key AS l, b.record_key AS r FROM __wb_eval a JOIN __wb_eval b ON a.entity_id = b.entity_id AND a.record_key < b.record_key"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __wb_eval_pairs AS "
-        f"SELECT coalesce(p.l, t.l) AS l, coalesce(p.r, t.r) AS r, p.l IS NOT NULL AS predicted, "
-        f"t.l IS NOT NULL AS actual FROM ({pred_pairs}) p FULL OUTER JOIN ({true_pairs}) t ON p.l = t.l AND p.r = t.r"
+
+    def one(sql: str) -> int:
+        return int(con.execute(sql).fetchall()[0][0])
+
+    n_pred = one(
+        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM __wb_eval GROUP BY master_id)"
     )
-    tp, n_pred, n_true = con.execute(
-        "SELECT count(*) FILTER (predicted AND actual), count(*) FILTER (predicted), count(*) FILTER (actual) "
-        "FROM __wb_eval_pairs"
-    ).fetchall()[0]
+    n_true = one(
+        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM __wb_eval GROUP BY entity_id)"
+    )
+    tp = one(
+        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM __wb_eval GROUP BY master_id, entity_id)"
+    )
     pairwise = {**prf(tp, n_pred, n_true), "tp": tp, "predicted_pairs": n_pred, "true_pairs": n_true}
+    # a cluster is exact when its (cluster, entity) cell holds the whole cluster and the whole entity;
+    # window sums instead of joins on the counts (DuckDB may join pc and tc on the count: a blow-up)
     right, n_pc, n_tc = con.execute(
-        "WITH p AS (SELECT string_agg(record_key, '|' ORDER BY record_key) AS m FROM __wb_eval GROUP BY master_id), "
-        "t AS (SELECT string_agg(record_key, '|' ORDER BY record_key) AS m FROM __wb_eval GROUP BY entity_id) "
-        "SELECT (SELECT count(*) FROM p JOIN t USING (m)), (SELECT count(*) FROM p), (SELECT count(*) FROM t)"
+        "WITH cell AS (SELECT master_id, entity_id, count(*) AS n FROM __wb_eval GROUP BY ALL), "
+        "x AS (SELECT n, sum(n) OVER (PARTITION BY master_id) AS pn, "
+        "sum(n) OVER (PARTITION BY entity_id) AS tn FROM cell) "
+        "SELECT count(*) FILTER (WHERE n = pn AND n = tn), "
+        "(SELECT count(DISTINCT master_id) FROM __wb_eval), (SELECT count(DISTINCT entity_id) FROM __wb_eval) "
+        "FROM x"
     ).fetchall()[0]
-    cluster = {**prf(right, n_pc, n_tc), "exact_clusters": right, "predicted_clusters": n_pc, "true_clusters": n_tc}
-    out: dict[str, Any] = {"pairwise": pairwise, "cluster": cluster, "records_scored": _count(con, "__wb_eval")}
-    truth_cols = {r[0] for r in con.execute(f"DESCRIBE {truth}").fetchall()}
-    cases: dict[str, Any] = {}
-    for name, case in (hard_cases or {}).items():
-        if case.column not in truth_cols:
-            log.info("hard case %s: ground truth has no column %r; skipped", name, case.column)
-            continue
-        cond = _slice_sql(case, case.column)
-        tp_s, pred_s, true_s, merges = con.execute(
-            f"SELECT count(*) FILTER (predicted AND actual), count(*) FILTER (predicted), "
-            f"count(*) FILTER (actual), count(*) FILTER (predicted AND NOT actual) "
-            f"FROM __wb_eval_pairs x JOIN {truth} tl ON tl.record_key = x.l JOIN {truth} tr ON tr.record_key = x.r "
-            f"WHERE {cond}"
-        ).fetchall()[0]
-        cases[name] = {
+    cluster = {
+        **prf(right, n_pc, n_tc),
+        "exact_clusters": right,
+        "predicted_clusters": n_pc,
+        "true_clusters": n_tc,
+    }
+    out: dict[str, Any] = {
+        "pairwise": pairwise,
+        "cluster": cluster,
+        "records_scored": one("SELECT count(*) FROM __wb_eval"),
+    }
+    results: dict[str, Any] = {}
+    for name, case in cases.items():
+        pred_s = one(_slice_counts_sql(case, case.column, "master_id"))
+        true_s = one(_slice_counts_sql(case, case.column, "entity_id"))
+        tp_s = one(_slice_counts_sql(case, case.column, "master_id, entity_id"))
+        results[name] = {
             **prf(tp_s, pred_s, true_s),
             "tp": tp_s,
             "predicted_pairs": pred_s,
             "true_pairs": true_s,
-            "false_merges": merges,
+            "false_merges": pred_s - tp_s,
         }
-    out["hard_cases"] = cases
-    con.execute("DROP TABLE IF EXISTS __wb_eval_pairs")
+    out["hard_cases"] = results
     con.execute("DROP TABLE IF EXISTS __wb_eval")
     return out
-
-
-def _count(con: Any, table: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 def flatten_metrics(result: dict[str, Any], prefix: str = "gt") -> dict[str, Any]:

@@ -145,10 +145,10 @@ def assign_master_ids(
     known = dict(zip(registry.table["identity"], registry.table["master_id"], strict=True))
     df = records[["record_key", "identity", "source", "cluster"]].copy()
     df["old"] = df["identity"].map(known)
-    first_identity = df.groupby("cluster")["identity"].min()
-    votes = (
-        df.dropna(subset=["old"]).groupby(["cluster", "old"]).size().rename("votes").reset_index()
-    )
+    # the smallest identity of each cluster (sort + first: a string min per group is slow in pandas)
+    ordered = df.sort_values("identity", kind="mergesort")
+    first_identity = ordered.drop_duplicates("cluster").set_index("cluster")["identity"]
+    votes = df.dropna(subset=["old"]).groupby(["cluster", "old"]).size().rename("votes").reset_index()
     votes["first"] = votes["cluster"].map(first_identity)
     votes = votes.sort_values(["votes", "old", "first"], ascending=[False, True, True], kind="mergesort")
     chosen: dict[object, str] = {}

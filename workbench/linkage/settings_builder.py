@@ -144,6 +144,26 @@ def plan_fields(
 # comparisons by kind
 
 
+# m probabilities fixed instead of estimated, for levels that (almost) never occur among true matches:
+# EM drives such an m to exactly 0, which Splink 5 refuses (it raises instead of clamping), and
+# the whole EM pass is lost. The values are domain knowledge, not fitted: two different *valid*
+# tax IDs are different legal entities (a typing error nearly always breaks the check character);
+# a name with a branch marker (分公司) against one without, or two different branch markers, are
+# different customers unless a source simply dropped the marker.
+FIXED_TAX_ID_M = 0.001
+FIXED_MARKER_M: dict[str, tuple[float | None, float | None]] = {
+    "branch": (0.01, 0.001),  # only one name has a branch marker / two different branch markers
+    "region": (None, 0.002),  # two different regions (华瑞(上海) vs 华瑞(北京)): sister companies
+    "legal_form": (None, None),  # sources drop or romanise legal forms: left to EM
+}
+
+
+def _fixed_m(level: Any, m: float | None) -> Any:
+    if m is not None:
+        level.configure(m_probability=m, fix_m_probability=True)
+    return level
+
+
 def _lr(column: str) -> tuple[str, str]:
     return quote_ident(f"{column}_l"), quote_ident(f"{column}_r")
 
@@ -180,72 +200,234 @@ def _custom_comparison(name: str, description: str, levels: list[Any]) -> Any:
     )
 
 
-def _pinyin_expr(plan: FieldPlan, side: str) -> str:
-    """Latin letters of the name: its pinyin, or the Latin core itself (so 华瑞 ~ Huarui)."""
-    core = quote_ident(f"{plan.match_column}_{side}")
-    latin = f"lower(regexp_replace({core}, '[^A-Za-z0-9]', '', 'g'))"
-    if plan.col("pinyin"):
-        pin = quote_ident(f"{plan.col('pinyin')}_{side}")
-        return f"coalesce(nullif(lower(regexp_replace({pin}, '[^A-Za-z0-9]', '', 'g')), ''), nullif({latin}, ''))"
-    return f"nullif({latin}, '')"
+# --------------------------------------------------------------------------------------------
+# helper columns: computed once per record (not once per compared pair) before Splink runs
+
+PIN, FIRST, HAN, NUMS = "__pin", "__first", "__han", "__nums"
+PHONES = "phones__all"
 
 
-def company_name_comparisons(plan: FieldPlan, *, tf: bool) -> list[Any]:
-    """Company name: core similarity (CJK and Latin), pinyin, short name; branch/region/legal form.
+def helper(plan: FieldPlan, suffix: str) -> str:
+    """Name of a helper column of a field (e.g. ``customer_name__pin``)."""
+    return f"{plan.field}{suffix}"
 
-    The core comparison has levels: exact core; same pinyin (``华瑞`` ~ ``Huarui``); Jaro-Winkler
-    ≥ 0.92; one core contains the other (简称 short names); Jaro-Winkler ≥ 0.8 on the core or ≥ 0.9
-    on the pinyin; else. The branch, region and legal-form parts get comparisons of their own, so
-    that a branch (分公司) or a regional subsidiary with the same core is evidence *against* a match.
+
+def helper_columns(plans: list[FieldPlan]) -> dict[str, str]:
+    """Helper column → SQL over std_customers columns, for the records table Splink reads.
+
+    - ``<name>__pin``: Latin letters of a name: its pinyin, or the Latin core itself (华瑞 ~ Huarui);
+    - ``<name>__first``: the leading Latin word of a company name (NULL for a Chinese name);
+    - ``<name>__han``: the name core has Chinese characters;
+    - ``phones__all``: every number of every phone field (a list; NULL when none);
+    - ``<address>__nums``: the numbers in an address (house number, floor, postcode).
     """
-    from splink import comparison_level_library as cll
-
-    core = plan.match_column
-    cl_, cr = _lr(core)
-    pl, pr = _pinyin_expr(plan, "l"), _pinyin_expr(plan, "r")
-    levels: list[Any] = [
-        _null_level(core),
-        _exact(core, tf=tf, label="exact name core"),
-        _custom(f"{pl} = {pr}", "same pinyin / Latin spelling"),
-        cll.JaroWinklerLevel(core, 0.92),
-        _custom(
-            f"(length({cl_}) >= 2 AND length({cr}) >= 2 AND "
-            f"(contains({cl_}, {cr}) OR contains({cr}, {cl_}))) OR "
-            f"(length({pl}) >= 4 AND length({pr}) >= 4 AND (contains({pl}, {pr}) OR contains({pr}, {pl})))",
-            "one name contains the other (short name)",
-        ),
-        _custom(
-            f"jaro_winkler_similarity({cl_}, {cr}) >= 0.8 OR jaro_winkler_similarity({pl}, {pr}) >= 0.9",
-            "similar name or pinyin",
-        ),
-        cll.ElseLevel(),
-    ]
-    out = [_custom_comparison(plan.field, f"{plan.field}: company name core", levels)]
-    for role, what in (("branch", "branch"), ("region", "region"), ("legal_form", "legal form")):
-        column = plan.col(role)
-        if column:
-            out.append(_marker_comparison(plan, column, what))
+    out: dict[str, str] = {}
+    for p in plans:
+        if is_company_name(p) or (p.kind == Kind.PERSON_NAME and p.col("pinyin")):
+            base = f"CAST({quote_ident(p.match_column)} AS VARCHAR)"
+            latin = f"nullif(lower(regexp_replace({base}, '[^A-Za-z0-9]', '', 'g')), '')"
+            if p.col("pinyin"):
+                pin = f"CAST({quote_ident(p.columns['pinyin'])} AS VARCHAR)"
+                out[helper(p, PIN)] = (
+                    f"coalesce(nullif(lower(regexp_replace({pin}, '[^A-Za-z0-9]', '', 'g')), ''), {latin})"
+                )
+            else:
+                out[helper(p, PIN)] = latin
+        if is_company_name(p):
+            base = f"CAST({quote_ident(p.match_column)} AS VARCHAR)"
+            out[helper(p, FIRST)] = f"nullif(regexp_extract(lower({base}), '^[a-z]+'), '')"
+            out[helper(p, HAN)] = f"regexp_matches({base}, '\\p{{Han}}')"
+        if p.kind == Kind.ADDRESS:
+            value = f"CAST({quote_ident(p.columns['value'])} AS VARCHAR)"
+            out[helper(p, NUMS)] = f"regexp_extract_all({value}, '[0-9]+')"
+    phones = [p for p in plans if p.kind == Kind.PHONE]
+    if phones:
+        parts = ", ".join(
+            f"string_split(coalesce(CAST({quote_ident(p.col('all') or p.col('e164') or p.columns['value'])} AS VARCHAR), ''), ';')"
+            for p in phones
+        )
+        numbers = f"list_distinct(list_filter(flatten([{parts}]), lambda x: x <> ''))"
+        out[PHONES] = f"CASE WHEN len({numbers}) > 0 THEN {numbers} END"
     return out
 
 
-def _marker_comparison(plan: FieldPlan, column: str, what: str) -> Any:
+def _side(column: str, side: str) -> str:
+    return quote_ident(f"{column}_{side}")
+
+
+def _pinyin_expr(plan: FieldPlan, side: str) -> str:
+    return _side(helper(plan, PIN), side)
+
+
+def _any(plans: list[FieldPlan], condition: Any) -> str:
+    """OR of `condition(l_expr, r_expr, a, b)` over every pair of fields (a on the left, b on the right)."""
+    return " OR ".join(f"({condition(a, b)})" for a in plans for b in plans)
+
+
+def company_name_comparisons(
+    plans: list[FieldPlan], *, tf: bool, type_column: str | None = None
+) -> list[Any]:
+    """Company names (one or several fields, e.g. full name and 简称): one comparison, plus markers.
+
+    The name fields of a record are compared with every name field of the other record, so a
+    source that keeps only the short name (简称) meets the full name of another source; agreement on
+    both fields counts once. Levels, best first: exact core of the first (main) name field; the
+    short name of one equals a name of a record that has no main name; another name field agrees
+    while the main names differ (two companies with one short name); same pinyin (``华瑞`` ~
+    ``Huarui``, homophone typing errors); near-identical (Jaro-Winkler ≥ 0.92 or one character off:
+    a 4-character CJK core with one typo scores only 0.88); one name contains the other (short
+    names); the pinyin of a Chinese name starts with the other's first Latin word (a romanised
+    name that translates the industry word: ``华瑞科技`` ~ ``Huarui Technology``); similar
+    (Jaro-Winkler ≥ 0.88: lower scores are common between different Latin names built from the
+    same words, such as ``Orchid & Sentosa Logistics`` and ``Sentosa & Kallang Logistics``);
+    similar pinyin across scripts; else.
+
+    The branch, region and legal-form parts of the main name get comparisons of their own, so that
+    a branch (分公司) or a regional subsidiary with the same core is evidence *against* a match.
+    """
+    from splink import comparison_level_library as cll
+
+    main = plans[0]
+
+    def core(p: FieldPlan, side: str) -> str:
+        return quote_ident(f"{p.match_column}_{side}")
+
+    def pin(p: FieldPlan, side: str) -> str:
+        return _pinyin_expr(p, side)
+
+    def first(p: FieldPlan, side: str) -> str:
+        return _side(helper(p, FIRST), side)
+
+    def han(p: FieldPlan, side: str) -> str:
+        return _side(helper(p, HAN), side)
+
+    all_null = " OR ".join(
+        "(" + " AND ".join(f"{core(p, side)} IS NULL" for p in plans) + ")" for side in ("l", "r")
+    )
+    same = _any(plans, lambda a, b: f"{core(a, 'l')} = {core(b, 'r')}")
+    levels: list[Any] = [_custom(all_null, "no name", is_null_level=True)]
+    if type_column:
+        # an individual's name (汪军) is shared by many people: its own level, so EM weighs it apart
+        # from a company name, with term frequencies on the name itself
+        tl, tr = _lr(type_column)
+        ml, mr = core(main, "l"), core(main, "r")
+        levels.append(
+            _custom(
+                f"{ml} = {mr} AND {tl} = 'B2C' AND {tr} = 'B2C'",
+                "same name, both individuals",
+                **(
+                    {
+                        "tf_adjustment_column": main.match_column,
+                        "tf_adjustment_weight": 1.0,
+                        "disable_tf_exact_match_detection": True,
+                    }
+                    if tf
+                    else {}
+                ),
+            )
+        )
+    levels.append(_exact(main.match_column, tf=tf, label="exact name core"))
+    if len(plans) > 1:
+        ml, mr = core(main, "l"), core(main, "r")
+        levels += [
+            _custom(f"({ml} IS NULL OR {mr} IS NULL) AND ({same})", "short name equals the other's name"),
+            _custom(
+                same,
+                "same short name, different full names",
+                # a short name shared by many companies (Weber Elektronik) says little; there is no
+                # exact level on that column, so the level's own u is the base of the adjustment
+                **(
+                    {
+                        "tf_adjustment_column": plans[1].match_column,
+                        "tf_adjustment_weight": 1.0,
+                        "disable_tf_exact_match_detection": True,
+                    }
+                    if tf
+                    else {}
+                ),
+            ),
+        ]
+    levels += [
+        _custom(_any(plans, lambda a, b: f"{pin(a, 'l')} = {pin(b, 'r')}"), "same pinyin / Latin spelling"),
+        _custom(
+            _any(
+                plans,
+                lambda a, b: (
+                    f"jaro_winkler_similarity({core(a, 'l')}, {core(b, 'r')}) >= 0.92 OR "
+                    f"(least(length({core(a, 'l')}), length({core(b, 'r')})) >= 4 AND "
+                    f"levenshtein({core(a, 'l')}, {core(b, 'r')}) <= 1)"
+                ),
+            ),
+            "near-identical name (Jaro-Winkler ≥ 0.92 or one character off)",
+        ),
+        _custom(
+            _any(
+                plans,
+                lambda a, b: (
+                    f"(length({core(a, 'l')}) >= 2 AND length({core(b, 'r')}) >= 2 AND "
+                    f"(contains({core(a, 'l')}, {core(b, 'r')}) OR contains({core(b, 'r')}, {core(a, 'l')}))) OR "
+                    f"(length({pin(a, 'l')}) >= 4 AND length({pin(b, 'r')}) >= 4 AND "
+                    f"(contains({pin(a, 'l')}, {pin(b, 'r')}) OR contains({pin(b, 'r')}, {pin(a, 'l')})))"
+                ),
+            ),
+            "one name contains the other (short name)",
+        ),
+        _custom(
+            _any(
+                plans,
+                lambda a, b: (
+                    f"(length({first(a, 'l')}) >= 4 AND {han(b, 'r')} "
+                    f"AND starts_with({pin(b, 'r')}, {first(a, 'l')})) OR "
+                    f"(length({first(b, 'r')}) >= 4 AND {han(a, 'l')} "
+                    f"AND starts_with({pin(a, 'l')}, {first(b, 'r')}))"
+                ),
+            ),
+            "pinyin starts with the other name's first word (华瑞科技 ~ Huarui Technology)",
+        ),
+        _custom(
+            _any(plans, lambda a, b: f"jaro_winkler_similarity({core(a, 'l')}, {core(b, 'r')}) >= 0.88"),
+            "similar name (Jaro-Winkler ≥ 0.88)",
+        ),
+        _custom(
+            _any(
+                plans,
+                lambda a, b: (
+                    f"({han(a, 'l')} OR {han(b, 'r')}) "
+                    f"AND jaro_winkler_similarity({pin(a, 'l')}, {pin(b, 'r')}) >= 0.9"
+                ),
+            ),
+            "similar pinyin across scripts",
+        ),
+        cll.ElseLevel(),
+    ]
+    names = ", ".join(p.field for p in plans)
+    out = [_custom_comparison(main.field, f"company name ({names})", levels)]
+    for role, what in (("branch", "branch"), ("region", "region"), ("legal_form", "legal form")):
+        column = main.col(role)
+        if column:
+            out.append(_marker_comparison(main, column, what, role))
+    return out
+
+
+def _marker_comparison(plan: FieldPlan, column: str, what: str, role: str) -> Any:
     """Branch / region / legal-form part of a name: both absent, same, only one has it, different."""
     from splink import comparison_level_library as cll
 
     core_l, core_r = _lr(plan.match_column)
     ml, mr = _lr(column)
+    one, different = FIXED_MARKER_M.get(role, (None, None))
     levels = [
         _custom(f"{core_l} IS NULL OR {core_r} IS NULL", f"no name to compare {what}", is_null_level=True),
         _custom(f"{ml} IS NULL AND {mr} IS NULL", f"neither name has a {what}"),
         _exact(column, label=f"same {what}"),
-        _custom(f"{ml} IS NULL OR {mr} IS NULL", f"only one name has a {what}"),
-        cll.ElseLevel(),
+        _fixed_m(_custom(f"{ml} IS NULL OR {mr} IS NULL", f"only one name has a {what}"), one),
+        _fixed_m(cll.ElseLevel(), different),
     ]
     return _custom_comparison(column, f"{plan.field}: {what} part of the name", levels)
 
 
 def person_name_comparison(plan: FieldPlan, *, tf: bool) -> Any:
-    """Person name: exact, same pinyin, Jaro-Winkler ≥ 0.92 / ≥ 0.8, else."""
+    """Person name: exact, same pinyin, Jaro-Winkler ≥ 0.92 / ≥ 0.88, else."""
     from splink import comparison_level_library as cll
 
     value = plan.col("value")
@@ -254,71 +436,121 @@ def person_name_comparison(plan: FieldPlan, *, tf: bool) -> Any:
     if plan.col("pinyin"):
         pl, pr = _pinyin_expr(plan, "l"), _pinyin_expr(plan, "r")
         levels.append(_custom(f"{pl} = {pr}", "same pinyin"))
-    levels += [cll.JaroWinklerLevel(value, 0.92), cll.JaroWinklerLevel(value, 0.8), cll.ElseLevel()]
+    levels += [cll.JaroWinklerLevel(value, 0.92), cll.JaroWinklerLevel(value, 0.88), cll.ElseLevel()]
     return _custom_comparison(plan.field, f"{plan.field}: person name", levels)
 
 
-def phone_comparison(plan: FieldPlan, *, tf: bool) -> Any:
-    """Phone: exact E.164, any shared number among all numbers, same last 8 digits, else."""
+def phone_comparison(plans: list[FieldPlan], *, tf: bool) -> Any:
+    """Phones (all phone fields of a record together): same main number, any shared number, same last 8.
+
+    Every number of every phone field of one record is compared with every number of the other
+    (a ledger's 联系电话 often holds the mobile another source keeps under 手机). The first level,
+    exact E.164 on the first phone field, has term-frequency adjustments: a switchboard shared by a
+    whole group weighs less than a personal mobile.
+    """
     from splink import comparison_level_library as cll
 
-    e164 = plan.col("e164") or plan.col("value")
-    assert e164 is not None
-    levels: list[Any] = [_null_level(e164), _exact(e164, tf=tf, label="same number (E.164)")]
-    if plan.col("all"):
-        al, ar = _lr(plan.columns["all"])
+    main = plans[0]
+    e164 = main.col("e164") or main.columns["value"]
+
+    def number(p: FieldPlan) -> str:
+        return p.col("e164") or p.columns["value"]
+
+    all_null = " OR ".join(
+        "(" + " AND ".join(f"{quote_ident(number(p) + '_' + side)} IS NULL" for p in plans) + ")"
+        for side in ("l", "r")
+    )
+    levels: list[Any] = [
+        _custom(all_null, "no phone", is_null_level=True),
+        _exact(e164, tf=tf, label=f"same {main.field} number"),
+        _custom(f"list_has_any({_side(PHONES, 'l')}, {_side(PHONES, 'r')})", "share a number"),
+    ]
+    last8 = [p for p in plans if p.col("last8")]
+    if last8:
         levels.append(
             _custom(
-                f"list_has_any(string_split({al}, ';'), string_split({ar}, ';'))", "share any number"
+                _any(
+                    last8,
+                    lambda a, b: (
+                        f"{quote_ident(a.columns['last8'] + '_l')} = {quote_ident(b.columns['last8'] + '_r')}"
+                    ),
+                ),
+                "same last 8 digits",
             )
         )
-    if plan.col("last8"):
-        levels.append(_exact(plan.columns["last8"], label="same last 8 digits"))
     levels.append(cll.ElseLevel())
-    return _custom_comparison(plan.field, f"{plan.field}: phone", levels)
+    names = ", ".join(p.field for p in plans)
+    return _custom_comparison(main.field, f"phones ({names})", levels)
 
 
 def email_comparison(plan: FieldPlan, *, tf: bool) -> Any:
-    """E-mail: exact, same local part, Jaro-Winkler ≥ 0.88 on the local part, else."""
+    """E-mail: exact; same local part (with term frequencies: ``info@`` or ``sales@`` say little,
+    ``zhangwei1985@`` at two providers says much); a similar local part at the same domain (a
+    typing error); else."""
     from splink import comparison_level_library as cll
 
     value = plan.col("value")
     assert value is not None
     levels: list[Any] = [_null_level(value), _exact(value, tf=tf, label="same e-mail")]
-    local = plan.col("local")
+    local, domain = plan.col("local"), plan.col("domain")
     if local:
-        levels += [
-            _exact(local, label="same local part"),
-            cll.JaroWinklerLevel(local, 0.88),
-        ]
+        levels.append(_exact(local, tf=tf, label="same local part"))
+        if domain:
+            ll, lr = _lr(local)
+            dl, dr = _lr(domain)
+            levels.append(
+                _custom(
+                    f"{dl} = {dr} AND jaro_winkler_similarity({ll}, {lr}) >= 0.88",
+                    "similar local part at the same domain",
+                )
+            )
     else:
-        levels.append(cll.JaroWinklerLevel(value, 0.88))
+        levels.append(cll.JaroWinklerLevel(value, 0.92))
     levels.append(cll.ElseLevel())
     return _custom_comparison(plan.field, f"{plan.field}: e-mail", levels)
 
 
+def _compatible_numbers(nl: str, nr: str) -> str:
+    """The numbers of one address are all in the other (a floor or postcode may be added)."""
+    return f"(list_has_all({nl}, {nr}) OR list_has_all({nr}, {nl}))"
+
+
 def address_comparison(plan: FieldPlan) -> Any:
-    """Address: exact, very similar, similar detail in the same district, same district, same city."""
+    """Address: exact; same street detail; near-identical or one containing the other *with house
+    numbers that agree* (the numbers of one are all in the other); similar detail in the same district; same
+    district; same city; else.
+
+    Numbers decide between neighbours: ``Lindenallee 29`` and ``Lindenallee 61`` (or 世纪大道100号 and
+    世纪大道102号) are near-identical strings but different buildings, so they only count as the
+    same district or city.
+    """
     from splink import comparison_level_library as cll
 
     value = plan.col("value")
     assert value is not None
-    levels: list[Any] = [
-        _null_level(value),
-        _exact(value, label="same address"),
-        cll.JaroWinklerLevel(value, 0.95),
-    ]
+    vl, vr = _lr(value)
+    nl, nr = _side(helper(plan, NUMS), "l"), _side(helper(plan, NUMS), "r")
+    same_numbers = _compatible_numbers(nl, nr)
+    levels: list[Any] = [_null_level(value), _exact(value, label="same address")]
     detail, district, city = plan.col("detail"), plan.col("district"), plan.col("city")
+    if detail:
+        levels.append(_exact(detail, label="same street address (detail)"))
+    levels += [
+        _custom(
+            f"{same_numbers} AND (jaro_winkler_similarity({vl}, {vr}) >= 0.9 OR "
+            f"(least(length({vl}), length({vr})) >= 6 AND (contains({vl}, {vr}) OR contains({vr}, {vl}))))",
+            "near-identical address or one contains the other, numbers agree",
+        ),
+    ]
     if detail and district:
         dl, dr = _lr(detail)
         xl, xr = _lr(district)
         levels.append(
             _custom(
-                f"{xl} = {xr} AND jaro_winkler_similarity({dl}, {dr}) >= 0.88",
-                "similar street address in the same district",
+                f"{xl} = {xr} AND jaro_winkler_similarity({dl}, {dr}) >= 0.88 AND {same_numbers}",
+                "similar street address in the same district, numbers agree",
             )
         )
-    levels.append(cll.JaroWinklerLevel(value, 0.85))
     if district:
         levels.append(_exact(district, label="same district"))
     if city:
@@ -327,21 +559,47 @@ def address_comparison(plan: FieldPlan) -> Any:
     return _custom_comparison(plan.field, f"{plan.field}: address", levels)
 
 
-def place_comparison(plan: FieldPlan, *, tf: bool) -> Any:
-    """City / district / province / country: exact (city with term frequencies), close spelling."""
+def place_sources(plans: list[FieldPlan]) -> dict[Kind, str]:
+    """Address components that stand in for a missing city / district / province field value."""
+    role_of = {Kind.CITY: "city", Kind.DISTRICT: "district", Kind.PROVINCE: "province"}
+    out: dict[Kind, str] = {}
+    for kind, role in role_of.items():
+        column = next((p.col(role) for p in plans if p.kind == Kind.ADDRESS and p.col(role)), None)
+        if column:
+            out[kind] = column
+    return out
+
+
+def place_comparison(plan: FieldPlan, *, tf: bool, fallback: str | None = None) -> Any:
+    """City / district / province / country: exact (city with term frequencies), close spelling.
+
+    With `fallback` (the same component parsed out of an address field), a record without the
+    field's value uses its address's component, so a source with a separate City column meets a
+    source that writes the city inside the address.
+    """
     from splink import comparison_level_library as cll
 
     value = plan.col("value")
     assert value is not None
-    levels: list[Any] = [_null_level(value), _exact(value, tf=tf and plan.kind == Kind.CITY)]
-    if plan.kind in (Kind.CITY, Kind.DISTRICT):
-        levels.append(cll.JaroWinklerLevel(value, 0.9))
+    if fallback:
+        vl, vr = (f"coalesce({quote_ident(value + s)}, {quote_ident(fallback + s)})" for s in ("_l", "_r"))
+        levels: list[Any] = [
+            _custom(f"{vl} IS NULL OR {vr} IS NULL", f"{value} is NULL", is_null_level=True),
+            _custom(f"{vl} = {vr}", f"same {value}"),
+        ]
+        if plan.kind in (Kind.CITY, Kind.DISTRICT):
+            levels.append(_custom(f"jaro_winkler_similarity({vl}, {vr}) >= 0.9", f"similar {value}"))
+    else:
+        levels = [_null_level(value), _exact(value, tf=tf and plan.kind == Kind.CITY)]
+        if plan.kind in (Kind.CITY, Kind.DISTRICT):
+            levels.append(cll.JaroWinklerLevel(value, 0.9))
     levels.append(cll.ElseLevel())
     return _custom_comparison(plan.field, f"{plan.field}: {plan.kind.value}", levels)
 
 
-def postcode_comparison(plan: FieldPlan) -> Any:
-    """Postcode: exact, one digit off, same leading digits (all but the last two), else."""
+def postcode_comparison(plan: FieldPlan, *, tf: bool = False) -> Any:
+    """Postcode: exact (with term frequencies: a postcode shared by a whole business district says
+    less), one digit off, same leading digits (all but the last two), else."""
     from splink import comparison_level_library as cll
 
     value = plan.col("value")
@@ -352,7 +610,7 @@ def postcode_comparison(plan: FieldPlan) -> Any:
         f"{plan.field}: postcode",
         [
             _null_level(value),
-            _exact(value, label="same postcode"),
+            _exact(value, tf=tf, label="same postcode"),
             cll.LevenshteinLevel(value, 1),
             _custom(
                 f"length({vl}) > 2 AND left({vl}, length({vl}) - 2) = left({vr}, length({vr}) - 2)",
@@ -383,32 +641,61 @@ def id_comparison(plan: FieldPlan) -> Any:
     value = plan.col("value")
     assert value is not None
     if plan.kind == Kind.TAX_ID:
-        return cl.ExactMatch(value)
+        from splink import comparison_level_library as cll
+
+        return _custom_comparison(
+            plan.field,
+            f"{plan.field}: tax ID",
+            [
+                _null_level(value),
+                _exact(value, label=f"same {plan.field}"),
+                _fixed_m(
+                    cll.ElseLevel().configure(label_for_charts=f"different valid {plan.field}"),
+                    FIXED_TAX_ID_M,
+                ),
+            ],
+        )
     return cl.LevenshteinAtThresholds(value, [1, 2])
 
 
-def build_comparisons(plans: list[FieldPlan], *, tf: bool, overrides: dict[str, dict[str, Any]]) -> list[Any]:
+def is_company_name(plan: FieldPlan) -> bool:
+    """A company (or customer) name field with a name core."""
+    return plan.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and bool(plan.col("core"))
+
+
+def build_comparisons(
+    plans: list[FieldPlan],
+    *,
+    tf: bool,
+    overrides: dict[str, dict[str, Any]],
+    type_column: str | None = None,
+) -> list[Any]:
     """The Splink comparisons of every planned field (config overrides replace generated ones)."""
     out: list[Any] = []
+    names = [p for p in plans if is_company_name(p) and p.field not in overrides]
+    phones = [p for p in plans if p.kind == Kind.PHONE and p.field not in overrides]
+    places = place_sources(plans)
     for plan in plans:
         if plan.field in overrides:
             out.append(overrides[plan.field])
             continue
         kind = plan.kind
-        if kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and plan.col("core"):
-            out.extend(company_name_comparisons(plan, tf=tf))
+        if is_company_name(plan):
+            if plan is names[0]:
+                out.extend(company_name_comparisons(names, tf=tf, type_column=type_column))
         elif kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME, Kind.PERSON_NAME):
             out.append(person_name_comparison(plan, tf=tf))
         elif kind == Kind.PHONE:
-            out.append(phone_comparison(plan, tf=tf))
+            if plan is phones[0]:
+                out.append(phone_comparison(phones, tf=tf))
         elif kind == Kind.EMAIL:
             out.append(email_comparison(plan, tf=tf))
         elif kind == Kind.ADDRESS:
             out.append(address_comparison(plan))
         elif kind in (Kind.CITY, Kind.DISTRICT, Kind.PROVINCE, Kind.COUNTRY):
-            out.append(place_comparison(plan, tf=tf))
+            out.append(place_comparison(plan, tf=tf, fallback=places.get(kind)))
         elif kind == Kind.POSTCODE:
-            out.append(postcode_comparison(plan))
+            out.append(postcode_comparison(plan, tf=tf))
         elif kind == Kind.DATE:
             out.append(date_comparison(plan))
         elif kind in (Kind.TAX_ID, Kind.ID):
@@ -424,6 +711,7 @@ def build_settings(
     tf: bool,
     overrides: dict[str, dict[str, Any]] | None = None,
     extra_columns: list[str] | None = None,
+    type_column: str | None = None,
 ) -> dict[str, Any]:
     """The complete Splink settings dictionary (DuckDB dialect).
 
@@ -434,10 +722,11 @@ def build_settings(
         tf: term-frequency adjustments on name, city, phone and e-mail exact levels.
         overrides: field → Splink comparison dict replacing the generated comparison.
         extra_columns: more columns to keep in the predictions (shown in the charts).
+        type_column: the record's B2B / B2C column (``customer_type``), when std_customers has it.
     """
     from splink import SettingsCreator
 
-    comparisons = build_comparisons(plans, tf=tf, overrides=overrides or {})
+    comparisons = build_comparisons(plans, tf=tf, overrides=overrides or {}, type_column=type_column)
     if not comparisons:
         raise MatchSettingsError(
             "no field can be compared: map at least one column to a kind such as company_name, "

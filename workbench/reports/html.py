@@ -289,6 +289,12 @@ def _formatter(fmt: str | Callable[[Any], str]) -> Callable[[Any], str]:
     return apply
 
 
+def _blank_missing(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return value
+
+
 def _render_table(block: Table, labels: dict[str, str]) -> str:
     df = block.data
     total = len(df)
@@ -298,6 +304,11 @@ def _render_table(block: Table, labels: dict[str, str]) -> str:
         table = f'<p class="wb-caption">{labels["no_rows"]}</p>'
     else:
         formatters = {c: _formatter(f) for c, f in block.formats.items() if c in shown.columns}
+        shown = shown.copy()
+        for i, c in enumerate(shown.columns):
+            if c not in formatters and shown.iloc[:, i].dtype == object:
+                # None shows as an empty cell, not "None"
+                shown.isetitem(i, shown.iloc[:, i].map(_blank_missing))
         table = shown.to_html(
             index=False,
             escape=True,

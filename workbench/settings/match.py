@@ -79,8 +79,13 @@ def _default_hard_cases() -> dict[str, HardCase]:
 class TrainingSettings(_Strict):
     """How the model's parameters are estimated."""
 
-    u_max_pairs: float = Field(
-        2e6, gt=0, description="record pairs sampled at random to estimate u (larger: slower, better)"
+    u_max_pairs: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "record pairs sampled at random to estimate u; default 10 per record, at least 2 million "
+            "(rare agreements such as one person name need many pairs to be seen at all)"
+        ),
     )
     em_blocking_rules: list[str] | None = Field(
         None,
@@ -95,6 +100,14 @@ class TrainingSettings(_Strict):
         gt=0,
         le=1,
         description="share of all true matches the deterministic rules are believed to find (seeds the prior)",
+    )
+    max_level_weight: float = Field(
+        15,
+        gt=0,
+        description=(
+            "bound (in bits, ±) on every level's trained match weight, so no single field vetoes or "
+            "decides a pair on its own"
+        ),
     )
     prior_rules: list[str] | None = Field(
         None,
@@ -144,7 +157,7 @@ class MatchSettings(_Strict):
         gt=0,
         description="a generated blocking rule may create at most this many pairs per record",
     )
-    max_blocking_rules: int = Field(16, ge=1, description="at most this many generated blocking rules")
+    max_blocking_rules: int = Field(24, ge=1, description="at most this many generated blocking rules")
     term_frequency_adjustments: bool = Field(
         True, description="weight agreement on common names / cities / shared numbers less"
     )
@@ -160,6 +173,13 @@ class MatchSettings(_Strict):
         description=(
             "fields whose different valid values keep records apart (clusters are split and sent "
             "to review); default: every field of kind tax_id"
+        ),
+    )
+    match_test_records: bool = Field(
+        False,
+        description=(
+            "also match records flagged as test / dummy data (is_test); by default they stay single: "
+            "test entries share placeholder names, e-mails and addresses and would merge into one"
         ),
     )
     max_cluster_size: int = Field(

@@ -62,6 +62,10 @@ class SamplingSettings(_Strict):
         None, description="golden fields shown to reviewers; default every canonical field"
     )
     seed: int | None = Field(None, description="seed of the draw; default project.seed")
+    verdicts_path: Path = Field(
+        Path("business_sample_verdicts.xlsx"),
+        description="the review sheet filled in by reviewers (relative to the config); read when present",
+    )
 
 
 class DuplicateCheckSettings(_Strict):

@@ -64,7 +64,7 @@ def _default_kind_rules() -> dict[str, list[str]]:
         "country": ["valid_value", "most_frequent", "source_priority"],
         "flag": ["any_true"],
         "id": ["source_priority"],
-        "status": ["valid_value", "most_recent", "source_priority"],
+        "status": ["valid_value", "source_priority", "most_recent"],
         "date": ["valid_value", "source_priority"],
         "code": ["valid_value", "source_priority"],
         "amount": ["source_priority"],
@@ -75,7 +75,7 @@ def _default_kind_rules() -> dict[str, list[str]]:
 def _default_record_rules() -> dict[str, list[str]]:
     return {
         "customer_type": ["valid_value", "most_frequent", "source_priority"],
-        "record_status": ["valid_value", "most_recent", "source_priority"],
+        "record_status": ["valid_value", "source_priority", "most_recent"],
         "is_test": ["all_true"],
         "is_stale": ["all_true"],
     }
