@@ -201,7 +201,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
 def cmd_dedup_check(args: argparse.Namespace) -> int:
     from workbench.monitoring import check_new_customers
 
-    result = check_new_customers(args.config, args.input, run_dir=args.run_dir, source=args.source)
+    result = check_new_customers(args.config, args.input, run_dir=args.run_dir)
     if args.out:
         from workbench.run import atomic_path
 

@@ -558,7 +558,7 @@ def _apply_step(step: Step, values: pd.Series, frame: pd.DataFrame, value_maps: 
         other = table.get(WILDCARD)
 
         def look(v):
-            if v is None:
+            if v is None or (not isinstance(v, str) and pd.isna(v)):  # missing stays missing, never 'nan'
                 return None, None
             key = v.strip()
             targets = table.get(key) or other

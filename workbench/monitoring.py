@@ -569,7 +569,15 @@ def _score_new(con, model: dict, config) -> pd.DataFrame:
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'wb_golden'"
         ).fetchall()
     )
-    needed = sorted(c for c in _model_columns(model) if c in std_types or c in gold_types)
+    # helper columns (pinyin of names, all phones, address numbers …) are derived like the match stage does
+    from workbench.linkage.pipeline import plan_match_inputs
+
+    inputs = plan_match_inputs(config, std_types)
+    helpers = {k: v for k, v in inputs.helpers.items() if k in set(_model_columns(model))}
+    needed = sorted(
+        {c for c in _model_columns(model) if c in std_types or c in gold_types} - set(helpers)
+        | {c for c in inputs.columns if c in std_types}
+    )
     name_col = next(
         (f for f, k in config.field_kinds().items() if str(k.value) in ("customer_name", "company_name")),
         None,
@@ -586,7 +594,9 @@ def _score_new(con, model: dict, config) -> pd.DataFrame:
                 continue
             typ = types.get(c) or std_types.get(c) or gold_types.get(c) or "VARCHAR"
             cols.append(f"{quote_ident(c)}" if c in types else f"CAST(NULL AS {typ}) AS {quote_ident(c)}")
-        return f"SELECT {', '.join(cols)} FROM {table}"
+        base = f"SELECT {', '.join(cols)} FROM {table}"
+        derived = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in helpers.items())
+        return f"SELECT *{derived} FROM ({base})"
 
     con.execute(f"CREATE TABLE wb_new AS {select(std_types, 'record_key', 'new', 'std_customers')}")
     con.execute(f"CREATE TABLE wb_gold AS {select(gold_types, 'master_id', 'golden', 'wb_golden')}")

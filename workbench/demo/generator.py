@@ -144,6 +144,10 @@ def generate_demo(
     write_csv(files["ground_truth"], build_ground_truth(t, frames))
     write_csv(files["entities"], build_entity_rows(t, frames))
     write_text_atomic(files["config"], render_config(seed=seed, as_of=as_of))
+    # the demo's signed-off field and value mappings, so its export runs non-draft
+    from workbench.mapping import install_mapping_files
+
+    install_mapping_files(out_dir / "mappings", overwrite=True)
     timings["write_other"] = time.perf_counter() - mark
     summary = DemoSummary(
         out_dir=out_dir.resolve(),
