@@ -32,6 +32,7 @@ from workbench.standardize.base import (
     join_rules,
     load_reference,
     nfkc,
+    result_from_records,
     script_of,
 )
 
@@ -259,9 +260,7 @@ def standardize_postcodes(
     records = [
         _postcode_one(v, r or "CN", prefixes) for v, r in zip(values.tolist(), regions.tolist(), strict=True)
     ]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def _postcode_one(raw: Any, region: str, prefixes: dict[str, str]) -> dict[str, Any]:
@@ -334,6 +333,4 @@ def standardize_countries(
             records.append(
                 {"value": code, "valid": True, "rule": "country_code" if code != str(raw) else None}
             )
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)

@@ -58,6 +58,18 @@ def empty_result(values: pd.Series, extras: Iterable[str] = ()) -> pd.DataFrame:
     )
 
 
+def result_from_records(
+    records: list[dict], out: pd.DataFrame, values: pd.Series, *, compare_text: bool = True
+) -> pd.DataFrame:
+    """Build a standardizer's result frame from one record per value (columns of `out`), then finish it.
+
+    Missing entries become None (not NaN), and :func:`finish_result` makes the rules consistent.
+    """
+    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
+    frame = frame.astype(object).where(frame.notna(), None)
+    return finish_result(frame, values, compare_text=compare_text)
+
+
 def finish_result(frame: pd.DataFrame, raw: pd.Series, *, compare_text: bool = True) -> pd.DataFrame:
     """Make ``rule`` consistent with the values: set when the value differs from the raw text.
 

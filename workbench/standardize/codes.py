@@ -23,11 +23,11 @@ from workbench.standardize.base import (
     Reference,
     clean_text,
     empty_result,
-    finish_result,
     is_blank,
     join_rules,
     load_reference,
     nfkc,
+    result_from_records,
 )
 
 _CURRENCY_RE = re.compile(r"(?i)(rmb|cny|usd|eur|hkd|人民币|元|¥|￥|\$|€|£)")
@@ -46,9 +46,7 @@ def standardize_amounts(values: pd.Series) -> pd.DataFrame:
     """
     out = empty_result(values)
     records = [_amount_one(v) for v in values.tolist()]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values, compare_text=False)
+    return result_from_records(records, out, values, compare_text=False)
 
 
 def _amount_one(raw: Any) -> dict[str, Any]:
@@ -116,9 +114,7 @@ def _text_like(values: pd.Series, settings: StandardizeSettings, *, simplify: bo
                 "rule": join_rules(*cleaned.rules),
             }
         )
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def standardize_statuses(
@@ -149,9 +145,7 @@ def standardize_statuses(
         else:
             # a known legacy word is a valid value; mapping it to the enum is a translation
             records.append({"value": status, "valid": True, "valid_before": True, "rule": "status_word"})
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def _fold_word(text: str) -> str:
@@ -179,9 +173,7 @@ def standardize_flags(
             records.append({"valid": False, "issue": "unknown_flag", "rule": "reject_unknown_flag"})
         else:
             records.append({"value": word.lower() == "true", "valid": True, "rule": None})
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values, compare_text=False)
+    return result_from_records(records, out, values, compare_text=False)
 
 
 _URL_RE = re.compile(
@@ -205,9 +197,7 @@ def standardize_urls(values: pd.Series) -> pd.DataFrame:
         scheme = (m.group(1) or "http").lower()
         url = f"{scheme}://{m.group(2).lower()}{m.group(3) or ''}{m.group(4) or ''}"
         records.append({"value": url, "valid": True, "rule": "url_format"})
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def standardize_customer_types(
@@ -239,6 +229,4 @@ def standardize_customer_types(
             records.append(
                 {"value": found, "valid": True, "valid_before": True, "rule": "customer_type_word"}
             )
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)

@@ -31,11 +31,11 @@ from workbench.standardize.base import (
     Reference,
     clean_text,
     empty_result,
-    finish_result,
     is_blank,
     join_rules,
     latin_tokens,
     load_reference,
+    result_from_records,
     script_of,
 )
 from workbench.standardize.person_names import compile_test_patterns, match_test_pattern, pinyin_of
@@ -136,9 +136,7 @@ def standardize_company_names(
     parser = build_company_parser(reference, settings)
     out = empty_result(values, (*EXTRAS, *INTERNAL))
     records = [standardize_company_name(v, parser, settings) for v in values.tolist()]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def standardize_company_name(

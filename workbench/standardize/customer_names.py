@@ -21,9 +21,9 @@ from workbench.standardize.base import (
     Reference,
     clean_text,
     empty_result,
-    finish_result,
     is_blank,
     load_reference,
+    result_from_records,
 )
 from workbench.standardize.company_names import (
     EXTRAS as COMPANY_EXTRAS,
@@ -74,9 +74,7 @@ def standardize_customer_names(
     surnames = tuple(sorted(reference.table("surnames")["surname"].tolist(), key=len, reverse=True))
     out = empty_result(values, (*EXTRAS, *INTERNAL))
     records = [_standardize_one(v, parser, surnames, settings) for v in values.tolist()]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def classify_name(

@@ -20,11 +20,11 @@ from workbench.settings.standardize import StandardizeSettings
 from workbench.standardize.base import (
     Reference,
     empty_result,
-    finish_result,
     is_blank,
     join_rules,
     load_reference,
     nfkc,
+    result_from_records,
 )
 
 EXTRAS = ("local", "domain")
@@ -57,9 +57,7 @@ def standardize_emails(
     typos = _typo_table(reference)
     out = empty_result(values, EXTRAS)
     records = [_standardize_one(v, typos, settings) for v in values.tolist()]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def _standardize_one(

@@ -21,7 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.standardize.base import empty_result, finish_result, is_blank, join_rules, nfkc
+from workbench.standardize.base import (
+    empty_result,
+    finish_result,
+    is_blank,
+    join_rules,
+    nfkc,
+    result_from_records,
+)
 
 TAX_EXTRAS = ("country", "region_code", "type")
 
@@ -47,9 +54,7 @@ def standardize_tax_ids(values: pd.Series, region: str | pd.Series = "CN") -> pd
     records = [
         _tax_one(v, (r or "CN").upper()) for v, r in zip(values.tolist(), regions.tolist(), strict=True)
     ]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def _tax_one(raw: Any, region: str) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from workbench.standardize.base import (
     Reference,
     clean_text,
     empty_result,
-    finish_result,
     is_blank,
     join_rules,
     load_reference,
+    result_from_records,
     script_of,
 )
 
@@ -125,9 +125,7 @@ def standardize_person_names(
     tests = compile_test_patterns(reference, "name")
     out = empty_result(values, (*EXTRAS, *INTERNAL))
     records = [standardize_person_name(v, settings, tests) for v in values.tolist()]
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def standardize_person_name(

@@ -24,11 +24,11 @@ from workbench.settings.standardize import StandardizeSettings
 from workbench.standardize.base import (
     Reference,
     empty_result,
-    finish_result,
     is_blank,
     join_rules,
     load_reference,
     nfkc,
+    result_from_records,
 )
 
 EXTRAS = ("e164", "all", "type", "ext", "last8")
@@ -77,9 +77,7 @@ def standardize_phones(
             records.append({"valid": False, "issue": "placeholder", "rule": "reject_placeholder"})
             continue
         records.append(_standardize_one(raw, reg or "CN", placeholders, settings, provinces))
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values)
+    return result_from_records(records, out, values)
 
 
 def _standardize_one(
