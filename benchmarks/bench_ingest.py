@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.config import parse_config
-from workbench.db import connect
-from workbench.sources import ingest_source
+from workbench.core.ingest.sources import ingest_source
+from workbench.engine.database import connect
+from workbench.project.config import parse_config
 
 HEADERS = [
     "客户编码", "客户名称", "客户简称", "客户类别", "地区编码", "信用等级", "统一社会信用代码", "联系人",

@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.linkage import match_customers
-from workbench.run import open_run
+from workbench.core.linkage import match_customers
+from workbench.project.run import open_run
 
 FEBRL_CONFIG = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "febrl" / "workbench.yaml"
 
@@ -68,8 +68,8 @@ def write_demo(folder: Path, customers: int, seed: int) -> Path:
 
 def run_pipeline(config_path: Path) -> tuple[Any, dict[str, float]]:
     """Ingest, standardize and match one project in a fresh run folder; returns the match result."""
-    from workbench.sources import ingest_sources
-    from workbench.standardize import standardize_customers
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.standardize import standardize_customers
 
     run_dir = config_path.parent / "output" / "runs" / "bench"
     ctx = open_run(config_path, run_dir)

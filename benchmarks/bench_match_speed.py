@@ -2,7 +2,7 @@
 
 The demo project is generated, ingested and standardized (not timed in the ratio); then
 
-- **workbench**: :func:`workbench.linkage.match_customers` (charts off): blocking analysis,
+- **workbench**: :func:`workbench.core.linkage.match_customers` (charts off): blocking analysis,
   deterministic rules, training, prediction, labels, clustering with the USCC guard, master IDs and
   registry, and the tables and files it writes;
 - **raw Splink**: plain Splink calls on the same std_customers columns, with the settings the
@@ -25,18 +25,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.db import connect
-from workbench.linkage import match_customers
-from workbench.linkage.engine import quiet_splink
-from workbench.linkage.pipeline import STD_TABLE, plan_match_inputs, read_std_types
-from workbench.run import open_run
+from workbench.core.linkage import match_customers
+from workbench.core.linkage.pipeline import STD_TABLE, plan_match_inputs, read_std_types
+from workbench.engine.database import connect
+from workbench.engine.splink_backend import quiet_splink
+from workbench.project.run import open_run
 
 
 def prepare(folder: Path, customers: int, seed: int):
     """Generate, ingest and standardize the demo; returns the run and the times taken."""
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
-    from workbench.sources import ingest_sources
-    from workbench.standardize import standardize_customers
 
     times = {}
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ Generates the demo migration with enough customers for the ERP export to hold ab
 rows, ingests only the ERP source into an in-memory DuckDB, then times, on exactly the same
 columns and rows:
 
-- ``workbench.profiling.profile_columns(con, "stg_erp")``: types, NULL/blank rates, distinct
+- ``workbench.core.profiling.profile.profile_columns(con, "stg_erp")``: types, NULL/blank rates, distinct
   counts, lengths, min/max, top values and pattern masks of every column (the first call, so it
   includes building the mask lookup table);
 - ``ydata_profiling.ProfileReport(df, minimal=True).to_json()`` on the same table as a pandas
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from workbench.netguard import forbid_network
+    from workbench.engine.netguard import forbid_network
 
     forbid_network()
     with tempfile.TemporaryDirectory(prefix="bench_profile_") as tmp:
@@ -66,11 +66,11 @@ def run(work: Path, rows: int, seed: int, *, skip_ydata: bool, reuse: bool = Fal
     import duckdb
     import pandas as pd
 
-    from workbench.config import LINEAGE_COLUMNS, load_config
-    from workbench.db import connect
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.profiling.profile import profile_columns
     from workbench.demo.generator import generate_demo
-    from workbench.profiling import profile_columns
-    from workbench.sources import ingest_sources
+    from workbench.engine.database import connect
+    from workbench.project.config import LINEAGE_COLUMNS, load_config
 
     demo_dir = work / "demo"
     if reuse and (demo_dir / "workbench.yaml").exists():

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.config import load_config
-from workbench.db import connect, table_exists
-from workbench.sources import ingest_sources
-from workbench.standardize import standardize_customers
+from workbench.core.ingest.sources import ingest_sources
+from workbench.core.standardize import standardize_customers
+from workbench.engine.database import connect, table_exists
+from workbench.project.config import load_config
 
 ROWS_PER_CUSTOMER = 1.66  # ERP + CRM + ledger rows per generated customer (demo defaults)
 

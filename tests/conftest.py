@@ -7,6 +7,6 @@ import os
 os.environ.setdefault("WORKBENCH_FORBID_NETWORK", "1")
 os.environ.setdefault("WORKBENCH_THREADS", "2")
 
-from workbench.netguard import forbid_network  # noqa: E402
+from workbench.engine.netguard import forbid_network  # noqa: E402
 
 forbid_network()

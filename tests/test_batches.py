@@ -7,9 +7,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from workbench.batches import BatchPlanError, plan_batches, write_batch_plan
-from workbench.db import connect
-from workbench.settings.export import BatchRules
+from workbench.core.batches.plan import BatchPlanError, plan_batches, write_batch_plan
+from workbench.engine.database import connect
+from workbench.project.settings.export import BatchRules
 
 AS_OF = dt.date(2026, 11, 1)
 
@@ -118,8 +118,8 @@ def test_write_batch_plan_table_is_stable():
 def test_build_batch_plan_on_a_run_and_chart(tmp_path):
     from fixtures.export.helpers import make_run
 
-    from workbench.batches import build_batch_plan
-    from workbench.charts.batches import batch_plan_figure
+    from workbench.core.batches.plan import build_batch_plan
+    from workbench.presentation.charts.batches import batch_plan_figure
 
     ctx = make_run(tmp_path)
     res = build_batch_plan(ctx)

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from validation_fixtures import build_run_tables, golden_frame, make_config, write_generic_load_files
 
-from workbench.browser import check_run_pages, find_chromium, render_page
-from workbench.db import connect
-from workbench.reconcile import reconcile_run
-from workbench.reports.summary import write_summary_report
-from workbench.run import RunContext, RunPaths
-from workbench.sampling import sample_masters
+from workbench.core.validation.reconcile import reconcile_run
+from workbench.core.validation.sampling import sample_masters
+from workbench.engine.database import connect
+from workbench.presentation.browser import check_run_pages, find_chromium, render_page
+from workbench.presentation.reports.summary import write_summary_report
+from workbench.project.run import RunContext, RunPaths
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,

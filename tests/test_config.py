@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import Kind, load_config
 from workbench.errors import ConfigError
+from workbench.project.config import Kind, load_config
 
 GOOD = """
 project: {name: Test migration, language: en, default_region: DE, seed: 7}

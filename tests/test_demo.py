@@ -17,9 +17,9 @@ from python_calamine import CalamineWorkbook
 from stdnum.cn import uscc as stdnum_uscc
 
 import workbench.demo
-from workbench.config import load_config
 from workbench.demo import DEFECT_TAGS, DemoError, DemoRates, generate_demo
 from workbench.demo.rows import CRM_COLUMNS, ERP_COLUMNS, LEDGER_COLUMNS, TRANSACTION_COLUMNS
+from workbench.project.config import load_config
 
 N = 300
 DEMO_DIR = Path(workbench.demo.__file__).parent
@@ -342,8 +342,8 @@ def test_written_config_is_valid_and_matches_the_files(demo):
 
 
 def test_ingest_stages_and_quarantines_what_the_ground_truth_expects(demo, truth):
-    from workbench.db import connect
-    from workbench.sources import ingest_sources
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.engine.database import connect
 
     config = load_config(demo / "workbench.yaml")
     con = connect()

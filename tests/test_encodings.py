@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import encodings
-from workbench.encodings import UndecodableLine, detect_encoding, iter_decoded_lines
+from workbench.core.ingest import encodings
+from workbench.core.ingest.encodings import UndecodableLine, detect_encoding, iter_decoded_lines
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from test_survivorship import load, make_config, std_row
 
-from workbench.db import connect
-from workbench.explain import UnknownMasterError, build_waterfall, explain_master
-from workbench.survivorship import build_golden_tables
+from workbench.core.golden.explain import UnknownMasterError, build_waterfall, explain_master
+from workbench.core.golden.survivorship import build_golden_tables
+from workbench.engine.database import connect
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pytest
 from fixtures.export.helpers import make_run, read_golden
 from openpyxl import load_workbook
 
-from workbench.batches import build_batch_plan
-from workbench.export import check_rows, export_load_files, guard_formula, read_load_file
-from workbench.mapping import MappingCoverageError, MappingNotApprovedError
-from workbench.targets import load_profile
+from workbench.core.batches.plan import build_batch_plan
+from workbench.core.export.load_files import check_rows, export_load_files, guard_formula, read_load_file
+from workbench.core.mapping.mapping import MappingCoverageError, MappingNotApprovedError
+from workbench.core.targets import load_profile
 
 
 def _export(ctx, **kw):
@@ -182,7 +182,7 @@ def test_rerun_is_byte_identical_and_atomic(tmp_path, monkeypatch):
     second = export_load_files(ctx).files[["file", "sha256"]].values.tolist()
     assert first == second
     # an interrupted xlsx write leaves neither a half file nor a temporary file
-    import workbench.export as ex
+    import workbench.core.export.load_files as ex
 
     def boom(path, profile, frames):
         path.write_bytes(b"PK half")

@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 from fixtures.export.helpers import FIXTURES, make_run
 
-from workbench.batches import build_batch_plan
-from workbench.export import export_load_files, read_load_file
-from workbench.importlog import (
+from workbench.core.batches.plan import build_batch_plan
+from workbench.core.export.import_log import (
     ImportLogError,
     build_fix_worklist,
     classify_reasons,
@@ -20,7 +19,8 @@ from workbench.importlog import (
     simulate_import_log,
     write_retry_files,
 )
-from workbench.targets import load_profile
+from workbench.core.export.load_files import export_load_files, read_load_file
+from workbench.core.targets import load_profile
 
 SAP = load_profile("sap_s4_cockpit_customer")
 U8 = load_profile("yonyou_u8_customer")
@@ -174,8 +174,8 @@ def test_simulated_log_is_seeded(tmp_path):
 
 
 def test_load_history_chart_and_mock_loop(tmp_path):
-    from workbench.charts.loads import load_iterations_figure
-    from workbench.importlog import run_mock_load_loop
+    from workbench.core.export.import_log import run_mock_load_loop
+    from workbench.presentation.charts.loads import load_iterations_figure
 
     ctx, res = _exported(tmp_path)
     loop = run_mock_load_loop(ctx, fail_rate=0.5, retry_fail_rate=0.0, seed=5)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from linkage_fixtures import make_context, make_std, write_std
 
-from workbench.linkage import match_customers, registry_path_for
-from workbench.review import save_decision
+from workbench.core.linkage import match_customers, registry_path_for
+from workbench.core.linkage.review import save_decision
 
 NO_CHARTS = {"charts": {"enabled": False}}
 
@@ -220,10 +220,10 @@ def test_charts_are_saved_offline(tmp_path, synthetic):
 
 def test_demo_project_end_to_end_accuracy_floor(tmp_path):
     """The real pipeline on a small generated demo: config → ingest → standardize → match."""
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
-    from workbench.run import open_run
-    from workbench.sources import ingest_sources
-    from workbench.standardize import standardize_customers
+    from workbench.project.run import open_run
 
     generate_demo(tmp_path, customers=150, seed=5)
     ctx = open_run(tmp_path / "workbench.yaml", tmp_path / "output" / "runs" / "t")
@@ -242,8 +242,13 @@ def test_demo_project_end_to_end_accuracy_floor(tmp_path):
 
 
 def test_summaries_and_figures_of_a_run(first_run):
-    from workbench.charts.linkage import accuracy_figure, cluster_size_figure, embed_html, probability_figure
-    from workbench.linkage import summary
+    from workbench.core.linkage import summary
+    from workbench.presentation.charts.linkage import (
+        accuracy_figure,
+        cluster_size_figure,
+        embed_html,
+        probability_figure,
+    )
 
     ctx, result = first_run
     with ctx.connect(read_only=True) as con:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench.config import Kind
-from workbench.db import connect
-from workbench.linkage import clusters, deterministic, evaluation, labels, master_ids
-from workbench.linkage.settings_builder import FieldPlan
-from workbench.review import save_decision
-from workbench.settings.match import DeterministicRule, HardCase
+from workbench.core.linkage import clusters, deterministic, evaluation, labels, master_ids
+from workbench.core.linkage.review import save_decision
+from workbench.core.linkage.settings_builder import FieldPlan
+from workbench.engine.database import connect
+from workbench.project.config import Kind
+from workbench.project.settings.match import DeterministicRule, HardCase
 
 # ------------------------------------------------------------------ deterministic rules
 
@@ -237,7 +237,7 @@ def test_reviewed_match_links_across_uscc_but_not_across_non_match():
 def test_clamp_weights_bounds_extreme_levels_but_not_fixed_ones():
     import math
 
-    from workbench.linkage.training import clamp_weights
+    from workbench.core.linkage.training import clamp_weights
 
     model = {
         "comparisons": [
@@ -268,8 +268,8 @@ def test_clamp_weights_bounds_extreme_levels_but_not_fixed_ones():
 
 
 def test_em_rules_use_specific_keys_names_and_phones_first():
-    from workbench.linkage.blocking import BlockingChoice, BlockingKey
-    from workbench.linkage.training import choose_em_rules, choose_prior_rules
+    from workbench.core.linkage.blocking import BlockingChoice, BlockingKey
+    from workbench.core.linkage.training import choose_em_rules, choose_prior_rules
 
     def choice(name, field, kind, pairs):
         return BlockingChoice((BlockingKey(name, field, "{t}" + name, kind=kind),), pairs, True)

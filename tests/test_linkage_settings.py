@@ -7,10 +7,8 @@ import pytest
 from linkage_fixtures import make_context
 from pydantic import ValidationError
 
-from workbench.config import Kind
-from workbench.db import connect, quote_ident
-from workbench.linkage import blocking
-from workbench.linkage.settings_builder import (
+from workbench.core.linkage import blocking
+from workbench.core.linkage.settings_builder import (
     FieldPlan,
     MatchSettingsError,
     build_comparisons,
@@ -18,7 +16,9 @@ from workbench.linkage.settings_builder import (
     helper_columns,
     plan_fields,
 )
-from workbench.settings.match import MatchSettings
+from workbench.engine.database import connect, quote_ident
+from workbench.project.config import Kind
+from workbench.project.settings.match import MatchSettings
 
 
 def level_of(comparison, pairs: pd.DataFrame) -> list[str]:

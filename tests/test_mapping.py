@@ -9,7 +9,7 @@ import pytest
 from fixtures.export.helpers import DEMO_MAPPINGS, make_run, read_golden
 from openpyxl import load_workbook
 
-from workbench.mapping import (
+from workbench.core.mapping.mapping import (
     MappingError,
     MappingNotApprovedError,
     ValueMaps,
@@ -23,8 +23,8 @@ from workbench.mapping import (
     read_approvals,
     review_mappings,
 )
-from workbench.settings.export import ExportSettings
-from workbench.targets import load_profile
+from workbench.core.targets import load_profile
+from workbench.project.settings.export import ExportSettings
 
 DEFAULT = ExportSettings().profiles
 
@@ -233,7 +233,7 @@ def test_value_maps_conflicts_listing():
 
 
 def test_install_mapping_files_keeps_project_edits(tmp_path):
-    from workbench.mapping import install_mapping_files
+    from workbench.core.mapping.mapping import install_mapping_files
 
     written = install_mapping_files(tmp_path / "mappings")
     assert {p.name for p in written} >= {"value_mappings.csv", "approvals.csv", "field_mapping_generic.csv"}

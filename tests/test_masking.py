@@ -5,8 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench.masking import columns_to_mask, mask_email, mask_frame, mask_id, mask_person_name, mask_phone
-from workbench.settings.report import MaskingSettings
+from workbench.core.masking import (
+    columns_to_mask,
+    mask_email,
+    mask_frame,
+    mask_id,
+    mask_person_name,
+    mask_phone,
+)
+from workbench.project.settings.report import MaskingSettings
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ from validation_fixtures import (
     write_generic_load_files,
 )
 
-from workbench.charts.monitoring import disposition_trend_figure, field_trend_figure, quality_trend_figure
-from workbench.db import connect
-from workbench.monitoring import (
+from workbench.core.monitoring.history import (
     MasterEditError,
     apply_master_edit,
     collect_run_metrics,
@@ -26,8 +24,14 @@ from workbench.monitoring import (
     read_history,
     record_run_metrics,
 )
-from workbench.reconcile import reconcile_run
-from workbench.run import RunContext, RunPaths
+from workbench.core.validation.reconcile import reconcile_run
+from workbench.engine.database import connect
+from workbench.presentation.charts.monitoring import (
+    disposition_trend_figure,
+    field_trend_figure,
+    quality_trend_figure,
+)
+from workbench.project.run import RunContext, RunPaths
 
 
 @pytest.fixture
@@ -147,7 +151,7 @@ def test_duplicate_check_finds_the_planted_copies(tmp_path) -> None:
     """New demo customers that copy existing ones get that customer's master ID; new ones get `new`."""
     from validation_fixtures import build_demo_run
 
-    from workbench.monitoring import check_new_customers
+    from workbench.core.monitoring.history import check_new_customers
 
     ctx = build_demo_run(tmp_path, through="golden")
     project = ctx.config.base_dir

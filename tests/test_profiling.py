@@ -15,14 +15,14 @@ import plotly.graph_objects as go
 import pyarrow as pa
 import pytest
 
-from workbench import profiling as P
-from workbench.charts import profile as charts
-from workbench.config import parse_config
-from workbench.db import connect, table_exists
+from workbench.core.profiling import profile as P
+from workbench.engine.database import connect, table_exists
 from workbench.errors import WorkbenchError
-from workbench.reports.html import find_external_references
-from workbench.reports.profile_report import build_profile_report, write_profile_report
-from workbench.run import RunContext, RunPaths
+from workbench.presentation.charts import profile as charts
+from workbench.presentation.reports.html import find_external_references
+from workbench.presentation.reports.profile_report import build_profile_report, write_profile_report
+from workbench.project.config import parse_config
+from workbench.project.run import RunContext, RunPaths
 
 # --------------------------------------------------------------------------------------------
 # fixtures

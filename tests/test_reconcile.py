@@ -11,9 +11,9 @@ from validation_fixtures import (
     write_generic_load_files,
 )
 
-from workbench.db import connect
+from workbench.core.validation.reconcile import build_dispositions, reconcile_run
+from workbench.engine.database import connect
 from workbench.errors import ReconciliationError
-from workbench.reconcile import build_dispositions, reconcile_run
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from workbench.charts import FONT_FAMILY, setup_notebook
-from workbench.reports.html import (
+from workbench.presentation.charts import FONT_FAMILY, setup_notebook
+from workbench.presentation.reports.html import (
     Figure,
     HtmlReport,
     KeyFigures,

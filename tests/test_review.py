@@ -8,9 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.config import parse_config
-from workbench.db import connect
-from workbench.review import (
+from workbench.core.linkage.review import (
     LABEL_COLUMNS,
     ReviewLabelsError,
     labels_path_for,
@@ -18,6 +16,8 @@ from workbench.review import (
     read_decisions,
     save_decision,
 )
+from workbench.engine.database import connect
+from workbench.project.config import parse_config
 
 T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -203,7 +203,7 @@ def test_review_items_side_by_side(con, tmp_path):
 
 
 def test_widget_saves_clicks_and_keys(con, tmp_path):
-    from workbench.widgets.review import review_widget
+    from workbench.presentation.widgets.review import review_widget
 
     run = FakeRun(con, make_config(tmp_path))
     w = review_widget(run, reviewer="wl")
@@ -232,7 +232,7 @@ def test_widget_saves_clicks_and_keys(con, tmp_path):
 
 
 def test_widget_blind_mode_hides_scores(con, tmp_path):
-    from workbench.widgets.review import review_widget
+    from workbench.presentation.widgets.review import review_widget
 
     w = review_widget(FakeRun(con, make_config(tmp_path)), blind=True, reviewer="wl", language="zh")
     assert "0.620" not in w.header.value and "model" not in w.header.value
@@ -241,7 +241,7 @@ def test_widget_blind_mode_hides_scores(con, tmp_path):
 
 
 def test_widget_reports_a_missing_reviewer(con, tmp_path):
-    from workbench.widgets.review import review_widget
+    from workbench.presentation.widgets.review import review_widget
 
     w = review_widget(FakeRun(con, make_config(tmp_path)), reviewer="")
     w.match_button.click()
@@ -251,8 +251,8 @@ def test_widget_reports_a_missing_reviewer(con, tmp_path):
 
 def test_widget_opens_beside_a_read_only_connection(tmp_path):
     """The match notebook holds a read-only connection to the run database while it shows the widget."""
-    from workbench.run import RunContext, RunPaths
-    from workbench.widgets.review import review_widget
+    from workbench.presentation.widgets.review import review_widget
+    from workbench.project.run import RunContext, RunPaths
 
     paths = RunPaths(tmp_path / "run").ensure()
     writer = connect(paths.warehouse)

@@ -10,8 +10,7 @@ from openpyxl import load_workbook
 from scipy import stats
 from validation_fixtures import build_run_tables, make_config
 
-from workbench.db import connect
-from workbench.sampling import (
+from workbench.core.validation.sampling import (
     SamplingError,
     allocate,
     draw_sample,
@@ -23,7 +22,8 @@ from workbench.sampling import (
     write_review_workbook,
     zero_defect_sample_size,
 )
-from workbench.settings.report import SamplingSettings
+from workbench.engine.database import connect
+from workbench.project.settings.report import SamplingSettings
 
 
 def test_zero_defect_size_is_the_textbook_formula() -> None:

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from workbench.config import parse_config
-from workbench.db import connect, table_columns
+from workbench.core.ingest.sources import ingest_source, ingest_sources
+from workbench.engine.database import connect, table_columns
 from workbench.errors import SourceError
-from workbench.sources import ingest_source, ingest_sources
+from workbench.project.config import parse_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 
@@ -552,7 +552,7 @@ def test_utf16_tab_separated_excel_text_export(tmp_path, con):
 
 
 def test_block_boundaries_do_not_change_the_result(tmp_path, con, monkeypatch):
-    from workbench import encodings
+    from workbench.core.ingest import encodings
 
     # build the file and, independently, what each record should become
     chunks = ["客户编码,客户名称,地址\r\n".encode("gbk")]
@@ -596,7 +596,7 @@ def test_block_boundaries_do_not_change_the_result(tmp_path, con, monkeypatch):
 
 
 def test_balance_is_checked_against_the_tables(tmp_path, con, monkeypatch):
-    from workbench import sources
+    from workbench.core.ingest import sources
     from workbench.errors import IngestBalanceError
 
     (tmp_path / "erp.csv").write_text("客户编码,客户名称\nC1,甲\nC2,乙\n", encoding="utf-8")
@@ -617,7 +617,7 @@ def test_balance_is_checked_against_the_tables(tmp_path, con, monkeypatch):
 def test_one_summary_line_is_logged_per_source(tmp_path, con, caplog):
     shutil.copy(FIXTURES / "gbk_bad_line.csv", tmp_path / "erp.csv")
     config = make_config(tmp_path, source("erp", "erp.csv", ERP_COLUMNS))
-    with caplog.at_level("INFO", logger="workbench.sources"):
+    with caplog.at_level("INFO", logger="workbench.core.ingest.sources"):
         ingest_sources(config, con)
     summaries = [r.getMessage() for r in caplog.records if "file rows =" in r.getMessage()]
     assert len(summaries) == 1
@@ -625,7 +625,7 @@ def test_one_summary_line_is_logged_per_source(tmp_path, con, caplog):
 
 
 def test_intl_fixture_project_with_a_western_code_page():
-    from workbench.config import load_config
+    from workbench.project.config import load_config
 
     config = load_config(Path(__file__).parent / "fixtures" / "projects" / "intl" / "workbench.yaml")
     c = connect()
@@ -651,7 +651,7 @@ def test_csv_that_is_really_excel(tmp_path, con):
 
 
 def test_check_headers_reads_headers_only_and_reports_every_source(tmp_path):
-    from workbench.sources import check_headers
+    from workbench.core.ingest.sources import check_headers
 
     (tmp_path / "erp.csv").write_bytes("客户编码,客户名称\r\nC1,甲\r\n".encode("gbk"))
     write_ledger(tmp_path / "ledger.xlsx")

@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.config import load_config
-from workbench.db import connect
-from workbench.sources import ingest_sources
-from workbench.standardize import standardize_customers
-from workbench.standardize.base import has_traditional
+from workbench.core.ingest.sources import ingest_sources
+from workbench.core.standardize import standardize_customers
+from workbench.core.standardize.base import has_traditional
+from workbench.engine.database import connect
+from workbench.project.config import load_config
 
 CUSTOMERS = 600
 

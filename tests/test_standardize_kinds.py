@@ -7,8 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from workbench.settings.standardize import StandardizeSettings
-from workbench.standardize import (
+from workbench.core.standardize import (
     load_reference,
     standardize_addresses,
     standardize_amounts,
@@ -27,7 +26,8 @@ from workbench.standardize import (
     standardize_tax_ids,
     standardize_text,
 )
-from workbench.standardize.base import repair_mojibake
+from workbench.core.standardize.base import repair_mojibake
+from workbench.project.settings.standardize import StandardizeSettings
 
 
 def one(frame: pd.DataFrame, i: int = 0) -> dict:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.config import load_config
-from workbench.db import connect, table_columns
-from workbench.sources import ingest_sources
-from workbench.standardize import StandardizeError, standardize_customers
+from workbench.core.ingest.sources import ingest_sources
+from workbench.core.standardize import StandardizeError, standardize_customers
+from workbench.engine.database import connect, table_columns
+from workbench.project.config import load_config
 
 ERP = """\
 客户编码,客户名称,手机,电话,邮箱,地址,邮编,统一社会信用代码,状态,建档日期,客户类型,国家

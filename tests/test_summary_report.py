@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from validation_fixtures import build_run_tables, golden_frame, make_config, write_generic_load_files
 
-from workbench.db import connect
-from workbench.monitoring import read_history, record_run_metrics
-from workbench.reconcile import reconcile_run
-from workbench.reports.html import find_external_references
-from workbench.reports.summary import find_links, write_summary_report
-from workbench.run import RunContext, RunPaths
-from workbench.sampling import sample_masters
-from workbench.validation import FAILURE_COLUMNS, RESULT_COLUMNS
+from workbench.core.monitoring.history import read_history, record_run_metrics
+from workbench.core.validation.reconcile import reconcile_run
+from workbench.core.validation.sampling import sample_masters
+from workbench.core.validation.suites import FAILURE_COLUMNS, RESULT_COLUMNS
+from workbench.engine.database import connect
+from workbench.presentation.reports.html import find_external_references
+from workbench.presentation.reports.summary import find_links, write_summary_report
+from workbench.project.run import RunContext, RunPaths
 
 
 @pytest.fixture
@@ -117,10 +117,10 @@ def test_demo_run_end_to_end(tmp_path) -> None:
     from openpyxl import load_workbook
     from validation_fixtures import build_demo_run
 
-    from workbench.browser import check_run_pages, find_chromium
-    from workbench.monitoring import history_path, metric_trend
-    from workbench.sampling import business_sample
-    from workbench.validation import validate_run
+    from workbench.core.monitoring.history import history_path, metric_trend
+    from workbench.core.validation.sampling import business_sample
+    from workbench.core.validation.suites import validate_run
+    from workbench.presentation.browser import check_run_pages, find_chromium
 
     ctx = build_demo_run(tmp_path)
     con = ctx.connect()

@@ -10,14 +10,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from workbench.config import ColumnSpec, parse_config
-from workbench.db import connect, quote_ident
-from workbench.survivorship import (
+from workbench.core.golden.survivorship import (
     SurvivorshipError,
     build_golden_tables,
     plan_fields,
     resolve_parent_field,
 )
+from workbench.engine.database import connect, quote_ident
+from workbench.project.config import ColumnSpec, parse_config
 
 FIELDS = {
     "customer_id": "id",
@@ -523,7 +523,7 @@ def test_golden_notebook_records_its_metrics(tmp_path):
     """Smoke test: the stage notebook runs headless on a tiny run and records the golden metrics."""
     import yaml
 
-    from workbench.run import RunPaths
+    from workbench.project.run import RunPaths
     from workbench.runner import Stage, execute_stage
 
     columns = {f.upper(): {"field": f, "kind": k} for f, k in FIELDS.items()}
@@ -568,8 +568,8 @@ def test_golden_notebook_records_its_metrics(tmp_path):
 
 
 def test_golden_figures_in_both_languages(con):
-    from workbench.charts.golden import deciding_rule_figure, match_type_figure
-    from workbench.survivorship import count_deciding_rules, count_match_types
+    from workbench.core.golden.survivorship import count_deciding_rules, count_match_types
+    from workbench.presentation.charts.golden import deciding_rule_figure, match_type_figure
 
     rows = [std_row("erp:2", customer_name="甲"), std_row("crm:2", customer_name="乙"), std_row("erp:3")]
     load(con, rows, {"erp:2": "M1", "crm:2": "M1", "erp:3": "M2"})
@@ -602,10 +602,10 @@ def test_a_source_field_named_like_a_record_column(con):
 def test_golden_on_the_demo_with_true_clusters(tmp_path):
     """Real ingest and standardize of a small demo; clusters from the ground truth (so this measures
     survivorship, not matching): golden values agree with the true entities."""
-    from workbench.config import load_config
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.standardize.pipeline import standardize_customers
     from workbench.demo import generate_demo
-    from workbench.sources import ingest_sources
-    from workbench.standardize.pipeline import standardize_customers
+    from workbench.project.config import load_config
 
     generate_demo(tmp_path, customers=120, seed=7)
     config = load_config(tmp_path / "workbench.yaml")

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from fixtures.export.helpers import make_run
 
-from workbench.targets import (
+from workbench.core.targets import (
     ProfileError,
     list_profiles,
     load_profile,

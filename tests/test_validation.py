@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 from validation_fixtures import build_run_tables, golden_frame, make_config, write_generic_load_files
 
-from workbench.db import connect
-from workbench.reports.html import find_external_references
-from workbench.run import RunContext, RunPaths
-from workbench.targets.profiles import load_profile
-from workbench.validation import (
+from workbench.core.targets.profiles import load_profile
+from workbench.core.validation.suites import (
     SUITES_DIR,
     SuiteError,
     build_load_ready_suites,
@@ -23,6 +20,9 @@ from workbench.validation import (
     rewrite_page_offline,
     validate_run,
 )
+from workbench.engine.database import connect
+from workbench.presentation.reports.html import find_external_references
+from workbench.project.run import RunContext, RunPaths
 
 GOOD = {
     "type": "expect_column_values_to_not_be_null",
@@ -130,7 +130,7 @@ def validated(tmp_path_factory):
 
 
 def test_analytics_are_off(validated) -> None:
-    from workbench.validation import _new_context
+    from workbench.core.validation.suites import _new_context
 
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
     assert _new_context(None).config.analytics_enabled is False

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.config import ProjectConfig, parse_config
+from workbench.project.config import ProjectConfig, parse_config
 
 EXPECTED = {
     "erp:2": ("loaded", "M001"),
@@ -391,8 +391,8 @@ def build_run_tables(con, *, with_exports: bool = True) -> None:
 
 def write_generic_load_files(root: Path, golden: pd.DataFrame, load_rows: pd.DataFrame) -> None:
     """Write the generic CSV load files named in `load_rows` with the golden values (as the export would)."""
-    from workbench.export import write_load_file
-    from workbench.targets.profiles import load_profile
+    from workbench.core.export.load_files import write_load_file
+    from workbench.core.targets.profiles import load_profile
 
     profile = load_profile("generic")
     for file, rows in load_rows.groupby("file"):
@@ -414,13 +414,13 @@ DEMO_MAPPINGS = Path(__file__).resolve().parent.parent / "workbench" / "demo" / 
 def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "export", run_id: str = "r1"):
     """Generate the demo project and run its stages up to `through` (``golden`` or ``export``).
 
-    Returns the :class:`~workbench.run.RunContext` of the run (its folder is the project's latest run).
+    Returns the :class:`~workbench.project.run.RunContext` of the run (its folder is the project's latest run).
     """
-    from workbench.config import load_config
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
-    from workbench.run import RunContext, RunPaths
-    from workbench.sources import ingest_sources
-    from workbench.standardize import standardize_customers
+    from workbench.project.config import load_config
+    from workbench.project.run import RunContext, RunPaths
 
     project = tmp_path / "demo"
     if not (project / "workbench.yaml").exists():
@@ -438,14 +438,14 @@ def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "expo
         standardize_customers(config, con)
     finally:
         con.close()
-    from workbench.linkage.pipeline import match_customers
-    from workbench.survivorship import build_golden_records
+    from workbench.core.golden.survivorship import build_golden_records
+    from workbench.core.linkage.pipeline import match_customers
 
     match_customers(ctx, charts=False)
     build_golden_records(ctx)
     if through == "export":
-        from workbench.batches import build_batch_plan
-        from workbench.export import export_load_files
+        from workbench.core.batches.plan import build_batch_plan
+        from workbench.core.export.load_files import export_load_files
 
         build_batch_plan(ctx)
         export_load_files(ctx, draft=True)

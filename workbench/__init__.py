@@ -16,7 +16,7 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 if os.environ.get("WORKBENCH_FORBID_NETWORK"):
-    from workbench.netguard import forbid_network
+    from workbench.engine.netguard import forbid_network
 
     forbid_network()
 

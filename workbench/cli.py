@@ -177,12 +177,12 @@ def print_outputs(run_dir: Path) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from workbench.config import load_config
+    from workbench.project.config import load_config
 
     config = load_config(args.config)
     print(f"{args.config}: OK — {len(config.sources)} source(s): {', '.join(s.name for s in config.sources)}")
     if args.headers:
-        from workbench.sources import check_headers
+        from workbench.core.ingest.sources import check_headers
 
         check_headers(config)
         print("every mapped column is present in its file")
@@ -199,11 +199,11 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup_check(args: argparse.Namespace) -> int:
-    from workbench.monitoring import check_new_customers
+    from workbench.core.monitoring.history import check_new_customers
 
     result = check_new_customers(args.config, args.input, run_dir=args.run_dir)
     if args.out:
-        from workbench.run import atomic_path
+        from workbench.project.run import atomic_path
 
         with atomic_path(args.out) as tmp:
             result.to_csv(tmp, index=False, encoding="utf-8-sig")

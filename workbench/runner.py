@@ -2,7 +2,7 @@
 
 The stages are data: ``notebooks/stages.yaml`` lists them in order, each with its notebook and
 optional parameters. A run executes them into ``<output>/runs/<run id>/`` (see
-:mod:`workbench.run`): the executed notebooks, an offline HTML export of each, and the metrics each
+:mod:`workbench.project.run`): the executed notebooks, an offline HTML export of each, and the metrics each
 stage recorded. Unknown parameters are refused before anything runs; a failed stage names the
 notebook, the cell and the saved output notebook.
 """
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from workbench.errors import StageError, WorkbenchError
-from workbench.run import LATEST_FILE, RunPaths, new_run_id, run_dir_for, write_text_atomic
+from workbench.project.run import LATEST_FILE, RunPaths, new_run_id, run_dir_for, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def run_project(
         ConfigError: the config is invalid (every problem listed).
         StageError: bad parameters, or a stage failed (names notebook, cell, saved output).
     """
-    from workbench.config import load_config
+    from workbench.project.config import load_config
 
     say = progress or (lambda line: log.info("%s", line))
     config_path = Path(config_path).resolve()

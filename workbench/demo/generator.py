@@ -32,7 +32,7 @@ from workbench.demo.rand import where
 from workbench.demo.rates import DEFECT_TAGS, DemoError, DemoRates
 from workbench.demo.reference import load_reference
 from workbench.demo.writers import write_csv, write_legacy_csv, write_xlsx
-from workbench.run import write_text_atomic
+from workbench.project.run import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def generate_demo(
     write_csv(files["entities"], build_entity_rows(t, frames))
     write_text_atomic(files["config"], render_config(seed=seed, as_of=as_of))
     # the demo's signed-off field and value mappings, so its export runs non-draft
-    from workbench.mapping import install_mapping_files
+    from workbench.core.mapping.mapping import install_mapping_files
 
     install_mapping_files(out_dir / "mappings", overwrite=True)
     timings["write_other"] = time.perf_counter() - mark

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from workbench.config import ProjectConfig, SourceSpec
+from workbench.project.config import ProjectConfig, SourceSpec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "config-reference.md"
 

@@ -1,0 +1,922 @@
+"""The import-error feedback loop: read the target ERP's import log back and re-issue what failed.
+
+This module owns:
+
+* reading import result logs (:func:`read_import_log`) in two documented styles —
+  **simple**: a CSV/XLSX with the columns ``row_key, status, message`` (optional ``field``,
+  ``row``), status ``ok``/``loaded``/``success``/``S`` or ``error``/``failed``/``E`` or
+  ``warning``/``W`` (Chinese 成功/失败/警告 too), one line per row or message, for every profile;
+  and **SAP message list**: one line per message with the columns ``Type`` (S, I, W, E, A, X),
+  ``ID`` or ``Message Class``, ``Number``, ``Message`` or ``Message Text`` and the record key
+  (``Source Key``/``Instance``/``Legacy Key``/``KUNNR``…), the BAPIRET2 field set of the
+  cockpit's message download (the exact column titles vary by release: aliases are accepted);
+* mapping every failure to its master record and source rows (through ``load_rows`` and
+  ``crosswalk``) and classifying its reason with a reviewable keyword table
+  (``workbench/core/targets/import_reasons.yaml``; a project sets ``export.import_reasons_path``);
+* the fix worklist (Excel) for the team, retry files holding exactly the failed rows (in the
+  same format as the original load file, with fixes from the worklist applied and checked), and
+  a project-level history of mock-load iterations (``<output>/load_history.duckdb``);
+* :func:`simulate_import_log`, a seeded generator of realistic logs for the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from workbench.core.targets.profiles import BUILTIN_DIR, TargetProfile
+from workbench.errors import WorkbenchError
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS = ["log_row", "row_key", "status", "severity", "message_id", "field", "message"]
+HISTORY_FILE = "load_history.duckdb"
+STATUS_WORDS = {
+    "loaded": {"ok", "loaded", "success", "succeeded", "s", "成功", "已导入", "导入成功"},
+    "failed": {"error", "failed", "fail", "e", "a", "x", "失败", "错误", "导入失败"},
+    "warning": {"warning", "warn", "w", "i", "警告", "提示"},
+}
+_SAP_ALIASES = {
+    "severity": ["type", "message type", "msgty", "消息类型", "类型"],
+    "msg_class": ["id", "message class", "class", "msgid", "消息类"],
+    "number": ["number", "message number", "no.", "msgno", "消息编号"],
+    "message": ["message", "message text", "text", "消息", "消息文本"],
+    "row_key": [
+        "source key",
+        "instance",
+        "legacy key",
+        "object key",
+        "key",
+        "kunnr",
+        "customer",
+        "customer number",
+    ],
+    "field": ["field", "field name", "字段"],
+    "row": ["row", "line", "行"],
+}
+_SIMPLE_ALIASES = {
+    "row_key": ["row_key", "key", "record key", "客户编码", "编码"],
+    "status": ["status", "result", "状态", "结果"],
+    "message": ["message", "text", "消息", "错误信息", "信息"],
+    "field": ["field", "字段"],
+    "row": ["row", "line", "行号"],
+}
+
+
+class ImportLogError(WorkbenchError):
+    """An import log cannot be read or understood."""
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_import_log(path: Path | str, profile: TargetProfile | None = None) -> pd.DataFrame:
+    """Read an import result log in the simple or the SAP message-list style.
+
+    Args:
+        path: CSV (UTF-8/GBK, `,` `;` or tab separated) or XLSX file.
+        profile: the profile the load file was written for (its key field is accepted as the
+            key column's header, e.g. ``cCusCode``).
+
+    Returns:
+        One row per log line: ``log_row`` (line/row number in the log), ``row_key``, ``status``
+        (``loaded``/``failed``/``warning``), ``severity`` (S/I/W/E/A/X), ``message_id``
+        (``class/number`` when given), ``field``, ``message``.
+
+    Raises:
+        ImportLogError: naming the file, the line and the bad value.
+    """
+    path = Path(path)
+    frame, first_row = _read_table(path)
+    headers = {c: str(c).strip().lower() for c in frame.columns}
+    key_alias = [profile.key_field.lower()] if profile else []
+    sap = _match_columns(headers, {**_SAP_ALIASES, "row_key": _SAP_ALIASES["row_key"] + key_alias})
+    simple = _match_columns(headers, {**_SIMPLE_ALIASES, "row_key": _SIMPLE_ALIASES["row_key"] + key_alias})
+    rows = frame.reset_index(drop=True)
+    log_row = pd.Series(range(first_row, first_row + len(rows)))
+    if {"severity", "message", "row_key"} <= set(sap) and "status" not in simple:
+        sev = rows[sap["severity"]].fillna("").astype(str).str.strip().str.upper()
+        bad = ~sev.isin(["S", "I", "W", "E", "A", "X"])
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            raise ImportLogError(
+                f"{path}, row {log_row[i]}: message type {sev[i]!r} is not one of S, I, W, E, A, X"
+            )
+        cls = rows[sap["msg_class"]].fillna("").astype(str).str.strip() if "msg_class" in sap else ""
+        num = rows[sap["number"]].fillna("").astype(str).str.strip() if "number" in sap else ""
+        msg_id = (
+            (cls + "/" + num).str.strip("/") if isinstance(cls, pd.Series) else pd.Series([""] * len(rows))
+        )
+        out = pd.DataFrame(
+            {
+                "log_row": log_row,
+                "row_key": rows[sap["row_key"]],
+                "status": sev.map(
+                    lambda s: "failed" if s in "EAX" else ("warning" if s in "WI" else "loaded")
+                ),
+                "severity": sev,
+                "message_id": msg_id,
+                "field": rows[sap["field"]] if "field" in sap else None,
+                "message": rows[sap["message"]],
+            }
+        )
+    elif {"row_key", "status"} <= set(simple):
+        words = rows[simple["status"]].fillna("").astype(str).str.strip().str.lower()
+        lookup = {w: k for k, ws in STATUS_WORDS.items() for w in ws}
+        status = words.map(lookup)
+        if status.isna().any():
+            i = int(np.argmax(status.isna().to_numpy()))
+            raise ImportLogError(
+                f"{path}, row {log_row[i]}: status {words[i]!r} is not understood; use ok, error or warning"
+            )
+        out = pd.DataFrame(
+            {
+                "log_row": log_row,
+                "row_key": rows[simple["row_key"]],
+                "status": status,
+                "severity": status.map({"loaded": "S", "failed": "E", "warning": "W"}),
+                "message_id": "",
+                "field": rows[simple["field"]] if "field" in simple else None,
+                "message": rows[simple["message"]] if "message" in simple else "",
+            }
+        )
+    else:
+        raise ImportLogError(
+            f"{path}: cannot tell the log style from its header {list(frame.columns)}; a simple log needs "
+            "the columns row_key, status, message; an SAP message list needs Type, Message and a key "
+            f"column (Source Key / Instance / {profile.key_field if profile else 'KUNNR'})"
+        )
+    for c in ("row_key", "field", "message", "message_id"):
+        out[c] = out[c].map(
+            lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+        )
+    missing = out["row_key"].isna() | (out["row_key"] == "")
+    if missing.any():
+        i = int(np.argmax(missing.to_numpy()))
+        raise ImportLogError(
+            f"{path}, row {out['log_row'][i]}: the record key is empty; every log line needs one"
+        )
+    return out[LOG_COLUMNS]
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    if not path.is_file():
+        raise ImportLogError(f"{path}: import log not found")
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        try:
+            return pd.read_excel(path, dtype=str, engine="calamine"), 2
+        except Exception as exc:  # calamine raises its own error types
+            raise ImportLogError(f"{path}: cannot read the workbook: {exc}") from exc
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        raise ImportLogError(f"{path}: neither UTF-8 nor GB18030 text")
+    first = text.splitlines()[0] if text else ""
+    delim = max([",", ";", "\t"], key=first.count)
+    frame = pd.read_csv(
+        io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL
+    )
+    return frame.replace({"": None}), 2
+
+
+def _match_columns(headers: dict, aliases: dict[str, list[str]]) -> dict[str, str]:
+    found = {}
+    for role, names in aliases.items():
+        for col, low in headers.items():
+            if low in names:
+                found[role] = col
+                break
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# classifying and mapping
+
+
+@dataclass(frozen=True)
+class ReasonRule:
+    id: str
+    label_zh: str
+    label_en: str
+    message_ids: tuple[str, ...]
+    patterns: tuple[re.Pattern, ...]
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language == "zh" else self.label_en
+
+
+def load_reason_rules(path: Path | None = None) -> list[ReasonRule]:
+    """Read the reason table (default: the built-in ``import_reasons.yaml``).
+
+    Raises:
+        ImportLogError: the file is missing or a rule is invalid.
+    """
+    path = Path(path) if path else BUILTIN_DIR / "import_reasons.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ImportLogError(f"{path}: cannot read the reason table: {exc}") from exc
+    rules = []
+    for i, r in enumerate(raw.get("reasons") or []):
+        try:
+            rules.append(
+                ReasonRule(
+                    id=str(r["id"]),
+                    label_zh=str(r.get("label_zh", r["id"])),
+                    label_en=str(r.get("label_en", r["id"])),
+                    message_ids=tuple(str(m).upper() for m in r.get("message_ids") or []),
+                    patterns=tuple(re.compile(p, re.IGNORECASE) for p in r.get("patterns") or []),
+                )
+            )
+        except (KeyError, TypeError, re.error) as exc:
+            raise ImportLogError(
+                f"{path}: reasons[{i}] is invalid ({exc}); each needs id and patterns"
+            ) from exc
+    if not rules:
+        raise ImportLogError(f"{path}: no reasons listed")
+    return rules
+
+
+def classify_reasons(messages: pd.Series, message_ids: pd.Series, rules: list[ReasonRule]) -> pd.Series:
+    """Reason id per message: the first rule whose message id or pattern matches, else ``other``."""
+
+    def one(text, mid) -> str:
+        mid = (mid or "").upper()
+        for r in rules:
+            if mid and mid in r.message_ids:
+                return r.id
+        for r in rules:
+            if any(p.search(text or "") for p in r.patterns):
+                return r.id
+        return "other"
+
+    return pd.Series([one(t, m) for t, m in zip(messages, message_ids, strict=True)], index=messages.index)
+
+
+def map_failures(
+    con, log_df: pd.DataFrame, profile: str, *, rules: list[ReasonRule] | None = None, language: str = "zh"
+) -> pd.DataFrame:
+    """Failed log lines joined to their load file row, master record and source rows.
+
+    Every failed or warning line is kept; a key that is not in ``load_rows`` of `profile` keeps
+    ``master_id`` empty and says so in ``reason``.
+
+    Returns:
+        Columns: profile, row_key, status, severity, message_id, field, message, reason,
+        reason_label, master_id, batch, file, row_in_file, sources, record_keys, log_row.
+    """
+    from workbench.engine.database import table_exists
+
+    rules = rules or load_reason_rules()
+    labels = {r.id: r.label(language) for r in rules}
+    bad = log_df[log_df["status"] != "loaded"].copy()
+    bad["reason"] = classify_reasons(bad["message"], bad["message_id"], rules)
+    rows = con.execute(
+        "select row_key, master_id, batch, file, row_in_file from load_rows where profile = ? "
+        "order by file, row_in_file",
+        [profile],
+    ).df()
+    rows = rows.drop_duplicates("row_key", keep="last")
+    out = bad.merge(rows, on="row_key", how="left")
+    unknown = out["master_id"].isna()
+    out.loc[unknown, "reason"] = "unknown_key"
+    labels["unknown_key"] = (
+        "日志中的编码不在任何导入文件中" if language == "zh" else "key not in any load file"
+    )
+    out["reason_label"] = out["reason"].map(labels).fillna(out["reason"])
+    if table_exists(con, "crosswalk"):
+        cw = con.sql(
+            "select master_id, string_agg(source || ':' || source_id, ';' order by source, source_id) as sources, "
+            "string_agg(record_key, ';' order by record_key) as record_keys from crosswalk group by master_id"
+        ).df()
+        out = out.merge(cw, on="master_id", how="left")
+    else:
+        out["sources"] = None
+        out["record_keys"] = None
+    out.insert(0, "profile", profile)
+    cols = [
+        "profile",
+        "row_key",
+        "status",
+        "severity",
+        "message_id",
+        "field",
+        "message",
+        "reason",
+        "reason_label",
+        "master_id",
+        "batch",
+        "file",
+        "row_in_file",
+        "sources",
+        "record_keys",
+        "log_row",
+    ]
+    return out[cols].sort_values(["file", "row_in_file", "log_row"], na_position="last", ignore_index=True)
+
+
+def summarize_log(log_df: pd.DataFrame) -> pd.DataFrame:
+    """One row per record key: ``failed`` if any message failed, else ``warning`` or ``loaded``."""
+    rank = {"failed": 2, "warning": 1, "loaded": 0}
+    s = log_df.assign(_r=log_df["status"].map(rank)).groupby("row_key", as_index=False)["_r"].max()
+    s["status"] = s["_r"].map({v: k for k, v in rank.items()})
+    return s[["row_key", "status"]]
+
+
+# --------------------------------------------------------------------------------------------
+# worklist, retry files
+
+
+WORKLIST_SHEETS = {
+    "zh": {"worklist": "修正清单", "summary": "按原因汇总"},
+    "en": {"worklist": "Worklist", "summary": "By reason"},
+}
+WORKLIST_FIX_COLUMNS = ("fix_field", "fix_value", "fixed_by", "comment")
+
+
+def build_fix_worklist(
+    ctx,
+    failures: pd.DataFrame,
+    path: Path | None = None,
+    *,
+    profile: TargetProfile | None = None,
+    language: str | None = None,
+) -> Path:
+    """Write the fix worklist (Excel): one row per failure with the customer, its source rows,
+    the current value of the failing field, and empty ``fix_field``/``fix_value`` columns to fill.
+
+    The worklist columns ``fix_field``, ``fix_value``, ``fixed_by`` and ``comment`` keep these
+    English names in both languages so :func:`write_retry_files` can read them back.
+    """
+    from workbench.project.run import atomic_path
+
+    language = language or ctx.config.project.language
+    lab = WORKLIST_SHEETS[language]
+    path = (
+        path
+        or ctx.paths.review
+        / f"import_fix_worklist_{failures['profile'].iloc[0] if len(failures) else 'none'}.xlsx"
+    )
+    work = failures.copy()
+    names = _golden_names(ctx, work["master_id"].dropna().unique().tolist())
+    work.insert(3, "customer_name", work["master_id"].map(names))
+    work["current_value"] = _current_values(ctx, work, profile) if profile is not None else None
+    work["fix_field"] = work["field"]
+    for c in ("fix_value", "fixed_by", "comment"):
+        work[c] = ""
+    if getattr(ctx.config.export, "mask_worklists", False):
+        from workbench.core.masking import mask_frame
+
+        settings = ctx.config.report.masking.model_copy(update={"enabled": True})
+        work = mask_frame(work, ctx.config.field_kinds(), settings)
+    summary = (
+        work.groupby(["reason", "reason_label"], as_index=False)
+        .agg(rows=("row_key", "nunique"), messages=("message", "size"))
+        .sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
+    )
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="xlsxwriter") as writer:
+        writer.book.set_properties({"created": dt.datetime(2000, 1, 1), "title": "import fix worklist"})
+        text = writer.book.add_format({"num_format": "@"})
+        fill = writer.book.add_format({"bg_color": "#FFF2CC", "num_format": "@"})
+        frame = work.astype(object).where(work.notna(), "")
+        frame.to_excel(writer, sheet_name=lab["worklist"], index=False)
+        ws = writer.sheets[lab["worklist"]]
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
+        for i, c in enumerate(frame.columns):
+            ws.set_column(i, i, 16, fill if c in WORKLIST_FIX_COLUMNS else text)
+        summary.to_excel(writer, sheet_name=lab["summary"], index=False)
+    return path
+
+
+def _golden_names(ctx, master_ids: list[str]) -> dict[str, str]:
+    from workbench.engine.database import table_columns, table_exists
+
+    con = ctx.connect()
+    try:
+        if not master_ids or not table_exists(con, "golden_customers"):
+            return {}
+        if "customer_name" not in table_columns(con, "golden_customers"):
+            return {}
+        rows = con.execute(
+            "select master_id, customer_name from golden_customers where list_contains(?, master_id)",
+            [master_ids],
+        ).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def _current_values(ctx, work: pd.DataFrame, profile: TargetProfile) -> pd.Series:
+    from workbench.core.export.load_files import read_load_file
+
+    out = pd.Series([None] * len(work), index=work.index, dtype=object)
+    for file, idx in work.groupby("file").groups.items():
+        path = ctx.paths.root / file
+        if not path.exists():
+            continue
+        frames = read_load_file(path, profile)
+        for i in idx:
+            fname = work.at[i, "field"]
+            if not fname:
+                continue
+            sid, fn = _locate(profile, fname)
+            frame = frames.get(sid)
+            if frame is None or fn not in frame.columns:
+                continue
+            hit = frame.loc[frame[profile.key_field] == work.at[i, "row_key"], fn]
+            out[i] = hit.iloc[0] if len(hit) else None
+    return out
+
+
+def _locate(profile: TargetProfile, name: str) -> tuple[str, str]:
+    """(structure id, field) of ``FIELD`` or ``structure.FIELD``; the first structure holding it."""
+    sid, _, fname = name.rpartition(".")
+    if sid and sid in [s.id for s in profile.structures]:
+        return sid, fname
+    fname = name
+    return next((s.id for s in profile.structures if fname in s.field_names), ""), fname
+
+
+@dataclass
+class RetryResult:
+    """What :func:`write_retry_files` wrote."""
+
+    files: pd.DataFrame  # profile, source_file, file, rows, sha256
+    fixes_applied: int
+    still_failing: pd.DataFrame  # row_key, field, reason (not written)
+
+
+def read_worklist_fixes(path: Path) -> pd.DataFrame:
+    """The filled-in fixes of a worklist: row_key, fix_field, fix_value (rows with a value only)."""
+    frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="calamine").fillna("")
+    need = {"row_key", "fix_field", "fix_value"}
+    if not need <= set(frame.columns):
+        raise ImportLogError(f"{path}: the worklist lacks the columns {sorted(need - set(frame.columns))}")
+    fixes = frame[(frame["fix_value"].str.strip() != "") & (frame["fix_field"].str.strip() != "")]
+    return fixes[["row_key", "fix_field", "fix_value"]].drop_duplicates(["row_key", "fix_field"], keep="last")
+
+
+def write_retry_files(
+    ctx, failures: pd.DataFrame, profile: TargetProfile, *, iteration: int, worklist: Path | None = None
+) -> RetryResult:
+    """Write retry files holding exactly the failed rows, in the original load file's format.
+
+    The rows are read back from the original load files (so they are exactly what was sent),
+    fixes filled in on the worklist are applied, and every row is checked against the profile
+    again; a row that still fails is reported in ``still_failing`` and not written.
+
+    Args:
+        ctx: the run.
+        failures: from :func:`map_failures` (rows with ``status == 'failed'`` are retried).
+        profile: the profile of the load files.
+        iteration: the mock-load round this retry is for (names the files ``…__retry<N>…``).
+        worklist: a filled-in worklist whose ``fix_field``/``fix_value`` columns are applied.
+    """
+    from workbench.core.export.load_files import DRAFT_MARK, check_rows, read_load_file, write_load_file
+
+    settings = ctx.config.export
+    failed = failures[(failures["status"] == "failed") & failures["file"].notna()]
+    fixes = (
+        read_worklist_fixes(worklist)
+        if worklist
+        else pd.DataFrame(columns=["row_key", "fix_field", "fix_value"])
+    )
+    files, still, applied = [], [], 0
+    for source_file, group in failed.groupby("file", sort=True):
+        src = ctx.paths.root / source_file
+        frames = read_load_file(src, profile)
+        keys = set(group["row_key"])
+        frames = {
+            sid: f[f[profile.key_field].isin(keys)].drop(columns="_row").reset_index(drop=True)
+            for sid, f in frames.items()
+        }
+        for fx in fixes[fixes["row_key"].isin(keys)].itertuples(index=False):
+            sid, fname = _locate(profile, fx.fix_field)
+            if sid not in frames or fname not in frames[sid].columns:
+                still.append((fx.row_key, fx.fix_field, f"worklist fix names unknown field {fx.fix_field!r}"))
+                continue
+            hit = frames[sid][profile.key_field] == fx.row_key
+            frames[sid].loc[hit, fname] = fx.fix_value
+            applied += int(hit.sum())
+        keyed = {sid: f.assign(master_id=f[profile.key_field]) for sid, f in frames.items()}
+        checked = check_rows(
+            keyed, profile, formula_guard=settings.formula_guard, safe_pattern=settings.formula_safe_pattern
+        )
+        for r in checked.rejects.itertuples(index=False):
+            still.append((r.master_id, r.field, r.reason))
+        out_frames = {sid: f.drop(columns="master_id") for sid, f in checked.frames.items()}
+        if out_frames[profile.main.id].empty:
+            continue
+        draft = f"__{DRAFT_MARK}." in src.name
+        stem = src.name.rsplit(".", 1)[0].replace(f"__{DRAFT_MARK}", "")
+        name = (
+            f"{stem}__retry{iteration}" + (f"__{DRAFT_MARK}" if draft else "") + "." + profile.file.extension
+        )
+        path = src.parent / "retry" / name
+        digest = write_load_file(path, profile, out_frames)
+        files.append(
+            {
+                "profile": profile.name,
+                "source_file": source_file,
+                "file": path.relative_to(ctx.paths.root).as_posix(),
+                "rows": len(out_frames[profile.main.id]),
+                "sha256": digest,
+            }
+        )
+    return RetryResult(
+        files=pd.DataFrame(files, columns=["profile", "source_file", "file", "rows", "sha256"]),
+        fixes_applied=applied,
+        still_failing=pd.DataFrame(still, columns=["row_key", "field", "reason"]),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# history of mock-load iterations
+
+
+def history_path(config) -> Path:
+    """The project's mock-load history database (survives runs)."""
+    return config.output_dir / HISTORY_FILE
+
+
+def record_load_iteration(
+    path: Path,
+    *,
+    run_id: str,
+    profile: str,
+    iteration: int,
+    rows_sent: int,
+    failures: pd.DataFrame,
+    recorded_at: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Record one mock-load round (replacing an earlier record of the same run/profile/round).
+
+    Args:
+        path: the history database (:func:`history_path`).
+        run_id: the run the load files came from.
+        profile: target profile.
+        iteration: 1 for the first load, 2 for the first retry, …
+        rows_sent: records in the files sent.
+        failures: :func:`map_failures` output of this round (failed rows counted per reason).
+
+    Returns:
+        The whole history (see :func:`read_load_history`).
+    """
+    from workbench.engine.database import connect
+
+    failed = failures[failures["status"] == "failed"]
+    # a record counts once, under the reason of its first failed message
+    first = failed.sort_values(["row_key", "log_row"]).drop_duplicates("row_key")
+    by_reason = first.groupby("reason").size()
+    n_failed = int(len(first))
+    if n_failed > rows_sent:
+        raise ImportLogError(
+            f"{n_failed} failed records but only {rows_sent} sent; check the log and the round"
+        )
+    when = (recorded_at or dt.datetime.now()).replace(microsecond=0)
+    con = connect(path)
+    try:
+        con.execute(
+            "create table if not exists load_iterations (run_id varchar, profile varchar, iteration integer, "
+            "rows_sent bigint, rows_loaded bigint, rows_failed bigint, failure_rate double, recorded_at timestamp)"
+        )
+        con.execute(
+            "create table if not exists load_iteration_reasons (run_id varchar, profile varchar, "
+            "iteration integer, reason varchar, rows bigint)"
+        )
+        for t in ("load_iterations", "load_iteration_reasons"):
+            con.execute(
+                f"delete from {t} where run_id = ? and profile = ? and iteration = ?",
+                [run_id, profile, iteration],
+            )
+        con.execute(
+            "insert into load_iterations values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                profile,
+                iteration,
+                rows_sent,
+                rows_sent - n_failed,
+                n_failed,
+                (n_failed / rows_sent) if rows_sent else 0.0,
+                when,
+            ],
+        )
+        for reason, rows in sorted(by_reason.items()):
+            con.execute(
+                "insert into load_iteration_reasons values (?, ?, ?, ?, ?)",
+                [run_id, profile, iteration, reason, int(rows)],
+            )
+    finally:
+        con.close()
+    return read_load_history(path)
+
+
+def read_load_history(path: Path) -> pd.DataFrame:
+    """Every recorded round with one row per reason (``reason`` empty when nothing failed)."""
+    from workbench.engine.database import connect
+
+    if not Path(path).exists():
+        return pd.DataFrame(
+            columns=[
+                "run_id",
+                "profile",
+                "iteration",
+                "rows_sent",
+                "rows_loaded",
+                "rows_failed",
+                "failure_rate",
+                "reason",
+                "rows",
+            ]
+        )
+    con = connect(path, read_only=True)
+    try:
+        return con.sql(
+            "select i.run_id, i.profile, i.iteration, i.rows_sent, i.rows_loaded, i.rows_failed, i.failure_rate, "
+            "r.reason, coalesce(r.rows, 0) as rows from load_iterations i left join load_iteration_reasons r "
+            "using (run_id, profile, iteration) order by i.profile, i.run_id, i.iteration, r.reason"
+        ).df()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------------
+# a sample log generator for the demo and the tests
+
+
+# (message class, number, text with {FIELD} placeholders, field) — SAP-style. The first two and
+# the duplicate-key text are documented cockpit messages; the ZSIM ones are invented for the demo.
+SAP_MESSAGES = [
+    (
+        "CVI_FS_CHECK_CUST",
+        "020",
+        "Customer -> BP: You have not assigned a BP grouping to account group {KTOKD}",
+        "general.KTOKD",
+    ),
+    ("R11", "300", "No update is defined for BP role 000000", "roles.BP_ROLE"),
+    ("ZSIM", "001", "Region {REGION} is not defined for country {COUNTRY}", "general.REGION"),
+    ("ZSIM", "002", "Tax number {TAXNUM} is not valid for tax number category {TAXTYPE}", "tax.TAXNUM"),
+    (
+        "ZSIM",
+        "003",
+        "Postal code {POST_CODE1} has the wrong format for country {COUNTRY}",
+        "general.POST_CODE1",
+    ),
+    ("ZSIM", "004", "Customer {KUNNR} already exists (duplicate record)", "general.KUNNR"),
+]
+U8_MESSAGES = [
+    ("客户编码 {cCusCode} 已存在", "cCusCode"),
+    ("地区编码 {cDCCode} 不存在", "cDCCode"),
+    ("所属分类码 {cCCCode} 不是末级分类", "cCCCode"),
+    ("税号 {cCusRegCode} 长度不正确", "cCusRegCode"),
+    ("发展日期 {dCusDevDate} 格式不正确", "dCusDevDate"),
+]
+GENERIC_MESSAGES = [
+    ("Record {key} already exists", None),
+    ("Missing required value for the field '{first}'", "first"),
+    ("Unknown value '{second}' for field '{second_name}'", "second"),
+]
+
+
+def simulate_import_log(
+    load_file: Path | str,
+    profile: TargetProfile,
+    *,
+    fail_rate: float,
+    seed: int,
+    style: str = "auto",
+    path: Path | None = None,
+) -> pd.DataFrame:
+    """Make a realistic import log for a load file: some rows fail with system-like messages.
+
+    Args:
+        load_file: a file written by the export (or a retry file).
+        profile: its profile.
+        fail_rate: share of records that fail (0..1).
+        seed: random seed (same seed → same log).
+        style: ``sap`` (message list), ``simple`` (row_key,status,message) or ``auto`` (SAP
+            message list for SAP profiles, simple otherwise).
+        path: when given, the log is also written there as a UTF-8 CSV (atomically).
+
+    Returns:
+        The log as a DataFrame in the file layout of its style.
+    """
+    from workbench.core.export.load_files import read_load_file
+    from workbench.project.run import write_bytes_atomic
+
+    if not 0 <= fail_rate <= 1:
+        raise ValueError(f"fail_rate must be between 0 and 1, got {fail_rate}")
+    frames = read_load_file(Path(load_file), profile)
+    main = frames[profile.main.id].reset_index(drop=True)
+    flat = main.copy()
+    for s in profile.structures[1:]:
+        extra = frames[s.id].drop(columns="_row").drop_duplicates(profile.key_field)
+        extra = extra[[c for c in extra.columns if c not in flat.columns or c == profile.key_field]]
+        flat = flat.merge(extra, on=profile.key_field, how="left")
+    rng = np.random.default_rng(seed)
+    n = len(main)
+    n_fail = int(round(fail_rate * n))
+    failed = set(rng.choice(n, size=n_fail, replace=False).tolist()) if n_fail else set()
+    style = ("sap" if profile.name.startswith("sap") else "simple") if style == "auto" else style
+    u8 = profile.name.startswith("yonyou")
+    picks = rng.integers(0, 1 << 30, size=n)
+    rows = []
+    for i in range(n):
+        rec = {
+            k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+            for k, v in flat.iloc[i].items()
+        }
+        key = rec[profile.key_field]
+        if style == "sap":
+            if i in failed:
+                cls, num, text, _f = SAP_MESSAGES[picks[i] % len(SAP_MESSAGES)]
+                rows.append(
+                    {
+                        "Type": "E",
+                        "ID": cls,
+                        "Number": num,
+                        "Message": _fill(text, rec),
+                        "Source Key": key,
+                        "Field": _f.split(".")[-1],
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        "Type": "S",
+                        "ID": "ZSIM",
+                        "Number": "000",
+                        "Message": f"Customer {key} created",
+                        "Source Key": key,
+                        "Field": "",
+                    }
+                )
+        else:
+            if i in failed:
+                if u8:
+                    text, fld = U8_MESSAGES[picks[i] % len(U8_MESSAGES)]
+                else:
+                    names = [f.name for f in profile.main.fields if f.name != profile.key_field] or [
+                        profile.key_field
+                    ]
+                    rec.update(key=key, first=names[0], second=rec.get(names[-1], ""), second_name=names[-1])
+                    text, fld = GENERIC_MESSAGES[picks[i] % len(GENERIC_MESSAGES)]
+                    fld = {"first": names[0], "second": names[-1]}.get(fld or "", fld)
+                rows.append(
+                    {"row_key": key, "status": "error", "message": _fill(text, rec), "field": fld or ""}
+                )
+            else:
+                rows.append({"row_key": key, "status": "ok", "message": "", "field": ""})
+    frame = pd.DataFrame(rows)
+    if path is not None:
+        write_bytes_atomic(Path(path), frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
+    return frame
+
+
+def _fill(text: str, rec: dict) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: str(rec.get(m.group(1), "")), text)
+
+
+# --------------------------------------------------------------------------------------------
+# one mock-load loop over every exported profile
+
+
+@dataclass
+class LoopResult:
+    """What :func:`run_mock_load_loop` did: failures per round, worklists, retry files, history."""
+
+    failures: pd.DataFrame
+    worklists: list[Path]
+    retry_files: pd.DataFrame
+    history: pd.DataFrame
+    rounds: int
+    simulated: bool
+
+    def metrics(self) -> dict:
+        mine = self.history
+        return {
+            "load_rounds": self.rounds,
+            "load_log_simulated": self.simulated,
+            "failed_rows_by_round": {
+                f"{p}#{int(i)}": int(n)
+                for (p, i), n in mine.drop_duplicates(["profile", "run_id", "iteration"])
+                .set_index(["profile", "iteration"])["rows_failed"]
+                .items()
+            },
+            "retry_files": len(self.retry_files),
+            "retry_rows": int(self.retry_files["rows"].sum()) if len(self.retry_files) else 0,
+            "worklists": len(self.worklists),
+        }
+
+
+def run_mock_load_loop(
+    ctx,
+    *,
+    fail_rate: float = 0.08,
+    retry_fail_rate: float = 0.02,
+    seed: int | None = None,
+    logs: dict[str, list[Path]] | None = None,
+) -> LoopResult:
+    """Round 1 and its retry for every profile the export wrote files for.
+
+    With `logs` (profile → the ERP's import logs of round 1) the real logs are read; without, a
+    log is simulated per file (:func:`simulate_import_log`, seeded from the project seed) and the
+    retry files of round 2 get a simulated log too. Each round is recorded in the history.
+    """
+    from workbench.core.targets.profiles import load_project_profiles
+
+    seed = ctx.config.project.seed if seed is None else seed
+    profiles = load_project_profiles(ctx.config)
+    con = ctx.connect()
+    try:
+        files = con.sql("select profile, batch, file, rows from export_files order by profile, file").df()
+    finally:
+        con.close()
+    hist_path = history_path(ctx.config)
+    all_fails, worklists, retries = [], [], []
+    simulated = logs is None
+    for name, group in files.groupby("profile", sort=True):
+        profile = profiles[name]
+        if simulated:
+            paths = []
+            for i, f in enumerate(group["file"]):
+                p = ctx.paths.root / "import_logs" / f"{Path(f).stem}__log1.csv"
+                simulate_import_log(ctx.paths.root / f, profile, fail_rate=fail_rate, seed=seed + i, path=p)
+                paths.append(p)
+        else:
+            paths = list((logs or {}).get(name, []))
+        log1 = pd.concat([read_import_log(p, profile) for p in paths], ignore_index=True) if paths else None
+        if log1 is None:
+            continue
+        con = ctx.connect()
+        try:
+            fails = map_failures(con, log1, name, language=ctx.config.project.language)
+        finally:
+            con.close()
+        record_load_iteration(
+            hist_path,
+            run_id=ctx.run_id,
+            profile=name,
+            iteration=1,
+            rows_sent=int(group["rows"].sum()),
+            failures=fails,
+        )
+        all_fails.append(fails.assign(round=1))
+        if fails.empty:
+            continue
+        worklists.append(build_fix_worklist(ctx, fails, profile=profile))
+        retry = write_retry_files(ctx, fails, profile, iteration=2)
+        retries.append(retry.files)
+        if simulated and len(retry.files):
+            logs2 = []
+            for i, f in enumerate(retry.files["file"]):
+                p = ctx.paths.root / "import_logs" / f"{Path(f).stem}__log2.csv"
+                simulate_import_log(
+                    ctx.paths.root / f, profile, fail_rate=retry_fail_rate, seed=seed + 1000 + i, path=p
+                )
+                logs2.append(read_import_log(p, profile))
+            con = ctx.connect()
+            try:
+                fails2 = map_failures(
+                    con, pd.concat(logs2, ignore_index=True), name, language=ctx.config.project.language
+                )
+            finally:
+                con.close()
+            record_load_iteration(
+                hist_path,
+                run_id=ctx.run_id,
+                profile=name,
+                iteration=2,
+                rows_sent=int(retry.files["rows"].sum()),
+                failures=fails2,
+            )
+            all_fails.append(fails2.assign(round=2))
+    history = read_load_history(hist_path)
+    history = history[history["run_id"] == ctx.run_id].reset_index(drop=True)
+    return LoopResult(
+        failures=pd.concat(all_fails, ignore_index=True) if all_fails else pd.DataFrame(),
+        worklists=worklists,
+        retry_files=pd.concat(retries, ignore_index=True)
+        if retries
+        else pd.DataFrame(columns=["profile", "source_file", "file", "rows", "sha256"]),
+        history=history,
+        rounds=int(history["iteration"].max()) if len(history) else 0,
+        simulated=simulated,
+    )

@@ -1,0 +1,207 @@
+"""Blocking rules chosen from the data: which record pairs the model scores at all.
+
+Each compared field offers *blocking keys* (its exact identity column, e.g. ``mobile_e164``,
+``customer_name_core``, the pinyin of a name, the first two characters of a name core). A key whose
+equal values create at most ``blocking_pairs_per_record × records`` pairs becomes a rule of its
+own; keys that are too coarse alone (a city, a date) are paired with each other. Counting the pairs
+of an equality key is one ``GROUP BY``, so the choice is cheap even on millions of rows.
+Every rule is a Splink SQL rule ``l.x = r.x [AND …]``; the `match:` section can replace them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, replace
+
+from workbench.core.linkage.settings_builder import PIN, FieldPlan, helper
+from workbench.engine.database import quote_ident
+from workbench.project.config import Kind
+
+log = logging.getLogger(__name__)
+
+MIN_BLOCK_BUDGET = 5_000
+
+
+@dataclass(frozen=True)
+class BlockingKey:
+    """One equality key: an SQL expression of one record's columns (``{t}`` is the table alias)."""
+
+    name: str
+    field: str
+    template: str
+    kind: str = ""
+    right: str | None = None  # a cross-field key: the right record's expression differs
+
+    def sql(self, alias: str) -> str:
+        template = self.right if alias == "r" and self.right is not None else self.template
+        return template.format(t=f"{alias}." if alias else "")
+
+
+@dataclass
+class BlockingChoice:
+    """A chosen (or rejected) rule with its pair count."""
+
+    keys: tuple[BlockingKey, ...]
+    pairs: int
+    chosen: bool
+
+    @property
+    def name(self) -> str:
+        return " & ".join(k.name for k in self.keys)
+
+    @property
+    def rule(self) -> str:
+        return rule_sql(self.keys)
+
+    @property
+    def fields(self) -> set[str]:
+        return {k.field for k in self.keys}
+
+
+def rule_sql(keys: tuple[BlockingKey, ...] | list[BlockingKey]) -> str:
+    """The Splink SQL of a conjunction of equality keys."""
+    return " AND ".join(f"{k.sql('l')} = {k.sql('r')}" for k in keys)
+
+
+def _col(column: str) -> str:
+    return "{t}" + quote_ident(column)
+
+
+def blocking_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
+    """The candidate blocking keys of the compared fields, most specific first per field."""
+    out: list[BlockingKey] = []
+    for p in plans:
+        keys: list[BlockingKey] = []
+        c = p.columns
+        if p.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and "core" in c:
+            keys.append(BlockingKey(c["core"], p.field, _col(c["core"])))
+            if "pinyin" in c:
+                pin = _col(helper(p, PIN))
+                keys.append(BlockingKey(helper(p, PIN), p.field, pin))
+                # the first letters of the pinyin meet a romanised name (华瑞科技 / Huarui Technology)
+                keys.append(
+                    BlockingKey(
+                        f"{helper(p, PIN)}[1:5]",
+                        p.field,
+                        f"CASE WHEN length({pin}) >= 5 THEN left({pin}, 5) END",
+                    )
+                )
+            keys.append(BlockingKey(f"{c['core']}[1:2]", p.field, f"nullif(left({_col(c['core'])}, 2), '')"))
+        elif p.kind == Kind.PHONE:
+            if "e164" in c:
+                keys.append(BlockingKey(c["e164"], p.field, _col(c["e164"])))
+            if "last8" in c:
+                keys.append(BlockingKey(c["last8"], p.field, _col(c["last8"])))
+            if "e164" not in c and "last8" not in c:
+                keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
+        elif p.kind == Kind.EMAIL:
+            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
+            if "local" in c:
+                keys.append(BlockingKey(c["local"], p.field, _col(c["local"])))
+        elif p.kind in (Kind.PERSON_NAME, Kind.COMPANY_NAME, Kind.CUSTOMER_NAME):
+            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
+            if "pinyin" in c:
+                keys.append(BlockingKey(c["pinyin"], p.field, _col(c["pinyin"])))
+        elif p.kind == Kind.ADDRESS:
+            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
+            if "detail" in c:
+                keys.append(BlockingKey(c["detail"], p.field, _col(c["detail"])))
+        else:
+            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
+        out += [replace(k, kind=p.kind.value) for k in keys]
+    out += cross_field_keys(plans)
+    return out
+
+
+def cross_field_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
+    """Keys between two fields of one kind: a ledger's 简称 against a CRM's full name, a 联系电话
+    against a 手机 (both directions, since a rule only looks at the left record's field)."""
+    from workbench.core.linkage.settings_builder import is_company_name
+
+    groups = [
+        [(p, p.match_column) for p in plans if is_company_name(p)],
+        [(p, p.col("e164") or p.columns["value"]) for p in plans if p.kind == Kind.PHONE],
+    ]
+    keys = []
+    for group in groups:
+        for (a, col_a), (_b, col_b) in itertools.permutations(group, 2):
+            keys.append(
+                BlockingKey(f"{col_a}~{col_b}", a.field, _col(col_a), kind=a.kind.value, right=_col(col_b))
+            )
+    return keys
+
+
+def count_pairs_sql(table: str, keys: tuple[BlockingKey, ...] | list[BlockingKey]) -> str:
+    """SQL counting the record pairs that agree on every key (all present): Σ n·(n−1)/2 per group;
+    for one cross-field key Σ n_left·n_right per value."""
+    if len(keys) == 1 and keys[0].right is not None:
+        left, right = keys[0].sql(""), keys[0].right.format(t="")
+        return (
+            f"SELECT coalesce(sum(a.n * b.n), 0)::BIGINT FROM "
+            f"(SELECT {left} AS v, count(*)::BIGINT AS n FROM {table} WHERE ({left}) IS NOT NULL GROUP BY 1) a "
+            f"JOIN (SELECT {right} AS v, count(*)::BIGINT AS n FROM {table} WHERE ({right}) IS NOT NULL GROUP BY 1) b "
+            f"USING (v)"
+        )
+    exprs = [k.sql("") for k in keys]
+    present = " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
+    return (
+        f"SELECT coalesce(sum(n * (n - 1) // 2), 0)::BIGINT FROM ("
+        f"SELECT count(*)::BIGINT AS n FROM {table} WHERE {present} GROUP BY {', '.join(exprs)})"
+    )
+
+
+def choose_blocking_rules(
+    con, table: str, keys: list[BlockingKey], *, pairs_per_record: float, max_rules: int
+) -> list[BlockingChoice]:
+    """Pick the blocking rules: every key within the pair budget alone, then pairs of coarse keys.
+
+    Args:
+        con: DuckDB connection holding `table`.
+        table: the (quoted) table of records.
+        keys: candidate keys (see :func:`blocking_keys`).
+        pairs_per_record: the budget is this many pairs per record (at least 5,000 pairs).
+        max_rules: at most this many rules are chosen (the most selective first).
+
+    Returns:
+        Every evaluated candidate with its pair count; ``chosen`` marks the rules to use: each field's
+        most specific key first, then the fields' other keys, then pairs of coarse keys (by count).
+    """
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    budget = max(MIN_BLOCK_BUDGET, int(pairs_per_record * n))
+    singles: list[BlockingChoice] = []
+    for key in keys:
+        pairs = con.execute(count_pairs_sql(table, (key,))).fetchall()[0][0]
+        singles.append(BlockingChoice((key,), int(pairs), False))
+    accepted = [c for c in singles if 0 < c.pairs <= budget]
+    coarse = sorted(
+        (c for c in singles if c.pairs > budget and c.keys[0].right is None), key=lambda c: (c.pairs, c.name)
+    )
+    pairs_: list[BlockingChoice] = []
+    for a, b in itertools.combinations(coarse, 2):
+        if a.keys[0].field == b.keys[0].field:
+            continue
+        combo = tuple(sorted(a.keys + b.keys, key=lambda k: k.name))
+        count = con.execute(count_pairs_sql(table, combo)).fetchall()[0][0]
+        pairs_.append(BlockingChoice(combo, int(count), False))
+    # every field's most specific key first (round robin over the fields), then the fields' other
+    # keys, then pairs of coarse keys: a cap on the number of rules then drops the least useful
+    rank: dict[str, int] = {}
+    ordered = []
+    for c in accepted:  # in key order: fields in config order, their keys most specific first
+        ordered.append((rank.setdefault(c.keys[0].field, 0), c))
+        rank[c.keys[0].field] += 1
+    chosen = [c for _, c in sorted(ordered, key=lambda rc: rc[0])]
+    chosen += sorted((c for c in pairs_ if 0 < c.pairs <= budget), key=lambda c: (c.pairs, c.name))
+    for c in chosen[:max_rules]:
+        c.chosen = True
+    if len(chosen) > max_rules:
+        log.info(
+            "%d blocking rules fit the budget; using %d (match.max_blocking_rules)", len(chosen), max_rules
+        )
+    log.info(
+        "blocking: budget %s pairs per rule; chosen: %s",
+        f"{budget:,}",
+        "; ".join(f"{c.name} ({c.pairs:,})" for c in chosen[:max_rules]),
+    )
+    return singles + pairs_

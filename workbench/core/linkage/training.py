@@ -1,0 +1,319 @@
+"""Training the Splink model: prior from deterministic matches, u by sampling, m by EM passes.
+
+- The prior (``probability_two_random_records_match``) is seeded from the pairs the deterministic
+  rules find, scaled by their believed recall; when they find nothing, from conjunctions of the
+  most selective blocking keys (pairs that agree on two strong keys are nearly all matches).
+- u is estimated by seeded random sampling.
+- m is estimated by expectation maximisation over several passes, each blocked on other fields,
+  so every comparison is estimated in at least one pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.core.linkage.blocking import BlockingChoice, rule_sql
+from workbench.project.settings.match import TrainingSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingReport:
+    """What training did (recorded in the metrics)."""
+
+    prior: float = 0.0
+    prior_rules: list[str] = field(default_factory=list)
+    prior_source: str = ""
+    em_rules: list[str] = field(default_factory=list)
+    em_failed: list[str] = field(default_factory=list)
+    untrained: list[str] = field(default_factory=list)
+    clamped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    u_pairs: float = 0.0
+
+    def as_metrics(self) -> dict[str, Any]:
+        return {
+            "prior_probability": self.prior,
+            "prior_source": self.prior_source,
+            "prior_rules": self.prior_rules,
+            "em_blocking_rules": self.em_rules,
+            "em_failed_rules": self.em_failed,
+            "untrained_levels": len(self.untrained),
+            "bounded_level_weights": len(self.clamped),
+            "u_sample_pairs": self.u_pairs,
+            **{f"seconds_training_{k}": round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+# which kinds make good EM blocking rules, best first: pairs that share a name or a phone number are
+# a good mix of matches and near misses; pairs that share a postcode or a city are nearly all
+# non-matches, on which EM tends to collapse rare levels to m = 0
+EM_KIND_ORDER = (
+    "company_name",
+    "customer_name",
+    "person_name",
+    "phone",
+    "email",
+    "tax_id",
+    "id",
+    "address",
+    "date",
+    "postcode",
+    "district",
+    "city",
+    "province",
+    "country",
+)
+MIN_EM_PAIRS = 20
+
+
+def em_candidates(choices: list[BlockingChoice]) -> list[BlockingChoice]:
+    """Single-key blocking rules to train EM on, best first.
+
+    Each field offers only its most specific key (exact name core, exact number …): pairs that share
+    it are mostly duplicates plus some near misses, the mix EM needs to find the duplicates as its
+    "match" class. Coarser keys (a name prefix, a postcode) give blocks of mostly non-matches,
+    where EM tends to settle on another grouping (companies of one brand, one street) instead.
+    Fields are ordered by kind (names, phones, e-mail first), then by pair count.
+    """
+    order = {k: i for i, k in enumerate(EM_KIND_ORDER)}
+    first: dict[str, BlockingChoice] = {}
+    for c in choices:  # in key order: each field's most specific key comes first
+        if len(c.keys) == 1 and c.keys[0].right is None:
+            first.setdefault(c.keys[0].field, c)
+    singles = [c for c in first.values() if c.chosen and c.pairs >= MIN_EM_PAIRS]
+    return sorted(singles, key=lambda c: (order.get(c.keys[0].kind, len(order)), -c.pairs, c.name))
+
+
+def choose_em_rules(choices: list[BlockingChoice], passes: int) -> list[str]:
+    """The EM blocking rules, each pass on fields no other pass used (see :func:`em_candidates`)."""
+    picked: list[str] = []
+    used: set[str] = set()
+    for c in em_candidates(choices):
+        if len(picked) >= passes:
+            break
+        if c.fields & used:
+            continue
+        picked.append(c.rule)
+        used |= c.fields
+    return picked
+
+
+def choose_prior_rules(choices: list[BlockingChoice], *, top: int = 4) -> list[str]:
+    """Conjunctions of two of the most selective single-key rules on different fields."""
+    singles = sorted(
+        (c for c in choices if c.chosen and len(c.keys) == 1 and c.keys[0].right is None),
+        key=lambda c: (c.pairs, c.name),
+    )
+    strongest: list[BlockingChoice] = []
+    for c in singles:
+        if all(c.fields.isdisjoint(s.fields) for s in strongest):
+            strongest.append(c)
+        if len(strongest) >= top:
+            break
+    return [rule_sql(a.keys + b.keys) for a, b in itertools.combinations(strongest, 2)]
+
+
+MAX_EM_FAILURES = 6
+U_MIN_PAIRS = 2_000_000
+U_PAIRS_PER_RECORD = 10
+
+
+EM_ITERATION_RETRIES = (None, 8, 3)  # full run, then shorter runs that stop before a level collapses
+
+
+def bound_weights_in_place(linker: Any, limit: float) -> int:
+    """Bound the linker's current level weights to ±`limit` bits (see :func:`clamp_weights`).
+
+    Run before and between EM passes: a weight of -175 bits left by one pass makes the next pass's
+    pair probabilities underflow, and EM then collapses other levels to m = 0 within an iteration.
+
+    Returns:
+        How many levels were changed.
+    """
+    import math
+
+    changed = 0
+    for comparison in linker._settings_obj.core_model_settings.comparisons:
+        for level in comparison.comparison_levels:
+            if level.is_null_level or level._fix_m_probability:
+                continue
+            m, u = level._m_probability, level._u_probability
+            if not isinstance(m, float) or not isinstance(u, float) or m <= 0 or u <= 0:
+                continue
+            weight = math.log2(m / u)
+            if abs(weight) <= limit:
+                continue
+            bound = math.copysign(limit, weight)
+            if bound > 0 and u * 2**bound > 1:
+                level.u_probability = m / 2**bound
+            else:
+                level.m_probability = u * 2**bound
+            changed += 1
+    return changed
+
+
+def _em_pass(linker: Any, rule: str, pairs: int | None, cap: float | None, report: TrainingReport) -> bool:
+    """One EM pass; False (model unchanged, failure recorded) when every attempt collapsed a level.
+
+    EM on pairs where some level (almost) never occurs among the matches drives its m to exactly 0
+    within a few iterations, which Splink 5 refuses (it raises). The pass is then retried with fewer
+    iterations (the estimates are kept short of the collapse, and weights are bounded afterwards).
+    """
+    import dataclasses
+
+    if cap is not None and pairs is not None and pairs <= cap:
+        cap = None  # small enough to use every pair (sampling would only lose information)
+    settings = linker._settings_obj
+    training_settings = settings.training_settings
+    error: Exception | None = None
+    for iterations in EM_ITERATION_RETRIES:
+        # Splink's EM session edits the linker's model in place before it trains (it drops the
+        # comparisons used by the blocking rule); keep a copy to restore if the pass fails
+        saved = settings.core_model_settings.copy()
+        if iterations is not None:
+            settings.training_settings = dataclasses.replace(training_settings, max_iterations=iterations)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                {"blocking_rule": rule, "sql_dialect": "duckdb"}, max_pairs=cap
+            )
+            return True
+        except ValueError as exc:
+            settings.core_model_settings = saved
+            error = exc
+        finally:
+            settings.training_settings = training_settings
+    log.warning("EM pass blocked on %s failed and was skipped: %s", rule, error)
+    report.em_failed.append(rule)
+    return False
+
+
+def train_model(
+    linker: Any,
+    *,
+    choices: list[BlockingChoice],
+    deterministic_rules: list[str],
+    deterministic_pairs: int,
+    settings: TrainingSettings,
+    seed: int,
+    records: int = 0,
+) -> TrainingReport:
+    """Estimate the model's parameters in place.
+
+    Args:
+        linker: a Splink ``Linker`` on the records.
+        choices: the blocking candidates (see :func:`workbench.core.linkage.blocking.choose_blocking_rules`).
+        deterministic_rules: Splink SQL of the deterministic rules.
+        deterministic_pairs: how many pairs those rules found (0: seed the prior another way).
+        settings: the `match.training` settings.
+        seed: seeds the u sampling.
+        records: how many records are matched (sizes the u sample by default).
+    """
+    import time
+
+    report = TrainingReport()
+    clock = time.perf_counter()
+    if deterministic_rules and deterministic_pairs > 0:
+        report.prior_rules, report.prior_source = list(deterministic_rules), "deterministic rules"
+    else:
+        report.prior_rules = list(settings.prior_rules or choose_prior_rules(choices))
+        report.prior_source = "selective blocking keys"
+    if report.prior_rules:
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                report.prior_rules, recall=settings.prior_recall
+            )
+        except ValueError as exc:  # the rules found more than the recall allows
+            log.warning("prior not estimated from rules (%s); using Splink's default", exc)
+            report.prior_source = "default"
+    else:
+        report.prior_source = "default"
+    report.seconds["prior"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    u_pairs = settings.u_max_pairs or max(U_MIN_PAIRS, U_PAIRS_PER_RECORD * records)
+    report.u_pairs = float(u_pairs)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
+    report.seconds["u"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    sizes = {c.rule: c.pairs for c in choices}
+    if settings.em_blocking_rules:
+        candidates = [(rule, set()) for rule in settings.em_blocking_rules]
+        wanted = len(candidates)
+    else:
+        candidates = [(c.rule, c.fields) for c in em_candidates(choices)]
+        wanted = settings.em_passes
+    used: set[str] = set()
+    for rule, fields in candidates:
+        if len(report.em_rules) >= wanted or len(report.em_failed) >= MAX_EM_FAILURES:
+            break
+        if fields & used:
+            continue
+        bound_weights_in_place(linker, settings.max_level_weight)
+        if _em_pass(linker, rule, sizes.get(rule), settings.em_max_pairs, report):
+            report.em_rules.append(rule)
+            used |= fields
+    if not report.em_rules:
+        log.warning("no EM pass succeeded: the m probabilities keep Splink's starting values")
+    report.seconds["em"] = time.perf_counter() - clock
+    model = linker.misc.save_model_to_json()
+    report.prior = float(model["probability_two_random_records_match"])
+    report.untrained = untrained_levels(model)
+    if report.untrained:
+        log.warning(
+            "%d comparison level(s) kept Splink's default m or u (too few pairs to estimate them): %s",
+            len(report.untrained),
+            "; ".join(report.untrained[:8]) + (" …" if len(report.untrained) > 8 else ""),
+        )
+    return report
+
+
+def clamp_weights(model: dict[str, Any], limit: float) -> tuple[dict[str, Any], list[str]]:
+    """Keep every level's match weight log2(m/u) within ±`limit` bits (a copy of the model).
+
+    EM drives the m of a level that (almost) never occurs among the matches of its training pairs
+    toward 0 (weights of -100 bits and below), and a rare level's u toward 0 the other way: one
+    field then vetoes, or decides, a pair whatever the other fields say. Bounding the weights keeps
+    every field's evidence in proportion. Fixed levels are left as they are.
+
+    Returns:
+        The bounded model and ``comparison: level (old → new weight)`` of every level changed.
+    """
+    import copy
+    import math
+
+    out = copy.deepcopy(model)
+    changed: list[str] = []
+    for comparison in out.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or level.get("fix_m_probability") or not m or not u:
+                continue
+            weight = math.log2(m / u)
+            if abs(weight) <= limit:
+                continue
+            bound = math.copysign(limit, weight)
+            if bound > 0 and u * 2**bound > 1:
+                level["u_probability"] = m / 2**bound
+            else:
+                level["m_probability"] = u * 2**bound
+            changed.append(
+                f"{comparison.get('output_column_name')}: {level.get('label_for_charts')} "
+                f"({weight:.1f} → {bound:.0f})"
+            )
+    return out, changed
+
+
+def untrained_levels(model: dict[str, Any]) -> list[str]:
+    """``comparison: level`` of every non-null level whose m or u was not estimated."""
+    out = []
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            if level.get("is_null_level"):
+                continue
+            if level.get("m_probability") is None or level.get("u_probability") is None:
+                out.append(f"{comparison.get('output_column_name')}: {level.get('label_for_charts')}")
+    return out

@@ -1,0 +1,706 @@
+"""After go-live (phase 9): run history of quality metrics, master-data change log, duplicate check.
+
+This module owns the project's history database (``<output dir>/history.duckdb`` unless
+``report.history_path`` says otherwise), which outlives the run folders:
+
+- ``run_metrics(run_id, project, recorded_at, metric, scope, field, value)`` — the quality metrics
+  of every run (completeness, validity and uniqueness per field, match rate, reconciliation counts,
+  load failure rate, validation failures, sample accuracy); :func:`record_run_metrics` replaces a
+  run's rows, so recording a run twice does not double it. Trend charts live in
+  :mod:`workbench.presentation.charts.monitoring`.
+- ``master_customers`` — the published customer master (:func:`publish_master` copies a run's
+  golden records and replays the edits made since), and ``master_change_log`` — every edit, with
+  who, what, before, after and why, applied only through :func:`apply_master_edit`, which refuses an
+  edit without a reason.
+
+The duplicate check on create (:func:`check_new_customers`) standardizes new records with the
+project's standardizers and scores them against the golden master with the run's trained Splink
+model, answering per row an existing master ID (with probability and reason), ``review`` or ``new``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.engine.database import connect, quote_ident, table_columns, table_exists
+from workbench.errors import WorkbenchError
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ["run_id", "project", "recorded_at", "metric", "scope", "field", "value"]
+CHANGE_LOG_COLUMNS = ["edit_id", "master_id", "field", "before", "after", "who", "why", "edited_at"]
+UNIQUENESS_KINDS = ("tax_id", "phone", "email")
+NOT_EDITABLE = ("master_id",)
+
+
+class MonitoringError(WorkbenchError):
+    """The history database or a run's tables cannot be read or written as asked."""
+
+
+class MasterEditError(WorkbenchError):
+    """An edit to master data was refused (no reason, unknown master or field, bad value)."""
+
+
+def history_path(config) -> Path:
+    """The project's run-history database file."""
+    if config.report.history_path:
+        return config.resolve(config.report.history_path)
+    return config.output_dir / "history.duckdb"
+
+
+def _init_history(con) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS run_metrics (run_id VARCHAR, project VARCHAR, recorded_at TIMESTAMP, "
+        "metric VARCHAR, scope VARCHAR, field VARCHAR, value DOUBLE)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS master_change_log (edit_id BIGINT, master_id VARCHAR, field VARCHAR, "
+        "before VARCHAR, after VARCHAR, who VARCHAR, why VARCHAR, edited_at TIMESTAMP)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# per-run quality metrics
+
+
+def _share(con, sql: str, params: list | None = None) -> float | None:
+    rows = con.execute(sql, params or []).fetchall()
+    return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+
+def collect_run_metrics(con, config) -> pd.DataFrame:
+    """The quality metrics of one run, from the tables it wrote (missing tables are skipped).
+
+    Returns:
+        Long form ``metric, scope, field, value``: ``completeness`` per golden field,
+        ``validity`` per standardized field (valid among present), ``uniqueness`` per golden
+        field (distinct among present), ``rows``/``masters``/``match_rate`` (share of source rows
+        merged with another), ``disposition`` counts, ``unaccounted_rows``, ``load_failure_rate``
+        (rejected masters among exported masters), ``validation_failures`` per stage,
+        ``sample_accuracy``.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(metric: str, value: float | None, scope: str = "run", field: str = "") -> None:
+        if value is not None:
+            rows.append({"metric": metric, "scope": scope, "field": field, "value": float(value)})
+
+    kinds = {f: str(k.value) for f, k in config.field_kinds().items()}
+    if table_exists(con, "golden_customers"):
+        cols = table_columns(con, "golden_customers")
+        fields = [f for f in (config.report.completeness_fields or list(kinds)) if f in cols]
+        n = _share(con, "SELECT count(*) FROM golden_customers") or 0
+        add("masters", n, "golden")
+        if n and fields:
+            exprs = ", ".join(
+                f"avg(CASE WHEN {quote_ident(f)} IS NULL OR trim(CAST({quote_ident(f)} AS VARCHAR)) = '' "
+                f"THEN 0 ELSE 1 END)"
+                for f in fields
+            )
+            values = con.sql(f"SELECT {exprs} FROM golden_customers").fetchall()[0]
+            for f, v in zip(fields, values, strict=True):
+                add("completeness", v, "golden", f)
+        unique_fields = config.report.uniqueness_fields or [
+            f for f, k in kinds.items() if k in UNIQUENESS_KINDS
+        ]
+        for f in [f for f in unique_fields if f in cols]:
+            q = quote_ident(f)
+            add(
+                "uniqueness",
+                _share(con, f"SELECT count(DISTINCT {q}) / nullif(count({q}), 0) FROM golden_customers"),
+                "golden",
+                f,
+            )
+    if table_exists(con, "std_customers"):
+        cols = set(table_columns(con, "std_customers"))
+        n = _share(con, "SELECT count(*) FROM std_customers") or 0
+        add("rows", n, "std")
+        for f in kinds:
+            if f"{f}_valid" in cols:
+                add(
+                    "validity",
+                    _share(
+                        con,
+                        f"SELECT avg(CASE WHEN {quote_ident(f + '_valid')} THEN 1 ELSE 0 END) "
+                        f"FROM std_customers WHERE {quote_ident(f + '_valid')} IS NOT NULL",
+                    ),
+                    "std",
+                    f,
+                )
+    if table_exists(con, "crosswalk"):
+        n_rows = _share(con, "SELECT count(*) FROM crosswalk") or 0
+        add(
+            "match_rate",
+            _share(
+                con,
+                "SELECT avg(CASE WHEN n > 1 THEN 1 ELSE 0 END) FROM "
+                "(SELECT count(*) OVER (PARTITION BY master_id) AS n FROM crosswalk)",
+            ),
+            "match",
+        )
+        add("source_rows", n_rows, "match")
+        add("masters", _share(con, "SELECT count(DISTINCT master_id) FROM crosswalk"), "match")
+    if table_exists(con, "dispositions"):
+        for disposition, count in con.sql(
+            "SELECT disposition, count(*) FROM dispositions GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            add("disposition", count, "reconcile", disposition)
+        problems = (
+            _share(con, "SELECT count(*) FROM reconciliation_problems")
+            if table_exists(con, "reconciliation_problems")
+            else 0.0
+        )
+        add("unaccounted_rows", problems, "reconcile")
+    if table_exists(con, "load_rows"):
+        loaded = _share(con, "SELECT count(DISTINCT master_id) FROM load_rows") or 0
+        rejected = (
+            (_share(con, "SELECT count(DISTINCT master_id) FROM reject_rows") or 0)
+            if table_exists(con, "reject_rows")
+            else 0
+        )
+        add("loaded_masters", loaded, "export")
+        add("rejected_masters", rejected, "export")
+        add("load_failure_rate", rejected / (loaded + rejected) if loaded + rejected else 0.0, "export")
+    if table_exists(con, "validation_failures"):
+        for stage, count in con.sql(
+            "SELECT stage, count(*) FROM validation_failures GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            add("validation_failures", count, "validate", stage)
+    if table_exists(con, "sample_verdicts"):
+        add(
+            "sample_accuracy",
+            _share(
+                con,
+                "SELECT avg(CASE WHEN verdict = 'ok' THEN 1 ELSE 0 END) "
+                "FROM sample_verdicts WHERE verdict IS NOT NULL",
+            ),
+            "sample",
+        )
+    return pd.DataFrame(rows, columns=["metric", "scope", "field", "value"])
+
+
+def record_run_metrics(ctx, con=None, history_db: Path | str | None = None) -> pd.DataFrame:
+    """Record a run's quality metrics in the history database (replacing that run's earlier rows).
+
+    Args:
+        ctx: the :class:`~workbench.project.run.RunContext`.
+        con: the run database (default: opened read-only from the run).
+        history_db: the history file; default :func:`history_path`.
+
+    Returns:
+        The rows recorded.
+    """
+    own = con is None
+    con = con or ctx.connect(read_only=True)
+    try:
+        metrics = collect_run_metrics(con, ctx.config)
+    finally:
+        if own:
+            con.close()
+    metrics.insert(0, "recorded_at", pd.Timestamp(dt.datetime.now().replace(microsecond=0)))
+    metrics.insert(0, "project", ctx.config.project.name)
+    metrics.insert(0, "run_id", ctx.run_id)
+    metrics = metrics[METRIC_COLUMNS]
+    path = Path(history_db) if history_db else history_path(ctx.config)
+    hist = connect(path)
+    try:
+        _init_history(hist)
+        hist.execute("BEGIN TRANSACTION")
+        hist.execute("DELETE FROM run_metrics WHERE run_id = ?", [ctx.run_id])
+        hist.register("__wb_metrics", metrics)
+        hist.execute("INSERT INTO run_metrics SELECT * FROM __wb_metrics")
+        hist.unregister("__wb_metrics")
+        hist.execute("COMMIT")
+    finally:
+        hist.close()
+    return metrics
+
+
+def read_history(history_db: Path | str, *, metric: str | None = None) -> pd.DataFrame:
+    """Every recorded metric row (optionally of one metric), ordered by run, metric, scope, field."""
+    path = Path(history_db)
+    if not path.exists():
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    con = connect(path, read_only=True)
+    try:
+        if not table_exists(con, "run_metrics"):
+            return pd.DataFrame(columns=METRIC_COLUMNS)
+        where, params = ("WHERE metric = ?", [metric]) if metric else ("", [])
+        return con.execute(
+            f"SELECT * FROM run_metrics {where} ORDER BY run_id, metric, scope, field", params
+        ).df()
+    finally:
+        con.close()
+
+
+def metric_trend(history: pd.DataFrame, metric: str, scope: str | None = None) -> pd.DataFrame:
+    """One metric across runs: rows = runs (in run order), columns = fields (``value`` if no field)."""
+    sel = history[history["metric"] == metric]
+    if scope is not None:
+        sel = sel[sel["scope"] == scope]
+    if sel.empty:
+        return pd.DataFrame()
+    wide = sel.assign(field=sel["field"].replace("", "value")).pivot_table(
+        index="run_id", columns="field", values="value", aggfunc="last"
+    )
+    wide.columns.name = None
+    return wide.sort_index()
+
+
+def compare_runs(
+    history: pd.DataFrame, previous: str | None = None, current: str | None = None
+) -> pd.DataFrame:
+    """Each metric of two runs side by side with the change (default: the last two runs)."""
+    runs = sorted(history["run_id"].unique())
+    if len(runs) < 2 and (previous is None or current is None):
+        return pd.DataFrame(columns=["metric", "scope", "field", "previous", "current", "change"])
+    previous = previous or runs[-2]
+    current = current or runs[-1]
+    key = ["metric", "scope", "field"]
+    a = history[history["run_id"] == previous][[*key, "value"]].rename(columns={"value": "previous"})
+    b = history[history["run_id"] == current][[*key, "value"]].rename(columns={"value": "current"})
+    out = a.merge(b, on=key, how="outer")
+    out["change"] = out["current"] - out["previous"]
+    return out.sort_values(key, kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# master data and its change log
+
+
+def publish_master(history_db: Path | str, run_con, run_id: str) -> int:
+    """Publish a run's golden records as the customer master, then replay the logged edits.
+
+    The edits in ``master_change_log`` are reapplied in order to masters and fields that still
+    exist, so a later run does not silently undo a steward's correction.
+
+    Returns:
+        The number of master records published.
+    """
+    if not table_exists(run_con, "golden_customers"):
+        raise MonitoringError("table golden_customers is missing in the run; run the golden stage first")
+    golden = run_con.sql("SELECT * FROM golden_customers ORDER BY master_id").df()
+    golden.insert(1, "published_run", run_id)
+    hist = connect(Path(history_db))
+    try:
+        _init_history(hist)
+        hist.execute("BEGIN TRANSACTION")
+        hist.register("__wb_golden", golden)
+        hist.execute(
+            "CREATE OR REPLACE TABLE master_customers AS SELECT * FROM __wb_golden ORDER BY master_id"
+        )
+        hist.unregister("__wb_golden")
+        cols = set(table_columns(hist, "master_customers"))
+        edits = hist.sql("SELECT master_id, field, after FROM master_change_log ORDER BY edit_id").fetchall()
+        replayed = 0
+        for master_id, fld, after in edits:
+            if fld in cols:
+                hist.execute(
+                    f"UPDATE master_customers SET {quote_ident(fld)} = ? WHERE master_id = ?",
+                    [after, master_id],
+                )
+                replayed += 1
+        hist.execute("COMMIT")
+        log.info("published %s masters from run %s, replayed %s edits", len(golden), run_id, replayed)
+    finally:
+        hist.close()
+    return len(golden)
+
+
+def apply_master_edit(
+    history_db: Path | str, master_id: str, field: str, new_value: Any, who: str, why: str
+) -> dict[str, Any]:
+    """Change one field of one master record and log who changed what, from what, to what and why.
+
+    Args:
+        history_db: the history database holding ``master_customers``.
+        master_id: the master record.
+        field: the column to change (not ``master_id``).
+        new_value: the new value (``None`` clears the field).
+        who: the person making the edit.
+        why: the reason; required.
+
+    Returns:
+        The change-log row written.
+
+    Raises:
+        MasterEditError: no reason or no editor given, unknown master or field, or a value that does
+            not fit the field's type. Nothing is changed then.
+    """
+    if not isinstance(why, str) or not why.strip():
+        raise MasterEditError(
+            f"edit of {master_id}.{field} refused: give the reason for the change (why), e.g. a ticket number"
+        )
+    if not isinstance(who, str) or not who.strip():
+        raise MasterEditError(f"edit of {master_id}.{field} refused: say who makes the change (who)")
+    path = Path(history_db)
+    if not path.exists():
+        raise MasterEditError(f"{path}: no history database; publish the master first (publish_master)")
+    hist = connect(path)
+    try:
+        _init_history(hist)
+        if not table_exists(hist, "master_customers"):
+            raise MasterEditError(f"{path}: no published master; run publish_master first")
+        cols = table_columns(hist, "master_customers")
+        if field not in cols or field in NOT_EDITABLE or field == "published_run":
+            import difflib
+
+            close = difflib.get_close_matches(field, cols, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise MasterEditError(f"cannot edit field {field!r} of the master.{hint} Editable: {cols[2:]}")
+        q = quote_ident(field)
+        found = hist.execute(
+            f"SELECT CAST({q} AS VARCHAR) FROM master_customers WHERE master_id = ?", [master_id]
+        ).fetchall()
+        if not found:
+            raise MasterEditError(f"no master record {master_id!r} in {path}; check the master ID")
+        before = found[0][0]
+        hist.execute("BEGIN TRANSACTION")
+        try:
+            hist.execute(f"UPDATE master_customers SET {q} = ? WHERE master_id = ?", [new_value, master_id])
+            after = hist.execute(
+                f"SELECT CAST({q} AS VARCHAR) FROM master_customers WHERE master_id = ?", [master_id]
+            ).fetchall()[0][0]
+            edit_id = hist.sql("SELECT coalesce(max(edit_id), 0) + 1 FROM master_change_log").fetchall()[0][0]
+            row = {
+                "edit_id": int(edit_id),
+                "master_id": master_id,
+                "field": field,
+                "before": before,
+                "after": after,
+                "who": who.strip(),
+                "why": why.strip(),
+                "edited_at": dt.datetime.now().replace(microsecond=0),
+            }
+            hist.execute(
+                "INSERT INTO master_change_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [row[c] for c in CHANGE_LOG_COLUMNS],
+            )
+            hist.execute("COMMIT")
+        except Exception as exc:
+            hist.execute("ROLLBACK")
+            if isinstance(exc, WorkbenchError):
+                raise
+            raise MasterEditError(
+                f"edit of {master_id}.{field} to {new_value!r} refused: the value does not fit the field ({exc})"
+            ) from exc
+    finally:
+        hist.close()
+    log.info("master edit %s: %s.%s %r -> %r by %s", row["edit_id"], master_id, field, before, after, who)
+    return row
+
+
+def read_change_log(history_db: Path | str, master_id: str | None = None) -> pd.DataFrame:
+    """The change log (optionally of one master), oldest first."""
+    path = Path(history_db)
+    if not path.exists():
+        return pd.DataFrame(columns=CHANGE_LOG_COLUMNS)
+    con = connect(path, read_only=True)
+    try:
+        if not table_exists(con, "master_change_log"):
+            return pd.DataFrame(columns=CHANGE_LOG_COLUMNS)
+        where, params = ("WHERE master_id = ?", [master_id]) if master_id else ("", [])
+        return con.execute(f"SELECT * FROM master_change_log {where} ORDER BY edit_id", params).df()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------------
+# duplicate check on create
+
+DUPLICATE_COLUMNS = [
+    "row_number",
+    "source_id",
+    "customer_name",
+    "decision",
+    "master_id",
+    "match_probability",
+    "reason",
+    "candidate_name",
+]
+
+
+def _choose_source(config, input_path: Path):
+    """The customer source whose columns the new file has (``report.duplicate_check.source`` first)."""
+    from workbench.core.ingest.sources import read_source_headers
+
+    wanted = config.report.duplicate_check.source
+    candidates = [config.source(wanted)] if wanted else config.customer_sources
+    best, best_hits, problems = None, -1, []
+    for spec in candidates:
+        probe = spec.model_copy(
+            update={"path": input_path, "encoding": "auto", "format": None, "sheet": None}
+        )
+        try:
+            headers = set(read_source_headers(config, probe))
+        except WorkbenchError as exc:
+            problems.append(f"{spec.name}: {exc}")
+            continue
+        hits = len(headers & set(spec.columns))
+        if spec.id_column in headers and hits > best_hits:
+            best, best_hits = probe, hits
+    if best is None:
+        raise MonitoringError(
+            f"{input_path}: its header matches no customer source of the project (each needs at least the "
+            f"source's ID column); set report.duplicate_check.source. Details: {'; '.join(problems)}"
+        )
+    return best
+
+
+def _model_columns(model: dict) -> set[str]:
+    """Columns the model's comparisons and blocking rules read (``x_l`` / ``l.x`` references)."""
+    import json
+    import re
+
+    text = json.dumps(model)
+    cols = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)_l\b", text))
+    cols |= set(re.findall(r"\bl\.[\\\"]*([A-Za-z_][A-Za-z0-9_]*)", text))
+    for c in model.get("comparisons", []):
+        for level in c.get("comparison_levels", []):
+            if level.get("tf_adjustment_column"):
+                cols.add(level["tf_adjustment_column"])
+    return cols
+
+
+def _reason(row: pd.Series, weight_columns: list[str], limit: int = 3) -> str:
+    """The comparisons that speak most for the match, e.g. ``uscc +13.3; mobile +7.9``.
+
+    Splink 5 keeps each comparison's match weight (log2 Bayes factor) as ``mw_<name>`` and its
+    term-frequency adjustment as ``mw_tf_adj_<name>``; the two are added.
+    """
+    scored = []
+    for c in weight_columns:
+        v = row.get(c)
+        if v is None or pd.isna(v):
+            continue
+        name = c.removeprefix("mw_")
+        w = float(v) + float(row.get(f"mw_tf_adj_{name}") or 0.0)
+        if w > 0.5:
+            scored.append((w, name))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return "; ".join(f"{name} +{w:.1f}" for w, name in scored[:limit])
+
+
+def check_new_customers(
+    config_path: str | Path, input_path: str | Path, run_dir: str | Path | None = None
+) -> pd.DataFrame:
+    """Duplicate check on create: is each new customer record an existing master?
+
+    The file is read with the layout of the customer source it resembles, standardized with the
+    project's standardizers, and scored against the run's ``golden_customers`` with the run's trained
+    Splink model (``splink/model.json``, Splink 5 ``predict_between``). Every row of the file gets an
+    answer; rows that cannot be parsed are ``quarantined`` with the reason.
+
+    Args:
+        config_path: the project's ``workbench.yaml``.
+        input_path: the new records (same columns as one of the customer sources).
+        run_dir: the run whose golden records and model are used; default the latest run.
+
+    Returns:
+        One row per input row, ordered by row number: ``row_number, source_id, customer_name,
+        decision`` (``existing`` ≥ ``report.duplicate_check.threshold``, ``review`` ≥
+        ``review_threshold``, ``new``, or ``quarantined``), ``master_id`` (best candidate),
+        ``match_probability``, ``reason`` (strongest agreeing comparisons, or the quarantine reason),
+        ``candidate_name``.
+    """
+    import json
+
+    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.standardize import standardize_customers
+    from workbench.project.config import load_config
+    from workbench.project.run import RunPaths, latest_run_dir
+
+    config = load_config(config_path)
+    input_path = Path(input_path).expanduser().resolve()
+    if not input_path.is_file():
+        raise MonitoringError(f"{input_path}: file of new customer records not found")
+    paths = RunPaths(Path(run_dir).resolve() if run_dir else latest_run_dir(config))
+    model_path = paths.splink / "model.json"
+    if not model_path.is_file():
+        raise MonitoringError(f"{model_path}: no trained model in this run; run the match stage first")
+    spec = _choose_source(config, input_path).model_copy(update={"name": "new"})
+    new_config = config.model_copy(update={"sources": [spec]})
+    dc = config.report.duplicate_check
+    con = connect()
+    try:
+        ingest_sources(new_config, con)
+        standardize_customers(new_config, con)
+        run_con = connect(paths.warehouse, read_only=True)
+        try:
+            golden = run_con.sql("SELECT * FROM golden_customers ORDER BY master_id").df()
+        finally:
+            run_con.close()
+        con.register("__wb_golden_df", golden)
+        con.execute("CREATE TABLE wb_golden AS SELECT * FROM __wb_golden_df")
+        con.unregister("__wb_golden_df")
+        quarantined = (
+            con.sql("SELECT row_number, reason FROM quarantine ORDER BY row_number").df()
+            if table_exists(con, "quarantine")
+            else pd.DataFrame(columns=["row_number", "reason"])
+        )
+        model = json.loads(model_path.read_text(encoding="utf-8"))
+        answers = _score_new(con, model, config)
+    finally:
+        con.close()
+    return _decide(answers, quarantined, dc)
+
+
+def _score_new(con, model: dict, config) -> pd.DataFrame:
+    """Best golden candidate per new record (``record_key`` new:<row>) with probability and reason."""
+    from splink import DuckDBAPI, Linker
+
+    from workbench.engine.splink_backend import quiet_splink
+
+    quiet_splink()
+    uid = model.get("unique_id_column_name", "record_key")
+    src = model.get("source_dataset_column_name", "_source")
+    std_types = dict(
+        con.sql(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'std_customers'"
+        ).fetchall()
+    )
+    gold_types = dict(
+        con.sql(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'wb_golden'"
+        ).fetchall()
+    )
+    # helper columns (pinyin of names, all phones, address numbers …) are derived like the match stage does
+    from workbench.core.linkage.pipeline import plan_match_inputs
+
+    inputs = plan_match_inputs(config, std_types)
+    helpers = {k: v for k, v in inputs.helpers.items() if k in set(_model_columns(model))}
+    needed = sorted(
+        {c for c in _model_columns(model) if c in std_types or c in gold_types} - set(helpers)
+        | {c for c in inputs.columns if c in std_types}
+    )
+    name_col = next(
+        (f for f, k in config.field_kinds().items() if str(k.value) in ("customer_name", "company_name")),
+        None,
+    )
+    extra = [name_col] if name_col and name_col not in needed else []
+
+    def select(types: dict, key: str, source: str, table: str) -> str:
+        cols = [
+            f"CAST({quote_ident(key)} AS VARCHAR) AS {quote_ident(uid)}",
+            f"'{source}' AS {quote_ident(src)}",
+        ]
+        for c in [*needed, *extra]:
+            if c in (uid, src):
+                continue
+            typ = types.get(c) or std_types.get(c) or gold_types.get(c) or "VARCHAR"
+            cols.append(f"{quote_ident(c)}" if c in types else f"CAST(NULL AS {typ}) AS {quote_ident(c)}")
+        base = f"SELECT {', '.join(cols)} FROM {table}"
+        derived = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in helpers.items())
+        return f"SELECT *{derived} FROM ({base})"
+
+    con.execute(f"CREATE TABLE wb_new AS {select(std_types, 'record_key', 'new', 'std_customers')}")
+    con.execute(f"CREATE TABLE wb_gold AS {select(gold_types, 'master_id', 'golden', 'wb_golden')}")
+    db_api = DuckDBAPI(connection=con)
+    gold = db_api.register("wb_gold", dataset_display_name="golden")
+    new = db_api.register("wb_new", dataset_display_name="new")
+    settings = dict(model)
+    settings["link_type"] = "link_only"
+    linker = Linker([gold, new], settings, log_level=None)
+    for c in sorted(
+        {
+            lv.get("tf_adjustment_column")
+            for cmp in model.get("comparisons", [])
+            for lv in cmp.get("comparison_levels", [])
+            if lv.get("tf_adjustment_column")
+        }
+    ):
+        linker.table_management.compute_tf_table(c)
+    pred = linker.inference.predict_between(gold, new, link_type="link_only", warning_mode="never")
+    df = con.sql(f"SELECT * FROM {pred.physical_name}").df()
+    keys = con.sql(f"SELECT {quote_ident(uid)} AS record_key FROM wb_new ORDER BY 1").df()
+    if df.empty:
+        return keys.assign(master_id=None, match_probability=None, reason=None, candidate_name=None)
+    # orient every pair as (golden, new)
+    left_is_gold = df[f"{src}_l"] == "golden"
+    df["master_id"] = df[f"{uid}_l"].where(left_is_gold, df[f"{uid}_r"])
+    df["record_key"] = df[f"{uid}_r"].where(left_is_gold, df[f"{uid}_l"])
+    mw_cols = [c for c in df.columns if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
+    df["reason"] = [_reason(r, mw_cols) for _, r in df.iterrows()]
+    df = df.sort_values(
+        ["record_key", "match_probability", "master_id"], ascending=[True, False, True], kind="mergesort"
+    )
+    best = df.drop_duplicates("record_key")[["record_key", "master_id", "match_probability", "reason"]]
+    if name_col:
+        names = con.sql(
+            f"SELECT CAST(master_id AS VARCHAR) AS master_id, {quote_ident(name_col)} AS candidate_name "
+            "FROM wb_golden"
+        ).df()
+        best = best.merge(names, on="master_id", how="left")
+    else:
+        best["candidate_name"] = None
+    out = keys.merge(best, on="record_key", how="left")
+    info = con.sql(
+        "SELECT record_key, _row_number AS row_number, source_id"
+        + (f", {quote_ident(name_col + '_raw')} AS customer_name" if name_col else ", NULL AS customer_name")
+        + " FROM std_customers"
+    ).df()
+    return info.merge(out, on="record_key", how="left")
+
+
+def _decide(answers: pd.DataFrame, quarantined: pd.DataFrame, dc) -> pd.DataFrame:
+    prob = pd.to_numeric(answers["match_probability"], errors="coerce")
+    decision = pd.Series("new", index=answers.index, dtype="object")
+    decision[prob >= dc.review_threshold] = "review"
+    decision[prob >= dc.threshold] = "existing"
+    out = answers.assign(decision=decision)
+    out.loc[out["decision"] == "new", ["master_id", "reason", "candidate_name"]] = None
+    parts = [out.drop(columns=["record_key"], errors="ignore")]
+    if len(quarantined):
+        parts.append(
+            quarantined.assign(
+                decision="quarantined",
+                source_id=None,
+                customer_name=None,
+                master_id=None,
+                match_probability=None,
+                candidate_name=None,
+            )
+        )
+    both = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
+    both["row_number"] = both["row_number"].astype("int64")
+    return both[DUPLICATE_COLUMNS].sort_values("row_number", kind="mergesort").reset_index(drop=True)
+
+
+def monitor_metrics(
+    history: pd.DataFrame, run_id: str, duplicates: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Figures the ``monitor`` stage records: runs in the history, this run's rows, duplicate-check answers."""
+    out: dict[str, Any] = {
+        "history_runs": int(history["run_id"].nunique()) if len(history) else 0,
+        "history_metrics_this_run": int((history["run_id"] == run_id).sum()) if len(history) else 0,
+    }
+    if duplicates is not None:
+        counts = duplicates["decision"].value_counts()
+        out["new_records_checked"] = len(duplicates)
+        out["duplicate_check"] = {
+            k: int(counts.get(k, 0)) for k in ("existing", "review", "new", "quarantined")
+        }
+    return out
+
+
+def duplicate_check_for_run(ctx, input_path: str | Path | None) -> pd.DataFrame | None:
+    """The duplicate check of the ``monitor`` stage: answers for `input_path` (relative to the config
+    file), saved to ``tables/duplicate_check.csv``; ``None`` when no file is given or it does not exist
+    (logged)."""
+    if not input_path:
+        return None
+    path = ctx.config.resolve(input_path)
+    if not path.is_file():
+        log.warning("duplicate check skipped: no file of new customer records at %s", path)
+        return None
+    answers = check_new_customers(ctx.config.config_path, path, ctx.paths.root)
+    from workbench.project.run import atomic_path
+
+    with atomic_path(ctx.paths.tables / "duplicate_check.csv") as tmp:
+        answers.to_csv(tmp, index=False, encoding="utf-8-sig")
+    return answers

@@ -1,0 +1,29 @@
+"""Target ERP profiles (YAML data files) and their loader; see :mod:`workbench.core.targets.profiles`."""
+
+from workbench.core.targets.profiles import (
+    FileFormat,
+    HeaderRow,
+    ProfileError,
+    ProfileRef,
+    Structure,
+    TargetField,
+    TargetProfile,
+    list_profiles,
+    load_profile,
+    load_profile_file,
+    load_project_profiles,
+)
+
+__all__ = [
+    "FileFormat",
+    "HeaderRow",
+    "ProfileError",
+    "ProfileRef",
+    "Structure",
+    "TargetField",
+    "TargetProfile",
+    "list_profiles",
+    "load_profile",
+    "load_profile_file",
+    "load_project_profiles",
+]

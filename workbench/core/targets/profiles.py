@@ -1,0 +1,320 @@
+"""Target ERP profiles: what the new system's customer import expects, read from YAML data files.
+
+This module owns the schema of a profile file and its loader. A profile describes one target
+system's customer object: its structures (sheets or sub-structures such as roles, company data,
+tax numbers), each structure's fields (type, length, required, allowed values) and the file
+format (csv | xlsx | xml2003, encoding, header rows, data start row, sheet names).
+
+Built-in profiles live beside this module (``<name>.yaml``); a project adds its own by listing
+files under ``export.profile_paths`` in its config — no code needed. Every problem in a profile
+file is reported at once, naming the file and the key (:class:`ProfileError`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workbench.errors import WorkbenchError
+
+BUILTIN_DIR = Path(__file__).resolve().parent
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,59}$"
+
+
+class ProfileError(WorkbenchError):
+    """A target profile file is missing or invalid, or a profile name is unknown."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetField(_Strict):
+    """One field (column) of a target structure."""
+
+    name: str = Field(description="technical name as the import tool expects it, e.g. KUNNR, FNumber")
+    label: str = Field("", description="caption shown in the header or template, e.g. 客户编码")
+    type: Literal["string", "number", "integer", "date", "boolean"] = "string"
+    length: int | None = Field(None, ge=1, description="maximum number of characters")
+    decimals: int | None = Field(None, ge=0)
+    required: bool = False
+    allowed: list[str] | None = Field(None, description="picklist: the only values the target accepts")
+    format: str | None = Field(None, description="date format the target expects (strftime), e.g. %Y%m%d")
+    description: str = ""
+    confirmed: bool = Field(True, description="false when the field is not confirmed by a public source")
+
+    @property
+    def caption(self) -> str:
+        return self.label or self.name
+
+
+class Structure(_Strict):
+    """A sheet (xlsx / xml2003) or the single table of a CSV profile."""
+
+    id: str = Field(pattern=NAME_PATTERN, description="short id used in mappings, e.g. general, roles")
+    sheet: str | None = Field(None, description="sheet name in the workbook (xlsx / xml2003)")
+    label: str = ""
+    mandatory: bool = Field(True, description="false: rows are written only when they carry data")
+    explode: str | None = Field(
+        None, description="field whose `;`-separated value gives one row per value (e.g. BP roles)"
+    )
+    omit_when_empty: list[str] = Field(
+        default_factory=list,
+        description="optional structure: a record's row is not written when all these fields are empty",
+    )
+    one_of: list[list[str]] = Field(
+        default_factory=list, description="groups of fields of which at least one must be filled"
+    )
+    fields: list[TargetField]
+
+    def field(self, name: str) -> TargetField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+HeaderContent = Literal["name", "label", "label_required", "tech_info", "description", "blank"]
+
+
+class HeaderRow(_Strict):
+    """One header row of a file: which property of each field it shows."""
+
+    row: int = Field(ge=1, description="1-based row number in the file or sheet")
+    content: HeaderContent = "label"
+
+
+class FileFormat(_Strict):
+    """How the load file is written."""
+
+    type: Literal["csv", "xlsx", "xml2003"]
+    encoding: Literal["utf-8", "utf-8-sig", "gbk", "gb18030"] = "utf-8-sig"
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    line_terminator: Literal["crlf", "lf"] = "crlf"
+    header_rows: list[HeaderRow] = Field(default_factory=lambda: [HeaderRow(row=1, content="label")])
+    data_start_row: int = Field(2, ge=1)
+    title: str | None = Field(
+        None, description="text written in cell A1 above the header rows, if row 1 is free"
+    )
+
+    @property
+    def extension(self) -> str:
+        return {"csv": "csv", "xlsx": "xlsx", "xml2003": "xml"}[self.type]
+
+    @model_validator(mode="after")
+    def _rows_fit(self) -> FileFormat:
+        rows = [h.row for h in self.header_rows]
+        if len(set(rows)) != len(rows):
+            raise ValueError(f"header_rows: a row number is used twice: {rows}")
+        if rows and max(rows) >= self.data_start_row:
+            raise ValueError(
+                f"data_start_row {self.data_start_row} must come after the last header row {max(rows)}"
+            )
+        if self.type == "csv" and rows != list(range(1, len(rows) + 1)):
+            raise ValueError("a CSV file's header rows must be rows 1, 2, … without gaps")
+        if self.type == "csv" and self.data_start_row != len(rows) + 1:
+            raise ValueError("a CSV file's data must start right after its header rows")
+        return self
+
+
+class TargetProfile(_Strict):
+    """One target system's customer import, as described by a profile file."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    label: str
+    system: str
+    reliability: str = Field(description="which parts are confirmed, and the advice to check the template")
+    key_field: str = Field(description="field of the first structure that identifies a record in the file")
+    structures: list[Structure] = Field(min_length=1)
+    file: FileFormat
+    path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TargetProfile:
+        problems: list[str] = []
+        ids = [s.id for s in self.structures]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"structures: id {dup!r} is used twice")
+        if self.file.type == "csv" and len(self.structures) != 1:
+            problems.append("file.type csv holds exactly one structure; use xlsx or xml2003 for several")
+        if self.file.type != "csv":
+            for s in self.structures:
+                if not s.sheet:
+                    problems.append(f"structures.{s.id}.sheet: a workbook profile needs a sheet name")
+        main = self.structures[0]
+        if self.key_field not in main.field_names:
+            problems.append(
+                f"key_field {self.key_field!r} is not a field of the first structure {main.id!r}"
+                f"{_hint(self.key_field, main.field_names)}"
+            )
+        for s in self.structures:
+            names = s.field_names
+            for dup in sorted({n for n in names if names.count(n) > 1}):
+                problems.append(f"structures.{s.id}.fields: {dup!r} is listed twice")
+            if s is not main and self.key_field not in names:
+                problems.append(
+                    f"structures.{s.id}: every structure must carry the key field {self.key_field!r}"
+                )
+            for ref in [s.explode] * bool(s.explode) + s.omit_when_empty + [x for g in s.one_of for x in g]:
+                if ref not in names:
+                    problems.append(f"structures.{s.id}: {ref!r} is not one of its fields{_hint(ref, names)}")
+            for f in s.fields:
+                if f.allowed is not None and not f.allowed:
+                    problems.append(f"structures.{s.id}.{f.name}.allowed: empty picklist")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def main(self) -> Structure:
+        return self.structures[0]
+
+    def structure(self, structure_id: str) -> Structure:
+        for s in self.structures:
+            if s.id == structure_id:
+                return s
+        raise ProfileError(
+            f"profile {self.name!r} has no structure {structure_id!r}"
+            f"{_hint(structure_id, [s.id for s in self.structures])}; it has {[s.id for s in self.structures]}"
+        )
+
+    def resolve_field(self, target: str) -> tuple[Structure, TargetField]:
+        """Find a target field written as ``FIELD`` (unique name) or ``structure.FIELD``.
+
+        Raises:
+            ProfileError: the field does not exist or the bare name is ambiguous.
+        """
+        if "." in target:
+            sid, fname = target.split(".", 1)
+            if sid in [s.id for s in self.structures]:
+                s = self.structure(sid)
+                if fname in s.field_names:
+                    return s, s.field(fname)
+                raise ProfileError(
+                    f"profile {self.name!r}: structure {sid!r} has no field {fname!r}"
+                    f"{_hint(fname, s.field_names)}"
+                )
+        hits = [(s, f) for s in self.structures for f in s.fields if f.name == target]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            where = ", ".join(f"{s.id}.{target}" for s, _ in hits)
+            raise ProfileError(
+                f"profile {self.name!r}: {target!r} is in several structures; write one of: {where}"
+            )
+        every = [f"{s.id}.{f.name}" for s in self.structures for f in s.fields] + [
+            f.name for s in self.structures for f in s.fields
+        ]
+        raise ProfileError(f"profile {self.name!r} has no field {target!r}{_hint(target, every)}")
+
+    def qualified_fields(self) -> list[tuple[Structure, TargetField]]:
+        """Every (structure, field) pair in file order."""
+        return [(s, f) for s in self.structures for f in s.fields]
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """Where a profile comes from: a built-in file or one of the project's files."""
+
+    name: str
+    path: Path
+    builtin: bool
+
+
+def list_profiles(extra_paths: list[Path] | tuple[Path, ...] = ()) -> list[ProfileRef]:
+    """Every available profile: the built-in ones and the project's files (which win on a name clash)."""
+    refs: dict[str, ProfileRef] = {}
+    for p in sorted(BUILTIN_DIR.glob("*.yaml")):
+        if p.stem.startswith("_") or p.stem == "import_reasons":
+            continue
+        refs[p.stem] = ProfileRef(p.stem, p, True)
+    for p in extra_paths:
+        p = Path(p)
+        name = _peek_name(p)
+        refs[name] = ProfileRef(name, p, False)
+    return sorted(refs.values(), key=lambda r: r.name)
+
+
+def load_profile_file(path: Path | str) -> TargetProfile:
+    """Read and validate one profile YAML file.
+
+    Raises:
+        ProfileError: naming the file and every problem found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ProfileError(f"{path}: target profile file not found; check `export.profile_paths`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: not a readable UTF-8 YAML file: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: a profile file holds a mapping with name, structures, file, …")
+    try:
+        profile = TargetProfile.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  - {loc}: {msg}")
+        raise ProfileError(
+            f"{path}: {len(lines)} problem(s) in the target profile:\n" + "\n".join(lines)
+        ) from exc
+    return profile.model_copy(update={"path": path})
+
+
+def load_profile(name: str, extra_paths: list[Path] | tuple[Path, ...] = ()) -> TargetProfile:
+    """Load a profile by name from the built-in profiles and the project's profile files.
+
+    Raises:
+        ProfileError: the name is unknown (with a suggestion) or the file is invalid.
+    """
+    refs = {r.name: r for r in list_profiles(extra_paths)}
+    if name not in refs:
+        raise ProfileError(
+            f"unknown target profile {name!r}{_hint(name, list(refs))}; available: {sorted(refs)}. "
+            "Add the project's own profile file under `export.profile_paths`"
+        )
+    profile = load_profile_file(refs[name].path)
+    if profile.name != name:
+        raise ProfileError(
+            f"{refs[name].path}: the file's `name` is {profile.name!r}; it must equal the file name {name!r}"
+            if refs[name].builtin
+            else f"{refs[name].path}: inconsistent profile name {profile.name!r}"
+        )
+    return profile
+
+
+def _peek_name(path: Path) -> str:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: cannot read the target profile file: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise ProfileError(f"{path}: a profile file needs a top-level `name:`")
+    return raw["name"]
+
+
+def _hint(value: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_project_profiles(config) -> dict[str, TargetProfile]:
+    """The profiles a project exports (``export.profiles``), with its own profile files.
+
+    Args:
+        config: the :class:`~workbench.project.config.ProjectConfig`.
+    """
+    extra = [config.resolve(p) for p in config.export.profile_paths]
+    return {name: load_profile(name, extra) for name in config.export.profiles}

@@ -1,0 +1,70 @@
+"""Figure of the batch plan: customers per load batch and wave, exclusions and deferrals apart."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from workbench.presentation.charts import style_figure
+
+LABELS = {
+    "zh": {
+        "title": "迁移批次计划：每批客户数（按波次）",
+        "batch": "批次",
+        "customers": "客户数",
+        "wave": "波次",
+        "wave_n": "波次 {n}",
+        "held": "不导入",
+    },
+    "en": {
+        "title": "Batch plan: customers per batch (by wave)",
+        "batch": "batch",
+        "customers": "customers",
+        "wave": "wave",
+        "wave_n": "wave {n}",
+        "held": "not loaded",
+    },
+}
+HELD_ORDER = 90  # batch_order from which a batch is deferred or excluded
+
+
+def batch_plan_figure(plan: pd.DataFrame, language: str = "zh"):
+    """Stacked bars: customers per batch in load order, one colour per wave; deferred and
+    excluded customers in grey.
+
+    Args:
+        plan: the ``batch_plan`` table (master_id, batch, batch_order, wave, reason).
+        language: ``zh`` or ``en``.
+    """
+    import plotly.graph_objects as go
+
+    lab = LABELS[language]
+    counts = (
+        plan.groupby(["batch_order", "batch", "wave"], as_index=False)
+        .agg(customers=("master_id", "size"))
+        .sort_values(["batch_order", "batch", "wave"])
+    )
+    order = counts.drop_duplicates("batch")["batch"].tolist()
+    fig = go.Figure()
+    loaded = counts[counts["batch_order"] < HELD_ORDER]
+    for wave, part in loaded.groupby("wave"):
+        fig.add_bar(
+            x=part["batch"],
+            y=part["customers"],
+            name=lab["wave_n"].format(n=int(wave)),
+            text=part["customers"],
+            textposition="inside",
+        )
+    held = counts[counts["batch_order"] >= HELD_ORDER].groupby("batch", as_index=False)["customers"].sum()
+    if len(held):
+        fig.add_bar(
+            x=held["batch"],
+            y=held["customers"],
+            name=lab["held"],
+            marker_color="#B0B0B0",
+            text=held["customers"],
+            textposition="inside",
+        )
+    fig.update_layout(barmode="stack", title=lab["title"], legend_title_text=lab["wave"])
+    fig.update_xaxes(title=lab["batch"], categoryorder="array", categoryarray=order)
+    fig.update_yaxes(title=lab["customers"])
+    return style_figure(fig, height=420)

@@ -1,0 +1,396 @@
+"""Figures of the audit stage: completeness, patterns, top values, key overlaps, ingest row counts.
+
+Each builder takes the tables written by :mod:`workbench.core.ingest.sources` and :mod:`workbench.core.profiling.profile`
+(as DataFrames), a ``language`` (``'zh'`` or ``'en'``) for titles and axes, and returns a plotly
+Figure; none calls ``.show()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from workbench.presentation.charts import style_figure
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "missing_title": "缺失率（空值 + 空白）：来源 × 字段",
+        "missing": "缺失率",
+        "nulls": "空值",
+        "blanks": "空白",
+        "source": "来源",
+        "field": "字段",
+        "completeness_title": "各来源字段完整率",
+        "fill_rate": "完整率",
+        "patterns_title": "格式分布：{source}.{field}",
+        "pattern": "格式",
+        "rows": "行数",
+        "share": "占比",
+        "example": "示例",
+        "top_values_title": "高频值：{source}.{field}",
+        "value": "值",
+        "overlap_title": "来源之间的共有键（{kinds}）",
+        "overlap_cell": "共有键",
+        "distinct_keys": "去重键数",
+        "jaccard": "Jaccard",
+        "row_counts_title": "各来源行数：入库 vs 隔离",
+        "staged": "入库",
+        "quarantined": "隔离",
+        "file_rows": "文件行数",
+        "duplicates_title": "来源内重复",
+        "duplicate_ids": "重复编号",
+        "rows_with_duplicate_id": "涉及行数",
+        "surplus_duplicate_rows": "完全重复行（多余副本）",
+        "no_data": "无数据",
+        "phone": "电话",
+        "email": "邮箱",
+        "tax_id": "税号",
+    },
+    "en": {
+        "missing_title": "Missing rate (NULL + blank): source × field",
+        "missing": "Missing",
+        "nulls": "NULL",
+        "blanks": "Blank",
+        "source": "Source",
+        "field": "Field",
+        "completeness_title": "Completeness of each field by source",
+        "fill_rate": "Filled",
+        "patterns_title": "Value patterns: {source}.{field}",
+        "pattern": "Pattern",
+        "rows": "Rows",
+        "share": "Share",
+        "example": "Example",
+        "top_values_title": "Most frequent values: {source}.{field}",
+        "value": "Value",
+        "overlap_title": "Keys shared between sources ({kinds})",
+        "overlap_cell": "Shared keys",
+        "distinct_keys": "Distinct keys",
+        "jaccard": "Jaccard",
+        "row_counts_title": "Rows per source: staged vs quarantined",
+        "staged": "Staged",
+        "quarantined": "Quarantined",
+        "file_rows": "File rows",
+        "duplicates_title": "Duplicates within each source",
+        "duplicate_ids": "Duplicate IDs",
+        "rows_with_duplicate_id": "Rows involved",
+        "surplus_duplicate_rows": "Identical rows (surplus copies)",
+        "no_data": "No data",
+        "phone": "Phone",
+        "email": "E-mail",
+        "tax_id": "Tax ID",
+    },
+}
+
+_COLORS = {"staged": "#2f6fb0", "quarantined": "#d64541", "bar": "#2f6fb0"}
+
+
+def _labels(language: str) -> dict[str, str]:
+    if language not in LABELS:
+        raise ValueError(f"language {language!r} is not supported; use one of {', '.join(LABELS)}")
+    return LABELS[language]
+
+
+def _pct(value: float) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
+
+
+def _mapped(columns: pd.DataFrame, mapped_only: bool) -> pd.DataFrame:
+    if mapped_only and "mapped" in columns:
+        return columns[columns["mapped"].fillna(False).astype(bool)]
+    return columns
+
+
+def _empty(title: str, lab: dict[str, str]) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=lab["no_data"], showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
+    return style_figure(fig, height=260)
+
+
+def figure_missing_heatmap(
+    columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True
+) -> go.Figure:
+    """Heatmap of the missing rate (NULL + blank) of every field in every source.
+
+    Args:
+        columns: the ``profile_columns`` table (source, field, null_rate, blank_rate …).
+        language: ``'zh'`` or ``'en'``.
+        mapped_only: only the fields mapped in the config (not kept unmapped columns).
+    """
+    lab = _labels(language)
+    df = _mapped(columns, mapped_only)
+    if df.empty:
+        return _empty(lab["missing_title"], lab)
+    sources = list(dict.fromkeys(df["source"]))
+    fields = list(dict.fromkeys(df["field"]))
+    by_key = {(r.source, r.field): r for r in df.itertuples()}
+    z, text, hover = [], [], []
+    for s in sources:
+        zr, tr, hr = [], [], []
+        for f in fields:
+            r = by_key.get((s, f))
+            if r is None:
+                zr.append(None)
+                tr.append("")
+                hr.append("")
+                continue
+            missing = float(r.null_rate) + float(r.blank_rate)
+            zr.append(missing)
+            tr.append(_pct(missing))
+            hr.append(
+                f"{lab['source']}: {s}<br>{lab['field']}: {f}<br>{lab['missing']}: {_pct(missing)}"
+                f"<br>{lab['nulls']}: {int(r.nulls):,} ({_pct(r.null_rate)})"
+                f"<br>{lab['blanks']}: {int(r.blanks):,} ({_pct(r.blank_rate)})"
+            )
+        z.append(zr)
+        text.append(tr)
+        hover.append(hr)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=fields,
+            y=sources,
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            zmin=0,
+            zmax=1,
+            colorscale=[[0, "#f7fbff"], [0.2, "#fdd49e"], [1, "#b30000"]],
+            colorbar={"title": lab["missing"], "tickformat": ".0%"},
+            xgap=2,
+            ygap=2,
+        )
+    )
+    fig.update_layout(
+        title=lab["missing_title"],
+        xaxis={"title": lab["field"], "tickangle": -40},
+        yaxis={"title": lab["source"], "autorange": "reversed"},
+    )
+    return style_figure(fig, height=max(300, 120 + 45 * len(sources)))
+
+
+def figure_completeness(
+    columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True
+) -> go.Figure:
+    """Grouped bars: the share of filled (not NULL, not blank) values of each field, per source."""
+    lab = _labels(language)
+    df = _mapped(columns, mapped_only)
+    if df.empty:
+        return _empty(lab["completeness_title"], lab)
+    fig = go.Figure()
+    for source, part in df.groupby("source", sort=False):
+        fig.add_trace(
+            go.Bar(
+                name=str(source),
+                x=part["field"],
+                y=part["fill_rate"],
+                hovertemplate=f"{source} · %{{x}}<br>{lab['fill_rate']}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=lab["completeness_title"],
+        barmode="group",
+        xaxis={"title": lab["field"], "tickangle": -40},
+        yaxis={"title": lab["fill_rate"], "tickformat": ".0%", "range": [0, 1.05]},
+        legend={"title": lab["source"]},
+    )
+    return style_figure(fig, height=460)
+
+
+def _ranked_bars(
+    df: pd.DataFrame, label_col: str, title: str, lab: dict[str, str], *, hover_example: bool
+) -> go.Figure:
+    df = df.sort_values("rank")
+    labels = [str(v) for v in df[label_col]]
+    customdata = df[["share"] + (["example"] if hover_example else [])].to_numpy()
+    hover = f"%{{y}}<br>{lab['rows']}: %{{x:,}}<br>{lab['share']}: %{{customdata[0]:.1%}}"
+    if hover_example:
+        hover += f"<br>{lab['example']}: %{{customdata[1]}}"
+    fig = go.Figure(
+        go.Bar(
+            x=df["count"],
+            y=labels,
+            orientation="h",
+            marker_color=_COLORS["bar"],
+            text=[_pct(v) for v in df["share"]],
+            textposition="auto",
+            customdata=customdata,
+            hovertemplate=hover + "<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis={"title": lab["rows"]},
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
+    return style_figure(fig, height=max(260, 110 + 28 * len(df)))
+
+
+def _one_field(df: pd.DataFrame, source: str, field: str) -> pd.DataFrame:
+    return df[(df["source"] == source) & (df["field"] == field)]
+
+
+def figure_patterns(patterns: pd.DataFrame, source: str, field: str, language: str = "zh") -> go.Figure:
+    """Horizontal bars of the most frequent pattern masks of one field of one source.
+
+    Args:
+        patterns: the ``profile_patterns`` table.
+        source: source name.
+        field: staged column (field) name.
+        language: ``'zh'`` or ``'en'``.
+    """
+    lab = _labels(language)
+    title = lab["patterns_title"].format(source=source, field=field)
+    df = _one_field(patterns, source, field)
+    if df.empty:
+        return _empty(title, lab)
+    return _ranked_bars(df, "pattern", title, lab, hover_example=True)
+
+
+def figure_top_values(top_values: pd.DataFrame, source: str, field: str, language: str = "zh") -> go.Figure:
+    """Horizontal bars of the most frequent values of one field of one source."""
+    lab = _labels(language)
+    title = lab["top_values_title"].format(source=source, field=field)
+    df = _one_field(top_values, source, field)
+    if df.empty:
+        return _empty(title, lab)
+    return _ranked_bars(df, "value", title, lab, hover_example=False)
+
+
+def figure_key_overlap(
+    overlaps: pd.DataFrame, language: str = "zh", *, kinds: Sequence[str] | None = None
+) -> go.Figure:
+    """One source × source heatmap per key kind: shared keys off the diagonal, distinct keys on it.
+
+    Args:
+        overlaps: the ``profile_key_overlaps`` table.
+        language: ``'zh'`` or ``'en'``.
+        kinds: key kinds to show, in order; default all in the table.
+    """
+    lab = _labels(language)
+    kinds = list(kinds) if kinds is not None else list(dict.fromkeys(overlaps["key_kind"]))
+    kind_names = [lab.get(k, k) for k in kinds]
+    title = lab["overlap_title"].format(kinds=" / ".join(kind_names))
+    if overlaps.empty or not kinds:
+        return _empty(title, lab)
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=kind_names, horizontal_spacing=0.12)
+    for i, kind in enumerate(kinds, start=1):
+        part = overlaps[overlaps["key_kind"] == kind].sort_values(["source_order_a", "source_order_b"])
+        order = sorted(
+            set(zip(part["source_order_a"], part["source_a"], strict=True))
+            | set(zip(part["source_order_b"], part["source_b"], strict=True))
+        )
+        sources = [name for _, name in order]
+        n = len(sources)
+        z = [[0.0] * n for _ in range(n)]
+        text = [[""] * n for _ in range(n)]
+        hover = [[""] * n for _ in range(n)]
+        index = {s: j for j, s in enumerate(sources)}
+        for r in part.itertuples():
+            a, b = index[r.source_a], index[r.source_b]
+            for x, y in ((a, b), (b, a)):
+                z[x][y] = float(r.jaccard)
+                text[x][y] = f"{int(r.shared_keys):,}"
+                hover[x][y] = (
+                    f"{r.source_a} ∩ {r.source_b}<br>{lab['overlap_cell']}: {int(r.shared_keys):,}"
+                    f"<br>{lab['jaccard']}: {r.jaccard:.3f}"
+                )
+            for s, keys in ((r.source_a, r.keys_a), (r.source_b, r.keys_b)):
+                j = index[s]
+                z[j][j] = 1.0
+                text[j][j] = f"{int(keys):,}"
+                hover[j][j] = f"{s}<br>{lab['distinct_keys']}: {int(keys):,}"
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=sources,
+                y=sources,
+                text=text,
+                texttemplate="%{text}",
+                hovertext=hover,
+                hoverinfo="text",
+                zmin=0,
+                zmax=1,
+                colorscale="Blues",
+                showscale=i == len(kinds),
+                colorbar={"title": lab["jaccard"]},
+                xgap=2,
+                ygap=2,
+            ),
+            row=1,
+            col=i,
+        )
+        fig.update_yaxes(autorange="reversed", row=1, col=i)
+    fig.update_layout(title=title)
+    return style_figure(fig, height=420)
+
+
+def figure_row_counts(ingest_summary: pd.DataFrame, language: str = "zh") -> go.Figure:
+    """Stacked bars per source: staged and quarantined rows (they add up to the file's rows)."""
+    lab = _labels(language)
+    if ingest_summary.empty:
+        return _empty(lab["row_counts_title"], lab)
+    df = ingest_summary
+    fig = go.Figure()
+    for col, name in (("staged_rows", "staged"), ("quarantined_rows", "quarantined")):
+        fig.add_trace(
+            go.Bar(
+                name=lab[name],
+                x=df["source"],
+                y=df[col],
+                marker_color=_COLORS[name],
+                text=[f"{int(v):,}" for v in df[col]],
+                customdata=df["file_rows"],
+                hovertemplate=(
+                    f"%{{x}}<br>{lab[name]}: %{{y:,}}<br>{lab['file_rows']}: %{{customdata:,}}<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        title=lab["row_counts_title"],
+        barmode="stack",
+        xaxis={"title": lab["source"]},
+        yaxis={"title": lab["rows"]},
+    )
+    return style_figure(fig, height=380)
+
+
+def figure_duplicates(duplicate_summary: pd.DataFrame, language: str = "zh") -> go.Figure:
+    """Grouped bars per source: duplicate IDs, rows sharing an ID, identical rows."""
+    lab = _labels(language)
+    if duplicate_summary.empty:
+        return _empty(lab["duplicates_title"], lab)
+    fig = go.Figure()
+    for col in ("duplicate_ids", "rows_with_duplicate_id", "surplus_duplicate_rows"):
+        fig.add_trace(
+            go.Bar(
+                name=lab[col],
+                x=duplicate_summary["source"],
+                y=duplicate_summary[col],
+                text=[f"{int(v):,}" for v in duplicate_summary[col]],
+            )
+        )
+    fig.update_layout(
+        title=lab["duplicates_title"],
+        barmode="group",
+        xaxis={"title": lab["source"]},
+        yaxis={"title": lab["rows"]},
+    )
+    return style_figure(fig, height=360)
+
+
+__all__ = [
+    "LABELS",
+    "figure_completeness",
+    "figure_duplicates",
+    "figure_key_overlap",
+    "figure_missing_heatmap",
+    "figure_patterns",
+    "figure_row_counts",
+    "figure_top_values",
+]

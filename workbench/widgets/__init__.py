@@ -1,6 +1,0 @@
-"""ipywidgets user interfaces on top of the core package (the core never imports ipywidgets).
-
-- :mod:`workbench.widgets.review`: the clerical review of uncertain match pairs.
-"""
-
-from __future__ import annotations
