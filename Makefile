@@ -26,8 +26,10 @@ setup: $(STAMP) ## create .venv and install the project with pinned versions
 demo: $(STAMP) ## set up, generate the demo migration in data/demo and run every stage notebook
 	$(BIN)/workbench demo --out $(DEMO_DIR) --customers $(CUSTOMERS)
 
-lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks; notebooks carry no outputs
+lint: $(STAMP) ## ruff (with complexity bound), import-linter layer contracts, mypy, notebook house rules
 	$(BIN)/ruff check workbench tests benchmarks notebooks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m workbench.devtools.check_notebooks notebooks
 
 test: $(STAMP) lint ## set up, lint, then run the whole test suite (notebook smoke tests included)
@@ -37,8 +39,9 @@ bench: $(STAMP) ## run the benchmarks (slow; installs ydata-profiling for the ba
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lab: $(STAMP) ## open JupyterLab on the stage notebooks
-	$(BIN)/jupyter lab notebooks/
+CONFIG ?= $(DEMO_DIR)/workbench.yaml
+lab: $(STAMP) ## open JupyterLab on the stage notebooks of CONFIG (default: the demo project)
+	WORKBENCH_CONFIG=$(abspath $(CONFIG)) $(BIN)/jupyter lab notebooks/
 
 lock: ## re-resolve dependencies in a scratch venv and rewrite constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from workbench.core.ingest.sources import ingest_source
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.project.config import parse_config
 
 HEADERS = [

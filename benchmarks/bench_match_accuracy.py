@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.core.linkage import match_customers
-from workbench.project.run import open_run
+from workbench.project.context import open_run
 
 FEBRL_CONFIG = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "febrl" / "workbench.yaml"
 

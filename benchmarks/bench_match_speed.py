@@ -27,9 +27,9 @@ from pathlib import Path
 
 from workbench.core.linkage import match_customers
 from workbench.core.linkage.pipeline import STD_TABLE, plan_match_inputs, read_std_types
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.engine.splink_backend import quiet_splink
-from workbench.project.run import open_run
+from workbench.project.context import open_run
 
 
 def prepare(folder: Path, customers: int, seed: int):

@@ -69,7 +69,7 @@ def run(work: Path, rows: int, seed: int, *, skip_ydata: bool, reuse: bool = Fal
     from workbench.core.ingest.sources import ingest_sources
     from workbench.core.profiling.profile import profile_columns
     from workbench.demo.generator import generate_demo
-    from workbench.engine.database import connect
+    from workbench.engine.connection import connect
     from workbench.project.config import LINEAGE_COLUMNS, load_config
 
     demo_dir = work / "demo"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from workbench.core.ingest.sources import ingest_sources
 from workbench.core.standardize import standardize_customers
-from workbench.engine.database import connect, table_exists
+from workbench.engine.connection import connect, table_exists
 from workbench.project.config import load_config
 
 ROWS_PER_CUSTOMER = 1.66  # ERP + CRM + ledger rows per generated customer (demo defaults)

@@ -16,7 +16,8 @@ from pypinyin import lazy_pinyin
 from stdnum.cn import uscc as uscc_mod
 
 from workbench.project.config import parse_config
-from workbench.project.run import RunContext, RunPaths
+from workbench.project.context import RunContext
+from workbench.project.paths import RunPaths
 
 CHARS = "华瑞恒通达盛源鑫宏泰嘉信安康博远隆昌锦顺丰佳祥和永新兴利德明光凯旭辰晨阳星海天诚"
 INDUSTRY = ["科技", "贸易", "实业", "电子", "物流", "食品", "机械", "建材"]

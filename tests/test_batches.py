@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from workbench.core.batches.plan import BatchPlanError, plan_batches, write_batch_plan
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.project.settings.export import BatchRules
 
 AS_OF = dt.date(2026, 11, 1)

@@ -11,10 +11,11 @@ from validation_fixtures import build_run_tables, golden_frame, make_config, wri
 
 from workbench.core.validation.reconcile import reconcile_run
 from workbench.core.validation.sampling import sample_masters
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.presentation.browser import check_run_pages, find_chromium, render_page
 from workbench.presentation.reports.summary import write_summary_report
-from workbench.project.run import RunContext, RunPaths
+from workbench.project.context import RunContext
+from workbench.project.paths import RunPaths
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,

@@ -341,9 +341,27 @@ def test_written_config_is_valid_and_matches_the_files(demo):
     assert config.resolve(config.match.ground_truth_path) == (demo / "ground_truth.csv").resolve()
 
 
+def test_demo_mappings_and_suites_are_the_demo_projects_own(demo, tmp_path):
+    from workbench.project.paths import ProjectPaths
+
+    paths = ProjectPaths(load_config(demo / "workbench.yaml"))
+    assert paths.suites_dir == (demo / "expectations").resolve()
+    assert {p.name for p in paths.suites_dir.glob("*.json")} >= {"source_erp.json", "standardized_customers.json"}
+    assert paths.approvals.exists() and paths.field_mapping("sap_s4_cockpit_customer").exists()
+    # a project that is not the demo gets none of them: no suites folder, mappings only its own
+    (tmp_path / "a.csv").write_text("id,name\n1,x\n", encoding="utf-8")
+    (tmp_path / "workbench.yaml").write_text(
+        "project: {name: other}\nsources:\n  - {name: a, path: a.csv, id_column: id, "
+        "columns: {id: {field: cid, kind: id}, name: customer_name}}\n",
+        encoding="utf-8",
+    )
+    other = ProjectPaths(load_config(tmp_path / "workbench.yaml"))
+    assert other.suites_dir is None and other.mapping_dir == (tmp_path / "mappings").resolve()
+
+
 def test_ingest_stages_and_quarantines_what_the_ground_truth_expects(demo, truth):
     from workbench.core.ingest.sources import ingest_sources
-    from workbench.engine.database import connect
+    from workbench.engine.connection import connect
 
     config = load_config(demo / "workbench.yaml")
     con = connect()

@@ -10,7 +10,7 @@ from test_survivorship import load, make_config, std_row
 
 from workbench.core.golden.explain import UnknownMasterError, build_waterfall, explain_master
 from workbench.core.golden.survivorship import build_golden_tables
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 
 
 @pytest.fixture

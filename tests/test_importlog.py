@@ -16,11 +16,11 @@ from workbench.core.export.import_log import (
     read_import_log,
     read_load_history,
     record_load_iteration,
-    simulate_import_log,
     write_retry_files,
 )
 from workbench.core.export.load_files import export_load_files, read_load_file
 from workbench.core.targets import load_profile
+from workbench.demo.import_simulation import run_simulated_loop, simulate_import_log
 
 SAP = load_profile("sap_s4_cockpit_customer")
 U8 = load_profile("yonyou_u8_customer")
@@ -173,12 +173,11 @@ def test_simulated_log_is_seeded(tmp_path):
     assert (a["Type"] == "E").sum() == round(0.5 * len(a))
 
 
-def test_load_history_chart_and_mock_loop(tmp_path):
-    from workbench.core.export.import_log import run_mock_load_loop
+def test_load_history_chart_and_simulated_loop(tmp_path):
     from workbench.presentation.charts.loads import load_iterations_figure
 
     ctx, res = _exported(tmp_path)
-    loop = run_mock_load_loop(ctx, fail_rate=0.5, retry_fail_rate=0.0, seed=5)
+    loop = run_simulated_loop(ctx, fail_rate=0.5, retry_fail_rate=0.0, seed=5)
     h = loop.history.drop_duplicates(["profile", "iteration"]).set_index(["profile", "iteration"])
     for name in ("sap_s4_cockpit_customer", "yonyou_u8_customer"):
         sent = int(res.files.loc[res.files["profile"] == name, "rows"].sum())

@@ -223,7 +223,7 @@ def test_demo_project_end_to_end_accuracy_floor(tmp_path):
     from workbench.core.ingest.sources import ingest_sources
     from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
-    from workbench.project.run import open_run
+    from workbench.project.context import open_run
 
     generate_demo(tmp_path, customers=150, seed=5)
     ctx = open_run(tmp_path / "workbench.yaml", tmp_path / "output" / "runs" / "t")

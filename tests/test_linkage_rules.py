@@ -7,8 +7,8 @@ import pytest
 
 from workbench.core.linkage import clusters, deterministic, evaluation, labels, master_ids
 from workbench.core.linkage.review import save_decision
-from workbench.core.linkage.settings_builder import FieldPlan
-from workbench.engine.database import connect
+from workbench.core.linkage.settings_builder import MatchField
+from workbench.engine.connection import connect
 from workbench.project.config import Kind
 from workbench.project.settings.match import DeterministicRule, HardCase
 
@@ -17,11 +17,11 @@ from workbench.project.settings.match import DeterministicRule, HardCase
 
 def test_default_rules_from_kinds():
     plans = [
-        FieldPlan("uscc", Kind.TAX_ID, {"value": "uscc"}),
-        FieldPlan("name", Kind.COMPANY_NAME, {"value": "name", "core": "name_core"}),
-        FieldPlan("tel", Kind.PHONE, {"value": "tel", "e164": "tel_e164"}),
-        FieldPlan("mobile", Kind.PHONE, {"value": "mobile", "e164": "mobile_e164"}),
-        FieldPlan("email", Kind.EMAIL, {"value": "email"}),
+        MatchField("uscc", Kind.TAX_ID, {"value": "uscc"}),
+        MatchField("name", Kind.COMPANY_NAME, {"value": "name", "core": "name_core"}),
+        MatchField("tel", Kind.PHONE, {"value": "tel", "e164": "tel_e164"}),
+        MatchField("mobile", Kind.PHONE, {"value": "mobile", "e164": "mobile_e164"}),
+        MatchField("email", Kind.EMAIL, {"value": "email"}),
     ]
     rules = deterministic.default_rules(plans)
     assert [(r.name, r.columns) for r in rules] == [

@@ -9,14 +9,15 @@ from pydantic import ValidationError
 
 from workbench.core.linkage import blocking
 from workbench.core.linkage.settings_builder import (
-    FieldPlan,
+    MatchField,
     MatchSettingsError,
     build_comparisons,
     build_settings,
     helper_columns,
     plan_fields,
 )
-from workbench.engine.database import connect, quote_ident
+from workbench.engine.connection import connect
+from workbench.engine.sql import ident
 from workbench.project.config import Kind
 from workbench.project.settings.match import MatchSettings
 
@@ -36,7 +37,7 @@ def level_of(comparison, pairs: pd.DataFrame) -> list[str]:
     return out
 
 
-def pairs_of(rows: list[tuple[dict, dict]], plans: list[FieldPlan] | None = None) -> pd.DataFrame:
+def pairs_of(rows: list[tuple[dict, dict]], plans: list[MatchField] | None = None) -> pd.DataFrame:
     """Pairs as Splink compares them: ``<column>_l`` / ``<column>_r``, helper columns included."""
     helpers = helper_columns(plans or [])
     con = connect()
@@ -44,7 +45,7 @@ def pairs_of(rows: list[tuple[dict, dict]], plans: list[FieldPlan] | None = None
     for i in (0, 1):
         frame = pd.DataFrame([row[i] for row in rows])
         con.register("side", frame)
-        extra = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in helpers.items())
+        extra = "".join(f", {sql} AS {ident(name)}" for name, sql in helpers.items())
         sides.append(con.execute(f"SELECT *{extra} FROM side").df())
         con.unregister("side")
     con.close()
@@ -55,7 +56,7 @@ def pairs_of(rows: list[tuple[dict, dict]], plans: list[FieldPlan] | None = None
     return pairs
 
 
-COMPANY = FieldPlan(
+COMPANY = MatchField(
     "customer_name",
     Kind.COMPANY_NAME,
     {
@@ -128,7 +129,7 @@ def test_branch_marker_is_evidence():
 
 
 def test_phone_levels_exact_any_of_last8():
-    plan = FieldPlan(
+    plan = MatchField(
         "mobile",
         Kind.PHONE,
         {"value": "mobile", "e164": "mobile_e164", "all": "mobile_all", "last8": "mobile_last8"},
@@ -162,13 +163,13 @@ def test_phone_levels_exact_any_of_last8():
 
 
 def test_names_and_phones_compare_across_fields():
-    short = FieldPlan(
+    short = MatchField(
         "short_name",
         Kind.COMPANY_NAME,
         {"value": "short_name", "core": "short_name_core", "pinyin": "short_name_pinyin"},
     )
-    mobile = FieldPlan("mobile", Kind.PHONE, {"value": "mobile", "e164": "mobile_e164"})
-    phone = FieldPlan("phone", Kind.PHONE, {"value": "phone", "e164": "phone_e164"})
+    mobile = MatchField("mobile", Kind.PHONE, {"value": "mobile", "e164": "mobile_e164"})
+    phone = MatchField("phone", Kind.PHONE, {"value": "phone", "e164": "phone_e164"})
     comparisons = build_comparisons([COMPANY, short, mobile, phone], tf=False, overrides={})
     names, phones = comparisons[0], comparisons[-1]
     assert [c.get_comparison("duckdb").output_column_name for c in comparisons] == [
@@ -207,10 +208,10 @@ def test_names_and_phones_compare_across_fields():
 
 def test_email_tax_id_postcode_and_date_levels():
     plans = [
-        FieldPlan("email", Kind.EMAIL, {"value": "email", "local": "email_local", "domain": "email_domain"}),
-        FieldPlan("uscc", Kind.TAX_ID, {"value": "uscc"}),
-        FieldPlan("postcode", Kind.POSTCODE, {"value": "postcode"}),
-        FieldPlan("founded", Kind.DATE, {"value": "founded"}, dtype="DATE"),
+        MatchField("email", Kind.EMAIL, {"value": "email", "local": "email_local", "domain": "email_domain"}),
+        MatchField("uscc", Kind.TAX_ID, {"value": "uscc"}),
+        MatchField("postcode", Kind.POSTCODE, {"value": "postcode"}),
+        MatchField("founded", Kind.DATE, {"value": "founded"}, dtype="DATE"),
     ]
     email, uscc, postcode, founded = build_comparisons(plans, tf=False, overrides={})
 
@@ -266,7 +267,7 @@ def test_email_tax_id_postcode_and_date_levels():
 
 
 def test_address_levels_use_components():
-    plan = FieldPlan(
+    plan = MatchField(
         "address",
         Kind.ADDRESS,
         {
@@ -322,7 +323,7 @@ def test_override_replaces_generated_comparison():
             {"sql_condition": "ELSE"},
         ],
     }
-    plans = [FieldPlan("uscc", Kind.TAX_ID, {"value": "uscc"})]
+    plans = [MatchField("uscc", Kind.TAX_ID, {"value": "uscc"})]
     settings = build_settings(
         plans, ["l.uscc = r.uscc"], link_type="dedupe_only", tf=False, overrides={"uscc": override}
     )
@@ -373,9 +374,9 @@ def test_blocking_counts_and_budget():
         "FROM range(200) r(i)"
     )
     plans = [
-        FieldPlan("city", Kind.CITY, {"value": "city"}),
-        FieldPlan("phone", Kind.PHONE, {"value": "phone"}),
-        FieldPlan("zip", Kind.POSTCODE, {"value": "zip"}),
+        MatchField("city", Kind.CITY, {"value": "city"}),
+        MatchField("phone", Kind.PHONE, {"value": "phone"}),
+        MatchField("zip", Kind.POSTCODE, {"value": "zip"}),
     ]
     keys = blocking.blocking_keys(plans)
     assert [k.name for k in keys] == ["city", "phone", "zip"]

@@ -230,14 +230,3 @@ def test_value_maps_conflicts_listing():
         )
     )
     assert vm.conflicts()[["legacy_value", "targets"]].values.tolist() == [["1", 2]]
-
-
-def test_install_mapping_files_keeps_project_edits(tmp_path):
-    from workbench.core.mapping.mapping import install_mapping_files
-
-    written = install_mapping_files(tmp_path / "mappings")
-    assert {p.name for p in written} >= {"value_mappings.csv", "approvals.csv", "field_mapping_generic.csv"}
-    edited = tmp_path / "mappings" / "value_mappings.csv"
-    edited.write_text("map_name,legacy_value,target_value,note\n", encoding="utf-8")
-    assert install_mapping_files(tmp_path / "mappings") == []
-    assert edited.read_text(encoding="utf-8") == "map_name,legacy_value,target_value,note\n"

@@ -25,13 +25,14 @@ from workbench.core.monitoring.history import (
     record_run_metrics,
 )
 from workbench.core.validation.reconcile import reconcile_run
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.presentation.charts.monitoring import (
     disposition_trend_figure,
     field_trend_figure,
     quality_trend_figure,
 )
-from workbench.project.run import RunContext, RunPaths
+from workbench.project.context import RunContext
+from workbench.project.paths import RunPaths
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from workbench.demo import generate_demo
-from workbench.runner import load_stage_list, run_project
+from workbench.demo.run import run_demo_project
+from workbench.project.stages import STAGES
+from workbench.runner import run_project
 
 pytestmark = pytest.mark.notebooks
 INTL = Path(__file__).parent / "fixtures" / "projects" / "intl"
@@ -29,7 +31,7 @@ def _metrics(run_dir: Path, stage: str) -> dict:
 def demo_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     generate_demo(root / "demo", customers=300, seed=42)
-    result = run_project(root / "demo" / "workbench.yaml", run_id="smoke")
+    result = run_demo_project(root / "demo" / "workbench.yaml", run_id="smoke", progress=lambda _: None)
     assert result.ok
     return result.run_dir
 
@@ -45,11 +47,11 @@ def intl_run(tmp_path_factory) -> Path:
 
 @pytest.mark.xdist_group("demo_run")
 def test_demo_runs_every_stage_and_exports_html(demo_run: Path):
-    stages = [s.id for s in load_stage_list()]
+    stages = [s.id for s in STAGES]
     runner = _metrics(demo_run, "runner")
     assert [s["stage"] for s in runner["stages"]] == stages
     assert all(s["status"] == "ok" for s in runner["stages"])
-    for stage in load_stage_list():
+    for stage in STAGES:
         html = demo_run / "html" / (Path(stage.notebook).stem + ".html")
         assert html.exists(), html
         assert 'src="http' not in html.read_text(encoding="utf-8")

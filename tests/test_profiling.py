@@ -16,13 +16,14 @@ import pyarrow as pa
 import pytest
 
 from workbench.core.profiling import profile as P
-from workbench.engine.database import connect, table_exists
+from workbench.engine.connection import connect, table_exists
 from workbench.errors import WorkbenchError
 from workbench.presentation.charts import profile as charts
 from workbench.presentation.reports.html import find_external_references
 from workbench.presentation.reports.profile_report import build_profile_report, write_profile_report
 from workbench.project.config import parse_config
-from workbench.project.run import RunContext, RunPaths
+from workbench.project.context import RunContext
+from workbench.project.paths import RunPaths
 
 # --------------------------------------------------------------------------------------------
 # fixtures

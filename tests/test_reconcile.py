@@ -12,7 +12,7 @@ from validation_fixtures import (
 )
 
 from workbench.core.validation.reconcile import build_dispositions, reconcile_run
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.errors import ReconciliationError
 
 

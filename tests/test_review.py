@@ -16,7 +16,7 @@ from workbench.core.linkage.review import (
     read_decisions,
     save_decision,
 )
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.project.config import parse_config
 
 T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
@@ -252,7 +252,8 @@ def test_widget_reports_a_missing_reviewer(con, tmp_path):
 def test_widget_opens_beside_a_read_only_connection(tmp_path):
     """The match notebook holds a read-only connection to the run database while it shows the widget."""
     from workbench.presentation.widgets.review import review_widget
-    from workbench.project.run import RunContext, RunPaths
+    from workbench.project.context import RunContext
+    from workbench.project.paths import RunPaths
 
     paths = RunPaths(tmp_path / "run").ensure()
     writer = connect(paths.warehouse)

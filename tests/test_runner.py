@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import StageError
-from workbench.runner import load_stage_list, plan_parameters, run_project
+from workbench.project.stages import StageSpec
+from workbench.runner import plan_parameters, run_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+STAGES = (StageSpec("first", "first.ipynb", folder=FIXTURES), StageSpec("second", "second.ipynb", folder=FIXTURES))
 
 
 @pytest.fixture
@@ -30,9 +32,9 @@ def test_runs_stages_in_order_and_records_metrics(project: Path):
     result = run_project(
         project,
         run_id="r1",
-        stage_file=FIXTURES / "stages.yaml",
+        stage_list=STAGES,
         progress=lines.append,
-        overrides={"fail": False},
+        overrides={"fail": False, "scale": 3},
     )
     assert result.ok and [o.stage for o in result.outcomes] == ["first", "second"]
     run = result.run_dir
@@ -52,7 +54,7 @@ def test_failed_stage_names_notebook_cell_and_output(project: Path):
         run_project(
             project,
             run_id="r2",
-            stage_file=FIXTURES / "stages.yaml",
+            stage_list=STAGES,
             overrides={"fail": True},
             export_html=False,
         )
@@ -64,18 +66,22 @@ def test_failed_stage_names_notebook_cell_and_output(project: Path):
 
 
 def test_unknown_parameters_are_refused_before_running(project: Path, tmp_path: Path):
-    stages = load_stage_list(FIXTURES / "stages.yaml")
     with pytest.raises(StageError, match="no selected stage declares a parameter named 'sclae'"):
-        plan_parameters(stages, project, tmp_path / "run", {"sclae": 1})
-    bad_list = tmp_path / "stages.yaml"
-    bad_list.write_text(
-        "stages:\n  - {id: first, notebook: %s, parameters: {nope: 1}}\n" % (FIXTURES / "first.ipynb")
-    )
-    with pytest.raises(StageError, match="passes \\['nope'\\]"):
-        plan_parameters(load_stage_list(bad_list), project, tmp_path / "run")
+        plan_parameters(list(STAGES), project, tmp_path / "run", {"sclae": 1})
     assert not (tmp_path / "run").exists()
+
+
+def test_partial_rerun_keeps_every_stage_in_the_log(project: Path):
+    run_project(project, run_id="r3", stage_list=STAGES, overrides={"fail": False}, export_html=False)
+    run_project(project, run_id="r3", stages=["second"], stage_list=STAGES, export_html=False)
+    run = project.parent / "out" / "runs" / "r3"
+    log = json.loads((run / "metrics" / "runner.json").read_text())
+    assert [r["stage"] for r in log["stages"]] == ["first", "second"]
+    assert all(r["status"] == "ok" for r in log["stages"])
+    manifest = json.loads((run / "run.json").read_text())
+    assert [[s["id"] for s in i["stages"]] for i in manifest["invocations"]] == [["first", "second"], ["second"]]
 
 
 def test_unknown_stage_is_refused(project: Path):
     with pytest.raises(StageError, match="unknown stage"):
-        run_project(project, stages=["frist"], stage_file=FIXTURES / "stages.yaml")
+        run_project(project, stages=["frist"], stage_list=STAGES)

@@ -22,7 +22,7 @@ from workbench.core.validation.sampling import (
     write_review_workbook,
     zero_defect_sample_size,
 )
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.project.settings.report import SamplingSettings
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from workbench.core.ingest.sources import ingest_source, ingest_sources
-from workbench.engine.database import connect, table_columns
+from workbench.engine.connection import connect, table_columns
 from workbench.errors import SourceError
 from workbench.project.config import parse_config
 

@@ -19,7 +19,7 @@ import pytest
 from workbench.core.ingest.sources import ingest_sources
 from workbench.core.standardize import standardize_customers
 from workbench.core.standardize.base import has_traditional
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.project.config import load_config
 
 CUSTOMERS = 600

@@ -11,7 +11,7 @@ import pytest
 
 from workbench.core.ingest.sources import ingest_sources
 from workbench.core.standardize import StandardizeError, standardize_customers
-from workbench.engine.database import connect, table_columns
+from workbench.engine.connection import connect, table_columns
 from workbench.project.config import load_config
 
 ERP = """\

@@ -10,10 +10,11 @@ from workbench.core.monitoring.history import read_history, record_run_metrics
 from workbench.core.validation.reconcile import reconcile_run
 from workbench.core.validation.sampling import sample_masters
 from workbench.core.validation.suites import FAILURE_COLUMNS, RESULT_COLUMNS
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.presentation.reports.html import find_external_references
 from workbench.presentation.reports.summary import find_links, write_summary_report
-from workbench.project.run import RunContext, RunPaths
+from workbench.project.context import RunContext
+from workbench.project.paths import RunPaths
 
 
 @pytest.fixture

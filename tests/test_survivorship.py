@@ -16,7 +16,8 @@ from workbench.core.golden.survivorship import (
     plan_fields,
     resolve_parent_field,
 )
-from workbench.engine.database import connect, quote_ident
+from workbench.engine.connection import connect
+from workbench.engine.sql import ident
 from workbench.project.config import ColumnSpec, parse_config
 
 FIELDS = {
@@ -413,7 +414,7 @@ def test_provenance_covers_every_golden_value(con):
     assert set(prov) == expected
     # a provenance value is the golden value, and the record it names holds that value
     for f in FIELDS:
-        q = quote_ident(f)
+        q = ident(f)
         bad = con.execute(
             f"SELECT count(*) FROM golden_provenance p JOIN std_customers s ON s.record_key = p.record_key "
             f"JOIN golden_customers g ON g.master_id = p.master_id WHERE p.field = ? AND "
@@ -523,8 +524,9 @@ def test_golden_notebook_records_its_metrics(tmp_path):
     """Smoke test: the stage notebook runs headless on a tiny run and records the golden metrics."""
     import yaml
 
-    from workbench.project.run import RunPaths
-    from workbench.runner import Stage, execute_stage
+    from workbench.project.paths import RunPaths
+    from workbench.project.stages import stage_spec
+    from workbench.runner import execute_stage
 
     columns = {f.upper(): {"field": f, "kind": k} for f, k in FIELDS.items()}
     raw = {
@@ -552,7 +554,7 @@ def test_golden_notebook_records_its_metrics(tmp_path):
         [("crm:2", "erp:2", 0.9, 3.0, "model", "match")],
     )
     con.close()
-    stage = Stage("golden", "50_build_golden_records.ipynb")
+    stage = stage_spec("golden")
     outcome = execute_stage(
         stage, {"config_path": str(config_path), "run_dir": str(paths.root)}, paths, export_html=False
     )

@@ -10,8 +10,8 @@ import pytest
 from validation_fixtures import build_run_tables, golden_frame, make_config, write_generic_load_files
 
 from workbench.core.targets.profiles import load_profile
+from workbench.demo.generator import SUITES_DIR as DEMO_SUITES_DIR
 from workbench.core.validation.suites import (
-    SUITES_DIR,
     SuiteError,
     build_load_ready_suites,
     build_source_suite,
@@ -20,9 +20,10 @@ from workbench.core.validation.suites import (
     rewrite_page_offline,
     validate_run,
 )
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 from workbench.presentation.reports.html import find_external_references
-from workbench.project.run import RunContext, RunPaths
+from workbench.project.context import RunContext
+from workbench.project.paths import RunPaths
 
 GOOD = {
     "type": "expect_column_values_to_not_be_null",
@@ -80,8 +81,8 @@ def test_an_entry_gx_drops_silently_is_caught(monkeypatch) -> None:
         load_suite({"name": "s", "expectations": [GOOD, second]})
 
 
-def test_shipped_suite_files_load_whole() -> None:
-    files = sorted(SUITES_DIR.glob("*.json"))
+def test_demo_suite_files_load_whole() -> None:
+    files = sorted(DEMO_SUITES_DIR.glob("*.json"))
     assert {f.stem for f in files} >= {"source_erp", "source_crm", "source_ledger", "standardized_customers"}
     for f in files:
         raw = read_suite_file(f)

@@ -414,13 +414,14 @@ DEMO_MAPPINGS = Path(__file__).resolve().parent.parent / "workbench" / "demo" / 
 def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "export", run_id: str = "r1"):
     """Generate the demo project and run its stages up to `through` (``golden`` or ``export``).
 
-    Returns the :class:`~workbench.project.run.RunContext` of the run (its folder is the project's latest run).
+    Returns the :class:`~workbench.project.context.RunContext` of the run (its folder is the project's latest run).
     """
     from workbench.core.ingest.sources import ingest_sources
     from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
     from workbench.project.config import load_config
-    from workbench.project.run import RunContext, RunPaths
+    from workbench.project.context import RunContext
+    from workbench.project.paths import RunPaths
 
     project = tmp_path / "demo"
     if not (project / "workbench.yaml").exists():

@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "stages",
         help="list the stages in run order",
-        description="List the stage list (notebooks/stages.yaml).",
+        description="List the stages (declared in workbench/project/stages.py) with their notebooks and inputs.",
     )
     p.set_defaults(func=cmd_stages)
 
@@ -131,15 +131,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workbench.demo import generate_demo
+    # the one import of workbench.demo outside it: `workbench demo` is the demo's entry point
+    from workbench.demo.run import generate_and_run
 
-    summary = generate_demo(args.out, customers=args.customers, seed=args.seed)
-    config_path = Path(args.out) / "workbench.yaml"
-    print(f"demo project written to {Path(args.out).resolve()} ({summary})")
-    if args.no_run:
-        print(f"run it with: workbench run --config {config_path}")
-        return 0
-    return _run(config_path, run_id=args.run_id)
+    _, result = generate_and_run(
+        args.out, customers=args.customers, seed=args.seed, run=not args.no_run, run_id=args.run_id
+    )
+    if result is not None:
+        print_outputs(result.run_dir)
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -190,11 +190,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
-    from workbench.runner import load_stage_list
+    from workbench.project.stages import STAGES
 
-    for n, stage in enumerate(load_stage_list(), start=1):
-        extra = f"  parameters: {stage.parameters}" if stage.parameters else ""
-        print(f"{n:2d}. {stage.id:14s} {stage.notebook}{extra}")
+    for n, stage in enumerate(STAGES, start=1):
+        needs = f"  needs: {', '.join(stage.needs)}" if stage.needs else ""
+        print(f"{n:2d}. {stage.id:14s} {stage.notebook:34s} workbench/stages/{stage.id}.py{needs}")
     return 0
 
 
@@ -203,7 +203,7 @@ def cmd_dedup_check(args: argparse.Namespace) -> int:
 
     result = check_new_customers(args.config, args.input, run_dir=args.run_dir)
     if args.out:
-        from workbench.project.run import atomic_path
+        from workbench.engine.files import atomic_path
 
         with atomic_path(args.out) as tmp:
             result.to_csv(tmp, index=False, encoding="utf-8-sig")

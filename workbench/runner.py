@@ -1,10 +1,11 @@
 """The stage runner: executes the stage notebooks of a project headless with papermill.
 
-The stages are data: ``notebooks/stages.yaml`` lists them in order, each with its notebook and
-optional parameters. A run executes them into ``<output>/runs/<run id>/`` (see
-:mod:`workbench.project.run`): the executed notebooks, an offline HTML export of each, and the metrics each
-stage recorded. Unknown parameters are refused before anything runs; a failed stage names the
-notebook, the cell and the saved output notebook.
+The stages are declared once in :mod:`workbench.project.stages`. A run executes them into
+``<output>/runs/<run id>/`` (see :mod:`workbench.project.paths`): the executed notebooks, an
+offline HTML export of each, and the stage log (``metrics/runner.json``), which keeps the latest
+record of every stage across partial reruns. Each notebook calls its stage's ``run(ctx)``, whose
+contract records the stage's metrics. Unknown parameters are refused before anything runs; a
+failed stage names the notebook, the cell and the saved output notebook.
 """
 
 from __future__ import annotations
@@ -15,40 +16,25 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workbench.errors import StageError, WorkbenchError
-from workbench.project.run import LATEST_FILE, RunPaths, new_run_id, run_dir_for, write_text_atomic
+from workbench.engine.files import write_text_atomic
+from workbench.errors import StageError
+from workbench.project.paths import ProjectPaths, RunPaths, new_run_id
+from workbench.project.stage_log import update_stage_record
+from workbench.project.stages import STAGES, StageSpec, select_stages
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-STAGES_FILE = NOTEBOOKS_DIR / "stages.yaml"
 RUNNER_PARAMETERS = ("config_path", "run_dir")
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One entry of the stage list."""
-
-    id: str
-    notebook: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-    folder: Path = NOTEBOOKS_DIR
-
-    @property
-    def path(self) -> Path:
-        return self.folder / self.notebook
 
 
 @dataclass
 class StageOutcome:
     stage: str
-    status: str  # ok | failed | skipped
+    status: str  # ok | failed
     seconds: float
     output_notebook: Path
     html: Path | None = None
@@ -66,27 +52,6 @@ class RunResult:
         return all(o.status == "ok" for o in self.outcomes)
 
 
-def load_stage_list(path: Path | None = None) -> list[Stage]:
-    """Read the ordered stage list (``notebooks/stages.yaml``)."""
-    path = path or STAGES_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise WorkbenchError(f"{path}: cannot read the stage list: {exc}") from exc
-    stages = []
-    for i, entry in enumerate(raw.get("stages") or []):
-        if not isinstance(entry, dict) or "id" not in entry or "notebook" not in entry:
-            raise WorkbenchError(f"{path}: stages[{i}] needs `id` and `notebook`, got {entry!r}")
-        stages.append(
-            Stage(str(entry["id"]), str(entry["notebook"]), dict(entry.get("parameters") or {}), path.parent)
-        )
-    ids = [s.id for s in stages]
-    dups = sorted({i for i in ids if ids.count(i) > 1})
-    if dups:
-        raise WorkbenchError(f"{path}: stage ids must be unique; repeated: {dups}")
-    return stages
-
-
 def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
     """The parameters a notebook declares in its ``parameters`` cell (name → papermill info)."""
     import papermill
@@ -96,18 +61,8 @@ def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
     return dict(papermill.inspect_notebook(str(notebook)))
 
 
-def select_stages(all_stages: list[Stage], wanted: list[str] | None) -> list[Stage]:
-    if not wanted:
-        return all_stages
-    known = {s.id for s in all_stages}
-    unknown = [w for w in wanted if w not in known]
-    if unknown:
-        raise StageError(f"unknown stage(s) {unknown}; known stages: {', '.join(s.id for s in all_stages)}")
-    return [s for s in all_stages if s.id in wanted]
-
-
 def plan_parameters(
-    stages: list[Stage], config_path: Path, run_dir: Path, overrides: dict[str, Any] | None = None
+    stages: list[StageSpec], config_path: Path, run_dir: Path, overrides: dict[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Build each stage's parameters and refuse any that its notebook does not declare.
 
@@ -123,13 +78,7 @@ def plan_parameters(
         missing = [p for p in RUNNER_PARAMETERS if p not in declared]
         if missing:
             problems.append(f"{stage.notebook}: its parameters cell lacks {missing}; every stage needs them")
-        unknown = [p for p in stage.parameters if p not in declared]
-        if unknown:
-            problems.append(
-                f"stages.yaml: stage {stage.id!r} passes {unknown}, which {stage.notebook} does not "
-                f"declare (it declares {sorted(declared)})"
-            )
-        params = {"config_path": str(config_path), "run_dir": str(run_dir), **stage.parameters}
+        params: dict[str, Any] = {"config_path": str(config_path), "run_dir": str(run_dir)}
         for name, value in overrides.items():
             if name in declared:
                 params[name] = value
@@ -150,18 +99,19 @@ def run_project(
     overrides: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     export_html: bool = True,
-    stage_file: Path | None = None,
+    stage_list: tuple[StageSpec, ...] = STAGES,
 ) -> RunResult:
-    """Run the stages of a project into a new run folder.
+    """Run the stages of a project into a run folder.
 
     Args:
         config_path: the project's ``workbench.yaml``.
-        run_id: folder name of the run; default: the clock (``YYYYmmdd-HHMMSS``).
+        run_id: folder name of the run; default: the clock (``YYYYmmdd-HHMMSS``). An existing run
+            folder is continued: its earlier stages' tables and records are kept.
         stages: stage ids to run; default: the config's ``stages`` or all.
         overrides: notebook parameters given on the command line.
         progress: called with one line per event (the CLI prints them).
         export_html: also write an HTML export of each executed notebook.
-        stage_file: the stage list to use (default: ``notebooks/stages.yaml``).
+        stage_list: the stages to choose from (default: the declared stage list).
 
     Raises:
         ConfigError: the config is invalid (every problem listed).
@@ -172,29 +122,37 @@ def run_project(
     say = progress or (lambda line: log.info("%s", line))
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
-    selected = select_stages(load_stage_list(stage_file), stages or config.stages)
+    selected = select_stages(stages or config.stages, stage_list)
     run_id = run_id or new_run_id()
-    run_dir = run_dir_for(config, run_id)
-    paths = RunPaths(run_dir).ensure()
-    plans = plan_parameters(selected, config_path, run_dir, overrides)
-    write_text_atomic(config.output_dir / LATEST_FILE, run_id + "\n")
+    project = ProjectPaths(config)
+    paths = project.run(run_id).ensure()
+    plans = plan_parameters(selected, config_path, paths.root, overrides)
+    write_text_atomic(project.latest_marker, run_id + "\n")
     _write_run_manifest(paths, config_path, selected, plans)
 
-    say(f"run {run_id}: {len(selected)} stage(s) into {run_dir}")
+    say(f"run {run_id}: {len(selected)} stage(s) into {paths.root}")
     outcomes: list[StageOutcome] = []
     for n, stage in enumerate(selected, start=1):
         say(f"[{n}/{len(selected)}] {stage.id} ({stage.notebook}) …")
         outcome = execute_stage(stage, plans[stage.id], paths, export_html=export_html)
         outcomes.append(outcome)
-        _write_stage_log(paths, outcomes)
+        update_stage_record(
+            paths,
+            stage.id,
+            status=outcome.status,
+            seconds=round(outcome.seconds, 2),
+            notebook=str(outcome.output_notebook),
+            html=str(outcome.html) if outcome.html else None,
+            error=outcome.error,
+        )
         if outcome.status != "ok":
             raise StageError(outcome.error or f"stage {stage.id} failed")
         say(f"[{n}/{len(selected)}] {stage.id} ok in {outcome.seconds:.1f} s")
-    return RunResult(run_id=run_id, run_dir=run_dir, outcomes=outcomes)
+    return RunResult(run_id=run_id, run_dir=paths.root, outcomes=outcomes)
 
 
 def execute_stage(
-    stage: Stage, parameters: dict[str, Any], paths: RunPaths, *, export_html: bool
+    stage: StageSpec, parameters: dict[str, Any], paths: RunPaths, *, export_html: bool
 ) -> StageOutcome:
     """Execute one stage notebook with papermill; on failure describe where it failed."""
     import papermill
@@ -271,29 +229,21 @@ def export_notebook_html(notebook: Path, target: Path) -> Path:
     return target
 
 
-def _write_run_manifest(paths: RunPaths, config_path: Path, stages: list[Stage], plans: dict) -> None:
-    manifest = {
-        "run_id": paths.root.name,
+def _write_run_manifest(
+    paths: RunPaths, config_path: Path, stages: list[StageSpec], plans: dict[str, dict[str, Any]]
+) -> None:
+    """``run.json``: what this invocation runs; a continued run keeps its earlier invocations."""
+    invocation = {
         "started_at": dt.datetime.now().isoformat(timespec="seconds"),
         "config_path": str(config_path),
         "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
         "stages": [{"id": s.id, "notebook": s.notebook, "parameters": plans[s.id]} for s in stages],
     }
-    write_text_atomic(paths.root / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-
-
-def _write_stage_log(paths: RunPaths, outcomes: list[StageOutcome]) -> None:
-    rows = [
-        {
-            "stage": o.stage,
-            "status": o.status,
-            "seconds": round(o.seconds, 2),
-            "notebook": str(o.output_notebook),
-            "html": str(o.html) if o.html else None,
-            "error": o.error,
-        }
-        for o in outcomes
-    ]
-    write_text_atomic(
-        paths.metrics_file("runner"), json.dumps({"stages": rows}, ensure_ascii=False, indent=2)
-    )
+    earlier: list[dict[str, Any]] = []
+    if paths.manifest.exists():
+        previous = json.loads(paths.manifest.read_text(encoding="utf-8"))
+        earlier = previous.get("invocations") or [
+            {k: previous[k] for k in ("started_at", "config_path", "config_sha256", "stages") if k in previous}
+        ]
+    manifest = {"run_id": paths.run_id, **invocation, "invocations": [*earlier, invocation]}
+    write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2))

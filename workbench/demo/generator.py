@@ -32,11 +32,13 @@ from workbench.demo.rand import where
 from workbench.demo.rates import DEFECT_TAGS, DemoError, DemoRates
 from workbench.demo.reference import load_reference
 from workbench.demo.writers import write_csv, write_legacy_csv, write_xlsx
-from workbench.project.run import write_text_atomic
+from workbench.engine.files import write_bytes_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "workbench.yaml"
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SOURCE_ORDER = ("erp", "crm", "ledger", "new")
 GROUND_TRUTH_COLUMNS = (
     "source", "source_id", "file_row", "entity_id", "group_id", "relation", "expected_outcome", "is_test",
@@ -144,10 +146,9 @@ def generate_demo(
     write_csv(files["ground_truth"], build_ground_truth(t, frames))
     write_csv(files["entities"], build_entity_rows(t, frames))
     write_text_atomic(files["config"], render_config(seed=seed, as_of=as_of))
-    # the demo's signed-off field and value mappings, so its export runs non-draft
-    from workbench.core.mapping.mapping import install_mapping_files
-
-    install_mapping_files(out_dir / "mappings", overwrite=True)
+    # the demo's signed-off field and value mappings (so its export runs non-draft) and its suites
+    install_files(MAPPINGS_DIR, out_dir / "mappings")
+    install_files(SUITES_DIR, out_dir / "expectations", pattern="*.json")
     timings["write_other"] = time.perf_counter() - mark
     summary = DemoSummary(
         out_dir=out_dir.resolve(),
@@ -255,3 +256,12 @@ def render_config(*, seed: int, as_of: dt.date) -> str:
             f"{TEMPLATE_PATH}: the template needs `  seed:` and `  as_of_date:` lines under project"
         )
     return text
+
+
+def install_files(source: Path, dest: Path, *, pattern: str = "*.csv") -> list[Path]:
+    """Copy the demo's files matching `pattern` (signed-off mappings, suites) into the demo project."""
+    written = []
+    for src in sorted(source.glob(pattern)):
+        write_bytes_atomic(dest / src.name, src.read_bytes())
+        written.append(dest / src.name)
+    return written

@@ -17,7 +17,7 @@ import numpy as np
 
 from workbench.demo.rates import DemoError
 from workbench.demo.rows import BAD_BYTES_MARKER, BAD_CELLS_MARKER
-from workbench.project.run import atomic_path, write_bytes_atomic
+from workbench.engine.files import atomic_path, write_bytes_atomic
 
 # bytes that are invalid in GBK and GB18030 (0xFF is never a lead byte)
 INVALID_GBK_BYTES = b"\xff\xfe"

@@ -3,7 +3,9 @@
 Each notebook: no outputs or execution counts committed; exactly one cell tagged ``parameters``
 holding only ``name: type = literal`` lines (and comments) with ``config_path`` and ``run_dir``;
 no ``def``, ``class`` or SQL strings in code cells (logic belongs in the package); every notebook
-is in the stage list and every stage's notebook exists.
+is in the stage list (:mod:`workbench.project.stages`) and every stage's notebook exists; a stage's
+notebook imports only its stage module, ``open_run`` and ``setup_notebook`` from the package and
+calls ``<stage>.run(ctx)`` exactly once.
 
 Usage: ``python -m workbench.devtools.check_notebooks notebooks``
 """
@@ -81,20 +83,65 @@ def check_notebook(path: Path) -> list[str]:
     return problems
 
 
+ALLOWED_IMPORTS = {
+    "workbench.presentation.charts": {"setup_notebook"},
+    "workbench.project.context": {"open_run"},
+}
+
+
+def check_stage_calls(path: Path, stage_id: str) -> list[str]:
+    """The notebook imports only its stage, ``open_run`` and ``setup_notebook``, and runs its stage once."""
+    nb = nbformat.read(str(path), as_version=4)
+    problems: list[str] = []
+    allowed = {**ALLOWED_IMPORTS, "workbench.stages": {stage_id}}
+    runs = 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue  # reported by check_notebook
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench"):
+                extra = {a.name for a in node.names} - allowed.get(node.module or "", set())
+                if extra:
+                    problems.append(
+                        f"{path.name} cell {i}: imports {sorted(extra)} from {node.module}; a stage notebook "
+                        f"shows `{stage_id}.run(ctx)`'s result and imports only its stage"
+                    )
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "run"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == stage_id
+            ):
+                runs += 1
+    if runs != 1:
+        problems.append(f"{path.name}: calls `{stage_id}.run(ctx)` {runs} times; call it exactly once")
+    return problems
+
+
 def check_folder(folder: Path) -> list[str]:
-    from workbench.runner import load_stage_list
+    from workbench.project.stages import STAGES
 
     problems: list[str] = []
     notebooks = sorted(folder.glob("*.ipynb"))
     for nb in notebooks:
         problems.extend(check_notebook(nb))
-    listed = {s.notebook for s in load_stage_list(folder / "stages.yaml")}
+    listed = {s.notebook: s.id for s in STAGES}
     for nb in notebooks:
         if nb.name not in listed:
-            problems.append(f"{nb.name}: not in stages.yaml; add a line for it")
-    for name in sorted(listed):
+            problems.append(f"{nb.name}: not in the stage list; add it to workbench/project/stages.py")
+        else:
+            problems.extend(check_stage_calls(nb, listed[nb.name]))
+    for name, stage_id in sorted(listed.items()):
         if not (folder / name).exists():
-            problems.append(f"stages.yaml: lists {name}, which does not exist")
+            problems.append(f"stage {stage_id!r}: its notebook {name} does not exist")
+        module = Path(__file__).resolve().parents[1] / "stages" / f"{stage_id}.py"
+        if not module.exists():
+            problems.append(f"stage {stage_id!r}: workbench/stages/{stage_id}.py does not exist")
     return problems
 
 

@@ -3,7 +3,7 @@
 Everything else in :mod:`workbench.core.linkage` talks to Splink through the ``db_api`` returned here,
 so another backend (Spark for data that does not fit one machine) can be plugged in by changing
 this module only. The DuckDB backend works on an in-memory connection opened through
-:func:`workbench.engine.database.connect` (offline settings, fixed threads); inputs are copied in as Arrow tables
+:func:`workbench.engine.connection.connect` (offline settings, fixed threads); inputs are copied in as Arrow tables
 and results are read back completely.
 """
 
@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.engine.database import connect
+from workbench.engine.connection import connect
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def create_engine(name: str = "duckdb", *, threads: int | None = None) -> Engine
 
     Args:
         name: the backend; only ``duckdb`` today.
-        threads: DuckDB worker threads (default: see :func:`workbench.engine.database.connect`).
+        threads: DuckDB worker threads (default: see :func:`workbench.engine.connection.connect`).
 
     Returns:
         The engine; close it when done.

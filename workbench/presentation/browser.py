@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.engine.files import write_bytes_atomic
 from workbench.errors import WorkbenchError
-from workbench.project.run import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 

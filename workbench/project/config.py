@@ -391,9 +391,9 @@ def _semantic_problems(
                     f"{where}.path: file not found: {p}; check the path (relative to the config file)"
                 )
     if stages is not None:
-        from workbench.runner import load_stage_list
+        from workbench.project.stages import STAGE_IDS
 
-        known = [st.id for st in load_stage_list()]
+        known = list(STAGE_IDS)
         for st in stages:
             if st not in known:
                 problems.append(

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from workbench.engine.database import quote_ident, table_columns
+from workbench.engine.connection import table_columns
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.settings.export import BatchRules
 
@@ -218,10 +219,10 @@ def build_batch_plan(ctx, *, as_of: dt.date | None = None) -> BatchPlanResult:
     Also writes ``tables/batch_plan.csv`` (UTF-8 with BOM) in the run folder.
 
     Args:
-        ctx: the :class:`~workbench.project.run.RunContext`.
+        ctx: the :class:`~workbench.project.context.RunContext`.
         as_of: reference date; default ``project.as_of_date``, else the newest activity date.
     """
-    from workbench.project.run import atomic_path
+    from workbench.engine.files import atomic_path
 
     rules = ctx.config.export.batches
     as_of = as_of or ctx.config.project.as_of_date
@@ -254,7 +255,7 @@ def read_golden_for_plan(con, rules: BatchRules) -> pd.DataFrame:
         rules.vip_column,
     ]
     present = [c for c in dict.fromkeys(w for w in wanted if w) if c in cols]
-    sql = "select " + ", ".join(quote_ident(c) for c in present) + " from golden_customers order by master_id"
+    sql = "select " + ", ".join(ident(c) for c in present) + " from golden_customers order by master_id"
     return con.sql(sql).df()
 
 

@@ -15,8 +15,11 @@ This module owns:
   (``workbench/core/targets/import_reasons.yaml``; a project sets ``export.import_reasons_path``);
 * the fix worklist (Excel) for the team, retry files holding exactly the failed rows (in the
   same format as the original load file, with fixes from the worklist applied and checked), and
-  a project-level history of mock-load iterations (``<output>/load_history.duckdb``);
-* :func:`simulate_import_log`, a seeded generator of realistic logs for the demo and the tests.
+  a project-level history of import rounds (``<output>/load_history.duckdb``);
+* the loop itself: :func:`import_round` (one round of one profile) and
+  :func:`process_import_logs` (round 1 of every exported profile from the ERP's logs).
+
+The demo's simulated ERP lives in :mod:`workbench.demo.import_simulation`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from workbench.errors import WorkbenchError
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["log_row", "row_key", "status", "severity", "message_id", "field", "message"]
-HISTORY_FILE = "load_history.duckdb"
 STATUS_WORDS = {
     "loaded": {"ok", "loaded", "success", "succeeded", "s", "成功", "已导入", "导入成功"},
     "failed": {"error", "failed", "fail", "e", "a", "x", "失败", "错误", "导入失败"},
@@ -280,7 +282,7 @@ def map_failures(
         Columns: profile, row_key, status, severity, message_id, field, message, reason,
         reason_label, master_id, batch, file, row_in_file, sources, record_keys, log_row.
     """
-    from workbench.engine.database import table_exists
+    from workbench.engine.connection import table_exists
 
     rules = rules or load_reason_rules()
     labels = {r.id: r.label(language) for r in rules}
@@ -363,7 +365,7 @@ def build_fix_worklist(
     The worklist columns ``fix_field``, ``fix_value``, ``fixed_by`` and ``comment`` keep these
     English names in both languages so :func:`write_retry_files` can read them back.
     """
-    from workbench.project.run import atomic_path
+    from workbench.engine.files import atomic_path
 
     language = language or ctx.config.project.language
     lab = WORKLIST_SHEETS[language]
@@ -405,7 +407,7 @@ def build_fix_worklist(
 
 
 def _golden_names(ctx, master_ids: list[str]) -> dict[str, str]:
-    from workbench.engine.database import table_columns, table_exists
+    from workbench.engine.connection import table_columns, table_exists
 
     con = ctx.connect()
     try:
@@ -550,11 +552,6 @@ def write_retry_files(
 # history of mock-load iterations
 
 
-def history_path(config) -> Path:
-    """The project's mock-load history database (survives runs)."""
-    return config.output_dir / HISTORY_FILE
-
-
 def record_load_iteration(
     path: Path,
     *,
@@ -568,7 +565,7 @@ def record_load_iteration(
     """Record one mock-load round (replacing an earlier record of the same run/profile/round).
 
     Args:
-        path: the history database (:func:`history_path`).
+        path: the load history database (:attr:`ProjectPaths.load_history`).
         run_id: the run the load files came from.
         profile: target profile.
         iteration: 1 for the first load, 2 for the first retry, …
@@ -578,7 +575,7 @@ def record_load_iteration(
     Returns:
         The whole history (see :func:`read_load_history`).
     """
-    from workbench.engine.database import connect
+    from workbench.engine.connection import connect
 
     failed = failures[failures["status"] == "failed"]
     # a record counts once, under the reason of its first failed message
@@ -630,7 +627,7 @@ def record_load_iteration(
 
 def read_load_history(path: Path) -> pd.DataFrame:
     """Every recorded round with one row per reason (``reason`` empty when nothing failed)."""
-    from workbench.engine.database import connect
+    from workbench.engine.connection import connect
 
     if not Path(path).exists():
         return pd.DataFrame(
@@ -658,149 +655,60 @@ def read_load_history(path: Path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# a sample log generator for the demo and the tests
+# the loop: one import round of a profile, and round 1 of every exported profile
 
 
-# (message class, number, text with {FIELD} placeholders, field) — SAP-style. The first two and
-# the duplicate-key text are documented cockpit messages; the ZSIM ones are invented for the demo.
-SAP_MESSAGES = [
-    (
-        "CVI_FS_CHECK_CUST",
-        "020",
-        "Customer -> BP: You have not assigned a BP grouping to account group {KTOKD}",
-        "general.KTOKD",
-    ),
-    ("R11", "300", "No update is defined for BP role 000000", "roles.BP_ROLE"),
-    ("ZSIM", "001", "Region {REGION} is not defined for country {COUNTRY}", "general.REGION"),
-    ("ZSIM", "002", "Tax number {TAXNUM} is not valid for tax number category {TAXTYPE}", "tax.TAXNUM"),
-    (
-        "ZSIM",
-        "003",
-        "Postal code {POST_CODE1} has the wrong format for country {COUNTRY}",
-        "general.POST_CODE1",
-    ),
-    ("ZSIM", "004", "Customer {KUNNR} already exists (duplicate record)", "general.KUNNR"),
-]
-U8_MESSAGES = [
-    ("客户编码 {cCusCode} 已存在", "cCusCode"),
-    ("地区编码 {cDCCode} 不存在", "cDCCode"),
-    ("所属分类码 {cCCCode} 不是末级分类", "cCCCode"),
-    ("税号 {cCusRegCode} 长度不正确", "cCusRegCode"),
-    ("发展日期 {dCusDevDate} 格式不正确", "dCusDevDate"),
-]
-GENERIC_MESSAGES = [
-    ("Record {key} already exists", None),
-    ("Missing required value for the field '{first}'", "first"),
-    ("Unknown value '{second}' for field '{second_name}'", "second"),
-]
+@dataclass
+class RoundResult:
+    """One import round of one profile: its failures, fix worklist and retry files."""
+
+    profile: str
+    iteration: int
+    failures: pd.DataFrame
+    worklist: Path | None
+    retry_files: pd.DataFrame
 
 
-def simulate_import_log(
-    load_file: Path | str,
+def import_round(
+    ctx,
     profile: TargetProfile,
+    log_paths: list[Path],
     *,
-    fail_rate: float,
-    seed: int,
-    style: str = "auto",
-    path: Path | None = None,
-) -> pd.DataFrame:
-    """Make a realistic import log for a load file: some rows fail with system-like messages.
+    iteration: int,
+    rows_sent: int,
+    retry: bool = True,
+) -> RoundResult:
+    """Read the ERP's import logs of one round, record the round, and prepare the next one.
 
-    Args:
-        load_file: a file written by the export (or a retry file).
-        profile: its profile.
-        fail_rate: share of records that fail (0..1).
-        seed: random seed (same seed → same log).
-        style: ``sap`` (message list), ``simple`` (row_key,status,message) or ``auto`` (SAP
-            message list for SAP profiles, simple otherwise).
-        path: when given, the log is also written there as a UTF-8 CSV (atomically).
-
-    Returns:
-        The log as a DataFrame in the file layout of its style.
+    The failures are mapped to their masters and source rows and classified; the round goes to the
+    project's load history; when anything failed (and `retry`), the fix worklist and the retry
+    files of round ``iteration + 1`` (failed rows only) are written.
     """
-    from workbench.core.export.load_files import read_load_file
-    from workbench.project.run import write_bytes_atomic
-
-    if not 0 <= fail_rate <= 1:
-        raise ValueError(f"fail_rate must be between 0 and 1, got {fail_rate}")
-    frames = read_load_file(Path(load_file), profile)
-    main = frames[profile.main.id].reset_index(drop=True)
-    flat = main.copy()
-    for s in profile.structures[1:]:
-        extra = frames[s.id].drop(columns="_row").drop_duplicates(profile.key_field)
-        extra = extra[[c for c in extra.columns if c not in flat.columns or c == profile.key_field]]
-        flat = flat.merge(extra, on=profile.key_field, how="left")
-    rng = np.random.default_rng(seed)
-    n = len(main)
-    n_fail = int(round(fail_rate * n))
-    failed = set(rng.choice(n, size=n_fail, replace=False).tolist()) if n_fail else set()
-    style = ("sap" if profile.name.startswith("sap") else "simple") if style == "auto" else style
-    u8 = profile.name.startswith("yonyou")
-    picks = rng.integers(0, 1 << 30, size=n)
-    rows = []
-    for i in range(n):
-        rec = {
-            k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
-            for k, v in flat.iloc[i].items()
-        }
-        key = rec[profile.key_field]
-        if style == "sap":
-            if i in failed:
-                cls, num, text, _f = SAP_MESSAGES[picks[i] % len(SAP_MESSAGES)]
-                rows.append(
-                    {
-                        "Type": "E",
-                        "ID": cls,
-                        "Number": num,
-                        "Message": _fill(text, rec),
-                        "Source Key": key,
-                        "Field": _f.split(".")[-1],
-                    }
-                )
-            else:
-                rows.append(
-                    {
-                        "Type": "S",
-                        "ID": "ZSIM",
-                        "Number": "000",
-                        "Message": f"Customer {key} created",
-                        "Source Key": key,
-                        "Field": "",
-                    }
-                )
-        else:
-            if i in failed:
-                if u8:
-                    text, fld = U8_MESSAGES[picks[i] % len(U8_MESSAGES)]
-                else:
-                    names = [f.name for f in profile.main.fields if f.name != profile.key_field] or [
-                        profile.key_field
-                    ]
-                    rec.update(key=key, first=names[0], second=rec.get(names[-1], ""), second_name=names[-1])
-                    text, fld = GENERIC_MESSAGES[picks[i] % len(GENERIC_MESSAGES)]
-                    fld = {"first": names[0], "second": names[-1]}.get(fld or "", fld)
-                rows.append(
-                    {"row_key": key, "status": "error", "message": _fill(text, rec), "field": fld or ""}
-                )
-            else:
-                rows.append({"row_key": key, "status": "ok", "message": "", "field": ""})
-    frame = pd.DataFrame(rows)
-    if path is not None:
-        write_bytes_atomic(Path(path), frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
-    return frame
-
-
-def _fill(text: str, rec: dict) -> str:
-    return re.sub(r"\{([^}]+)\}", lambda m: str(rec.get(m.group(1), "")), text)
-
-
-# --------------------------------------------------------------------------------------------
-# one mock-load loop over every exported profile
+    log_frame = pd.concat([read_import_log(p, profile) for p in log_paths], ignore_index=True)
+    con = ctx.connect()
+    try:
+        fails = map_failures(con, log_frame, profile.name, language=ctx.config.project.language)
+    finally:
+        con.close()
+    record_load_iteration(
+        ctx.project.load_history,
+        run_id=ctx.run_id,
+        profile=profile.name,
+        iteration=iteration,
+        rows_sent=rows_sent,
+        failures=fails,
+    )
+    empty = pd.DataFrame(columns=["profile", "source_file", "file", "rows", "sha256"])
+    if fails.empty or not retry:
+        return RoundResult(profile.name, iteration, fails, None, empty)
+    worklist = build_fix_worklist(ctx, fails, profile=profile)
+    retried = write_retry_files(ctx, fails, profile, iteration=iteration + 1)
+    return RoundResult(profile.name, iteration, fails, worklist, retried.files)
 
 
 @dataclass
 class LoopResult:
-    """What :func:`run_mock_load_loop` did: failures per round, worklists, retry files, history."""
+    """Import rounds of a run: failures per round, worklists, retry files, the run's history."""
 
     failures: pd.DataFrame
     worklists: list[Path]
@@ -826,93 +734,16 @@ class LoopResult:
         }
 
 
-def run_mock_load_loop(
-    ctx,
-    *,
-    fail_rate: float = 0.08,
-    retry_fail_rate: float = 0.02,
-    seed: int | None = None,
-    logs: dict[str, list[Path]] | None = None,
-) -> LoopResult:
-    """Round 1 and its retry for every profile the export wrote files for.
-
-    With `logs` (profile → the ERP's import logs of round 1) the real logs are read; without, a
-    log is simulated per file (:func:`simulate_import_log`, seeded from the project seed) and the
-    retry files of round 2 get a simulated log too. Each round is recorded in the history.
-    """
-    from workbench.core.targets.profiles import load_project_profiles
-
-    seed = ctx.config.project.seed if seed is None else seed
-    profiles = load_project_profiles(ctx.config)
-    con = ctx.connect()
-    try:
-        files = con.sql("select profile, batch, file, rows from export_files order by profile, file").df()
-    finally:
-        con.close()
-    hist_path = history_path(ctx.config)
-    all_fails, worklists, retries = [], [], []
-    simulated = logs is None
-    for name, group in files.groupby("profile", sort=True):
-        profile = profiles[name]
-        if simulated:
-            paths = []
-            for i, f in enumerate(group["file"]):
-                p = ctx.paths.root / "import_logs" / f"{Path(f).stem}__log1.csv"
-                simulate_import_log(ctx.paths.root / f, profile, fail_rate=fail_rate, seed=seed + i, path=p)
-                paths.append(p)
-        else:
-            paths = list((logs or {}).get(name, []))
-        log1 = pd.concat([read_import_log(p, profile) for p in paths], ignore_index=True) if paths else None
-        if log1 is None:
-            continue
-        con = ctx.connect()
-        try:
-            fails = map_failures(con, log1, name, language=ctx.config.project.language)
-        finally:
-            con.close()
-        record_load_iteration(
-            hist_path,
-            run_id=ctx.run_id,
-            profile=name,
-            iteration=1,
-            rows_sent=int(group["rows"].sum()),
-            failures=fails,
-        )
-        all_fails.append(fails.assign(round=1))
-        if fails.empty:
-            continue
-        worklists.append(build_fix_worklist(ctx, fails, profile=profile))
-        retry = write_retry_files(ctx, fails, profile, iteration=2)
-        retries.append(retry.files)
-        if simulated and len(retry.files):
-            logs2 = []
-            for i, f in enumerate(retry.files["file"]):
-                p = ctx.paths.root / "import_logs" / f"{Path(f).stem}__log2.csv"
-                simulate_import_log(
-                    ctx.paths.root / f, profile, fail_rate=retry_fail_rate, seed=seed + 1000 + i, path=p
-                )
-                logs2.append(read_import_log(p, profile))
-            con = ctx.connect()
-            try:
-                fails2 = map_failures(
-                    con, pd.concat(logs2, ignore_index=True), name, language=ctx.config.project.language
-                )
-            finally:
-                con.close()
-            record_load_iteration(
-                hist_path,
-                run_id=ctx.run_id,
-                profile=name,
-                iteration=2,
-                rows_sent=int(retry.files["rows"].sum()),
-                failures=fails2,
-            )
-            all_fails.append(fails2.assign(round=2))
-    history = read_load_history(hist_path)
+def collect_rounds(ctx, rounds: list[RoundResult], *, simulated: bool) -> LoopResult:
+    """The :class:`LoopResult` of `rounds`, with this run's rows of the load history."""
+    history = read_load_history(ctx.project.load_history)
     history = history[history["run_id"] == ctx.run_id].reset_index(drop=True)
+    retries = [r.retry_files for r in rounds if len(r.retry_files)]
     return LoopResult(
-        failures=pd.concat(all_fails, ignore_index=True) if all_fails else pd.DataFrame(),
-        worklists=worklists,
+        failures=pd.concat([r.failures.assign(round=r.iteration) for r in rounds], ignore_index=True)
+        if rounds
+        else pd.DataFrame(),
+        worklists=[r.worklist for r in rounds if r.worklist is not None],
         retry_files=pd.concat(retries, ignore_index=True)
         if retries
         else pd.DataFrame(columns=["profile", "source_file", "file", "rows", "sha256"]),
@@ -920,3 +751,28 @@ def run_mock_load_loop(
         rounds=int(history["iteration"].max()) if len(history) else 0,
         simulated=simulated,
     )
+
+
+def exported_files(ctx) -> pd.DataFrame:
+    """The load files the run's export wrote (profile, batch, file, rows), in a stable order."""
+    con = ctx.connect(read_only=True)
+    try:
+        return con.sql("select profile, batch, file, rows from export_files order by profile, file").df()
+    finally:
+        con.close()
+
+
+def process_import_logs(ctx, logs: dict[str, list[Path]]) -> LoopResult:
+    """Round 1 of every profile from the target ERP's import logs (profile → log files)."""
+    from workbench.core.targets.profiles import load_project_profiles
+
+    profiles = load_project_profiles(ctx.config)
+    files = exported_files(ctx)
+    rounds = []
+    for name, group in files.groupby("profile", sort=True):
+        paths = list(logs.get(name, []))
+        if paths:
+            rounds.append(
+                import_round(ctx, profiles[name], paths, iteration=1, rows_sent=int(group["rows"].sum()))
+            )
+    return collect_rounds(ctx, rounds, simulated=False)

@@ -46,9 +46,10 @@ from workbench.core.mapping.mapping import (
 )
 from workbench.core.mapping.mapping import approvals_path as _approvals_path
 from workbench.core.targets.profiles import Structure, TargetProfile, load_project_profiles
-from workbench.engine.database import quote_ident, table_columns, table_exists
+from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
-from workbench.project.run import atomic_path, write_bytes_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +435,7 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
     """Write the load-ready files of a run (stage ``export``).
 
     Args:
-        ctx: the :class:`~workbench.project.run.RunContext`.
+        ctx: the :class:`~workbench.project.context.RunContext`.
         profiles: profile names to export; default ``export.profiles`` of the config.
         draft: override ``export.draft``.
 
@@ -518,7 +519,7 @@ def read_export_records(con, config, mapping: MappingSet | None = None) -> tuple
     if mapping is not None:
         have = table_columns(con, "golden_customers")
         need = {c for lines in mapping.lines.values() for ln in lines for c in line_columns(ln)}
-        columns = ", ".join(quote_ident(c) for c in have if c == "master_id" or c in need)
+        columns = ", ".join(ident(c) for c in have if c == "master_id" or c in need)
     golden = con.sql(f"select {columns} from golden_customers order by master_id").df()
     records = golden.merge(plan[["master_id", "batch", "batch_order", "wave"]], on="master_id", how="inner")
     records = records.sort_values(["batch_order", "wave", "master_id"], kind="mergesort", ignore_index=True)

@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import quote_ident, table_columns, table_exists
+from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 
 PAIR_COLUMNS = (
@@ -162,7 +163,7 @@ def explain_master(
 
     std_cols = set(table_columns(con, "std_customers"))
     shown = [f for f in fields["field"] if f in std_cols and f not in ("record_key", "source_id")]
-    extra = "".join(f", s.{quote_ident(f)}" for f in dict.fromkeys(shown))
+    extra = "".join(f", s.{ident(f)}" for f in dict.fromkeys(shown))
     members = con.execute(
         "SELECT c.record_key, c.source, c.source_id, c.match_probability, c.match_reason"
         f"{extra} FROM crosswalk c JOIN std_customers s ON s.record_key = c.record_key "

@@ -30,7 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import quote_ident, table_columns, table_exists
+from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.survivorship import RULE_NAMES, FieldRule, SurvivorshipSettings
@@ -62,7 +63,7 @@ class SurvivorshipError(WorkbenchError):
 
 
 @dataclass(frozen=True)
-class FieldPlan:
+class SurvivingField:
     """How one golden field is chosen (built from config and the columns of std_customers)."""
 
     field: str
@@ -92,7 +93,7 @@ class GoldenResult:
     parent_refs_unresolved: int
     parent_cycles_dropped: int
     seconds: float
-    plans: list[FieldPlan] = field(default_factory=list)
+    plans: list[SurvivingField] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def as_metrics(self) -> dict[str, Any]:
@@ -118,7 +119,7 @@ class GoldenResult:
 # planning: which columns, which rules
 
 
-def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[FieldPlan]:
+def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[SurvivingField]:
     """Decide the rule chain, extras and options of every golden field.
 
     Args:
@@ -219,7 +220,7 @@ def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[Field
     )
     extras_of = _assign_extras(cols, list(kinds) + list(settings.extra_fields))
 
-    def make(name: str, kind: str, chain: Sequence[str], rule: FieldRule | None, **kw: Any) -> FieldPlan:
+    def make(name: str, kind: str, chain: Sequence[str], rule: FieldRule | None, **kw: Any) -> SurvivingField:
         priority = default_priority
         if rule and rule.source_priority:
             priority = tuple(rule.source_priority) + tuple(
@@ -227,7 +228,7 @@ def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[Field
             )
         recency = tuple(rule.recency_fields) if rule and rule.recency_fields else tuple(recency_default)
         valid = f"{name}_valid" if f"{name}_valid" in colset else None
-        return FieldPlan(
+        return SurvivingField(
             field=name,
             kind=kind,
             extras=tuple(extras_of.get(name, ())),
@@ -238,7 +239,7 @@ def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[Field
             **kw,
         )
 
-    plans: list[FieldPlan] = []
+    plans: list[SurvivingField] = []
     for name, kind in kinds.items():
         if name in record_names:
             # a source gives this record-level column (e.g. CRM account type → customer_type): the
@@ -336,7 +337,7 @@ class _Sql:
         return "?"
 
 
-def _ranked_keys(plan: FieldPlan, i: int, aliases: _Aliases, *, prefix: str = "") -> list[tuple[str, str]]:
+def _ranked_keys(plan: SurvivingField, i: int, aliases: _Aliases, *, prefix: str = "") -> list[tuple[str, str]]:
     """(rule name, SQL rank expression on the members table) per key component; smaller wins.
 
     `prefix` qualifies the members columns (e.g. ``m.``) when the query joins other tables.
@@ -377,7 +378,7 @@ class _Aliases:
 
 
 def build_members_sql(
-    plans: Sequence[FieldPlan], std_columns: Sequence[str], parent_field: str | None
+    plans: Sequence[SurvivingField], std_columns: Sequence[str], parent_field: str | None
 ) -> tuple[str, list[Any], _Aliases]:
     """SQL that creates the members table: crosswalk joined to std_customers, with rank helpers.
 
@@ -404,26 +405,26 @@ def build_members_sql(
             f"coalesce(list_position({sql.bind(list(lst))}::VARCHAR[], s._source), {NO_RANK}) AS __src{j}"
         )
     for j, lst in enumerate(rec_lists):
-        dates = ", ".join(f"TRY_CAST(s.{quote_ident(c)} AS DATE)" for c in lst)
+        dates = ", ".join(f"TRY_CAST(s.{ident(c)} AS DATE)" for c in lst)
         select.append(f"greatest({dates}) AS __rec{j}" if len(lst) > 1 else f"{dates} AS __rec{j}")
     for i, p in enumerate(plans):
-        col = f"s.{quote_ident(p.field)}"
+        col = f"s.{ident(p.field)}"
         select.append(f"TRY_CAST({col} AS BOOLEAN) AS __v{i}" if p.boolean else f"{col} AS __v{i}")
         for j, x in enumerate(p.extras):
-            select.append(f"s.{quote_ident(x)} AS __x{i}_{j}")
+            select.append(f"s.{ident(x)} AS __x{i}_{j}")
         if p.valid_column:
-            select.append(f"TRY_CAST(s.{quote_ident(p.valid_column)} AS BOOLEAN) AS __ok{i}")
+            select.append(f"TRY_CAST(s.{ident(p.valid_column)} AS BOOLEAN) AS __ok{i}")
         elif p.unknown_values:
             unknown = sql.bind(list(p.unknown_values))
             select.append(
                 f"CASE WHEN {col} IS NOT NULL THEN NOT list_contains({unknown}::VARCHAR[], {col}) END AS __ok{i}"
             )
     for name in ACTIVITY_COLUMNS:
-        expr = f"s.{quote_ident(name)}" if name in std else "NULL"
+        expr = f"s.{ident(name)}" if name in std else "NULL"
         cast = "DATE" if name == "last_activity_date" else "DOUBLE"
         select.append(f"TRY_CAST({expr} AS {cast}) AS __{name}")
     if parent_field:
-        select.append(f"nullif(trim(CAST(s.{quote_ident(parent_field)} AS VARCHAR)), '') AS __parent_ref")
+        select.append(f"nullif(trim(CAST(s.{ident(parent_field)} AS VARCHAR)), '') AS __parent_ref")
     # most_frequent: how many members of the master hold the same value (a grouped count joined
     # back, which DuckDB runs much faster than a window partitioned by master and value)
     freq = [i for i, p in enumerate(plans) if "most_frequent" in p.rules]
@@ -443,13 +444,13 @@ def build_members_sql(
     return text, sql.params, aliases
 
 
-def _key_sql(plan: FieldPlan, i: int, aliases: _Aliases, *, prefix: str = "") -> str:
+def _key_sql(plan: SurvivingField, i: int, aliases: _Aliases, *, prefix: str = "") -> str:
     """The rank key of field `i` as a struct; the smallest key wins (record_key breaks ties)."""
     parts = [f"k{j} := {e}" for j, (_, e) in enumerate(_ranked_keys(plan, i, aliases, prefix=prefix))]
     return "struct_pack(" + ", ".join([*parts, f"rk := {prefix}__rk"]) + ")"
 
 
-def build_winners_sql(plans: Sequence[FieldPlan], aliases: _Aliases) -> str:
+def build_winners_sql(plans: Sequence[SurvivingField], aliases: _Aliases) -> str:
     """SQL that creates one row per master: the winning record of every field and its rank key.
 
     Per field ``i``: ``__w<i>`` = struct (rk, src, v, x0…) of the winner, ``__k<i>`` = its rank key,
@@ -481,7 +482,7 @@ def build_winners_sql(plans: Sequence[FieldPlan], aliases: _Aliases) -> str:
     )
 
 
-def build_runner_up_sql(plans: Sequence[FieldPlan], aliases: _Aliases) -> str:
+def build_runner_up_sql(plans: Sequence[SurvivingField], aliases: _Aliases) -> str:
     """SQL that creates, per merged master and field, the rank key of the best *other* value.
 
     Comparing the winner's key with this runner-up's key tells which rule made the golden value win
@@ -501,7 +502,7 @@ def build_runner_up_sql(plans: Sequence[FieldPlan], aliases: _Aliases) -> str:
     )
 
 
-def _rule_label_sql(plan: FieldPlan, i: int, aliases: _Aliases, sql: _Sql) -> str:
+def _rule_label_sql(plan: SurvivingField, i: int, aliases: _Aliases, sql: _Sql) -> str:
     """SQL giving the rule that decided field `i` (winners ``w`` joined to runner-ups ``r``)."""
     whens = [f"WHEN w.__n{i} = 1 THEN 'single_value'", f"WHEN r.__r{i} IS NULL THEN 'unanimous'"]
     for j, (rule, _) in enumerate(_ranked_keys(plan, i, aliases)):
@@ -509,7 +510,7 @@ def _rule_label_sql(plan: FieldPlan, i: int, aliases: _Aliases, sql: _Sql) -> st
     return "CASE " + " ".join(whens) + " ELSE 'record_key' END"
 
 
-def build_parent_sql(plan: FieldPlan, i: int, aliases: _Aliases) -> str:
+def build_parent_sql(plan: SurvivingField, i: int, aliases: _Aliases) -> str:
     """SQL of (master_id, p): per master the parent's master_id ``p.pm`` and the member ``p.rk``.
 
     A member's parent reference is looked up in the crosswalk within the member's own source; a
@@ -541,7 +542,7 @@ def build_golden_records(ctx: Any) -> GoldenResult:
     """Build ``golden_customers`` and ``golden_provenance`` in the run's database.
 
     Args:
-        ctx: the run (:class:`workbench.project.run.RunContext`).
+        ctx: the run (:class:`workbench.project.context.RunContext`).
 
     Returns:
         Counts and timings; ``result.as_metrics()`` is what the stage records.
@@ -663,7 +664,7 @@ def build_golden_tables(con: Any, config: ProjectConfig) -> GoldenResult:
 
 
 def _resolve_parents(
-    con: Any, plan: FieldPlan, i: int, aliases: _Aliases, notes: list[str]
+    con: Any, plan: SurvivingField, i: int, aliases: _Aliases, notes: list[str]
 ) -> dict[str, int]:
     """Create ``__golden_parents`` (master → parent master) and count the parent references."""
     con.execute("CREATE OR REPLACE TEMP TABLE __golden_parents AS " + build_parent_sql(plan, i, aliases))
@@ -729,7 +730,7 @@ def check_crosswalk(con: Any) -> None:
 
 
 def _golden_select_sql(
-    plans: Sequence[FieldPlan], config: ProjectConfig, *, parent_join: str, reviewed_join: str
+    plans: Sequence[SurvivingField], config: ProjectConfig, *, parent_join: str, reviewed_join: str
 ) -> tuple[str, list[Any]]:
     sql = _Sql()
     settings = config.survivorship
@@ -738,8 +739,8 @@ def _golden_select_sql(
     for i, p in enumerate(plans):
         if p.kind == "record":
             continue
-        select.append(f"w.__w{i}.v AS {quote_ident(p.field)}")
-        select.extend(f"w.__w{i}.x{j} AS {quote_ident(x)}" for j, x in enumerate(p.extras))
+        select.append(f"w.__w{i}.v AS {ident(p.field)}")
+        select.extend(f"w.__w{i}.x{j} AS {ident(x)}" for j, x in enumerate(p.extras))
 
     def record(name: str, typ: str) -> str:
         if name in by_name:
@@ -820,7 +821,7 @@ def _activity_sql() -> str:
 
 
 def _provenance_select_sql(
-    plans: Sequence[FieldPlan], aliases: _Aliases, *, parent_join: str
+    plans: Sequence[SurvivingField], aliases: _Aliases, *, parent_join: str
 ) -> tuple[str, list[Any]]:
     """One pass over the winners: per master a list of (field, value, record, source, rule), unnested.
 

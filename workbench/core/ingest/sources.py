@@ -57,7 +57,8 @@ from workbench.core.ingest.encodings import (
     normalize_encoding,
     scan_decoding,
 )
-from workbench.engine.database import quote_ident, safe_table_name, table_exists
+from workbench.engine.connection import table_exists
+from workbench.engine.sql import ident, safe_table_name
 from workbench.errors import IngestBalanceError, SourceError, WorkbenchError
 from workbench.project.config import LINEAGE_COLUMNS
 
@@ -183,7 +184,7 @@ def ingest_sources(
 
     Args:
         config: the project config.
-        con: a DuckDB connection (from :func:`workbench.engine.database.connect` or ``RunContext.connect``).
+        con: a DuckDB connection (from :func:`workbench.engine.connection.connect` or ``RunContext.connect``).
         sources: names (or specs) of the sources to ingest; default all, in config order. With the
             default, rows left in the ingest tables by sources no longer in the config are removed.
 
@@ -314,7 +315,7 @@ def remove_stale_sources(con, keep: Sequence[str]) -> list[str]:
         except WorkbenchError:  # a name we never wrote a table for; leave the tables alone
             table = None
         if table:
-            con.execute(f"drop table if exists {quote_ident(table)}")
+            con.execute(f"drop table if exists {ident(table)}")
         for t in (QUARANTINE_TABLE, COLUMNS_TABLE, SUMMARY_TABLE):
             if table_exists(con, t):
                 con.execute(f"delete from {t} where source = ?", [name])
@@ -339,7 +340,7 @@ def read_source_headers(config: ProjectConfig, source: str | SourceSpec) -> list
         if fmt == "xlsx":
             return read_excel_headers(spec, path)
         if fmt == "parquet":
-            from workbench.engine.database import connect
+            from workbench.engine.connection import connect
 
             con = connect()
             try:
@@ -1120,7 +1121,7 @@ def read_parquet_source(spec: SourceSpec, path: Path, con) -> _Read:
     """
     names = _parquet_columns(path, con)
     headers = [clean_header(n) for n in names]
-    raw = [f"{quote_ident(n)}::VARCHAR AS c{i}" for i, n in enumerate(names, start=1)]
+    raw = [f"{ident(n)}::VARCHAR AS c{i}" for i, n in enumerate(names, start=1)]
     relation = (
         f"select {', '.join(raw)}, file_row_number + 1 AS _row_number "
         f"from read_parquet(?, file_row_number = true)"
@@ -1171,7 +1172,7 @@ def _write_source(con, spec: SourceSpec, read: _Read, columns: list[StagedColumn
     if read.relation is None:
         raw = pa.concat_tables(read.batches) if read.batches else _flat_to_arrow([], [], width)
         con.register(raw_name, raw)
-        source_sql, source_params = quote_ident(raw_name), []
+        source_sql, source_params = ident(raw_name), []
     else:
         source_sql, source_params = f"({read.relation})", list(read.relation_params)
 
@@ -1198,7 +1199,7 @@ def _write_source(con, spec: SourceSpec, read: _Read, columns: list[StagedColumn
     hashed = [c.position for c in columns]
     hash_expr = "md5(concat_ws(?, " + ", ".join(f"coalesce(c{p}, '')" for p in hashed) + "))"
     staged = [c for c in columns if c.kept]
-    select_cols = ", ".join(f"nullif(c{c.position}, '') AS {quote_ident(c.field)}" for c in staged)  # type: ignore[arg-type]
+    select_cols = ", ".join(f"nullif(c{c.position}, '') AS {ident(c.field)}" for c in staged)  # type: ignore[arg-type]
     blank_test = (
         "regexp_full_match(concat(" + ", ".join(f"coalesce(c{p}, '')" for p in hashed) + r"), '[\s\p{Z}]*')"
     )
@@ -1206,13 +1207,13 @@ def _write_source(con, spec: SourceSpec, read: _Read, columns: list[StagedColumn
         with _transaction(con):
             for name, ddl in _DDL.items():
                 con.execute(f"create table if not exists {name} ({ddl})")
-            con.execute(f"drop table if exists {quote_ident(table)}")
+            con.execute(f"drop table if exists {ident(table)}")
             where = ""
             if read.relation is not None:
                 # Parquet rows are checked for blank rows here, in SQL
                 where = f"where not {blank_test}"
             con.execute(
-                f"create table {quote_ident(table)} as select ?::VARCHAR AS _source, ?::VARCHAR AS _file, "
+                f"create table {ident(table)} as select ?::VARCHAR AS _source, ?::VARCHAR AS _file, "
                 f"_row_number::BIGINT AS _row_number, {hash_expr} AS _row_hash"
                 + (f", {select_cols}" if select_cols else "")
                 + f" from {source_sql} {where} order by _row_number",
@@ -1231,7 +1232,7 @@ def _write_source(con, spec: SourceSpec, read: _Read, columns: list[StagedColumn
                 try:
                     con.execute(
                         f"insert into {QUARANTINE_TABLE} select ?, ?, row_number, reason, raw_text "
-                        f"from {quote_ident(quarantine_name)} order by row_number",
+                        f"from {ident(quarantine_name)} order by row_number",
                         [spec.name, file_text],
                     )
                 finally:
@@ -1248,7 +1249,7 @@ def _write_source(con, spec: SourceSpec, read: _Read, columns: list[StagedColumn
                 f"insert into {COLUMNS_TABLE} values (?, ?, ?, ?, ?, ?)",
                 [[spec.name, c.position, c.header, c.field, c.kind, c.mapped] for c in columns],
             )
-            staged_rows = con.execute(f"select count(*) from {quote_ident(table)}").fetchall()[0][0]
+            staged_rows = con.execute(f"select count(*) from {ident(table)}").fetchall()[0][0]
             quarantined_rows = con.execute(
                 f"select count(*) from {QUARANTINE_TABLE} where source = ?", [spec.name]
             ).fetchall()[0][0]

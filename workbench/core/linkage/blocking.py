@@ -14,8 +14,8 @@ import itertools
 import logging
 from dataclasses import dataclass, replace
 
-from workbench.core.linkage.settings_builder import PIN, FieldPlan, helper
-from workbench.engine.database import quote_ident
+from workbench.core.linkage.settings_builder import PIN, MatchField, helper
+from workbench.engine.sql import ident
 from workbench.project.config import Kind
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,10 @@ def rule_sql(keys: tuple[BlockingKey, ...] | list[BlockingKey]) -> str:
 
 
 def _col(column: str) -> str:
-    return "{t}" + quote_ident(column)
+    return "{t}" + ident(column)
 
 
-def blocking_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
+def blocking_keys(plans: list[MatchField]) -> list[BlockingKey]:
     """The candidate blocking keys of the compared fields, most specific first per field."""
     out: list[BlockingKey] = []
     for p in plans:
@@ -114,7 +114,7 @@ def blocking_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
     return out
 
 
-def cross_field_keys(plans: list[FieldPlan]) -> list[BlockingKey]:
+def cross_field_keys(plans: list[MatchField]) -> list[BlockingKey]:
     """Keys between two fields of one kind: a ledger's 简称 against a CRM's full name, a 联系电话
     against a 手机 (both directions, since a rule only looks at the left record's field)."""
     from workbench.core.linkage.settings_builder import is_company_name

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import logging
 
-from workbench.core.linkage.settings_builder import FieldPlan, MatchSettingsError
-from workbench.engine.database import quote_ident
+from workbench.core.linkage.settings_builder import MatchField, MatchSettingsError
+from workbench.engine.sql import ident
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.match import DeterministicRule
 
 log = logging.getLogger(__name__)
 
 
-def default_rules(plans: list[FieldPlan]) -> list[DeterministicRule]:
+def default_rules(plans: list[MatchField]) -> list[DeterministicRule]:
     """The default rules for the compared fields (see the module docstring)."""
     rules = [
         DeterministicRule(name=f"same_{p.field}", columns=[p.columns["value"]])
@@ -52,7 +52,7 @@ def default_rules(plans: list[FieldPlan]) -> list[DeterministicRule]:
 
 
 def resolve_rules(
-    config: ProjectConfig, plans: list[FieldPlan], std_columns: dict[str, str]
+    config: ProjectConfig, plans: list[MatchField], std_columns: dict[str, str]
 ) -> list[DeterministicRule]:
     """The configured rules (or the defaults), checked against the std_customers columns.
 
@@ -79,7 +79,7 @@ def resolve_rules(
 
 def rule_blocking_sql(rule: DeterministicRule) -> str:
     """The rule as a Splink SQL rule (``l.a = r.a AND …``)."""
-    return " AND ".join(f"l.{quote_ident(c)} = r.{quote_ident(c)}" for c in rule.columns)
+    return " AND ".join(f"l.{ident(c)} = r.{ident(c)}" for c in rule.columns)
 
 
 def deterministic_edges_sql(table: str, rules: list[DeterministicRule]) -> str:
@@ -94,8 +94,8 @@ def deterministic_edges_sql(table: str, rules: list[DeterministicRule]) -> str:
         )
     parts = []
     for i, rule in enumerate(rules):
-        cols = ", ".join(quote_ident(c) for c in rule.columns)
-        present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in rule.columns)
+        cols = ", ".join(ident(c) for c in rule.columns)
+        present = " AND ".join(f"{ident(c)} IS NOT NULL" for c in rule.columns)
         parts.append(
             f"SELECT min(record_key) OVER (PARTITION BY {cols}) AS record_key_l, record_key AS record_key_r, "
             f"'{rule.name}' AS rule, {i} AS rule_order FROM {table} WHERE {present}"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import quote_ident
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.settings.match import HardCase
 
@@ -80,7 +80,7 @@ def _pairs(n: str) -> str:
 def _flag_sql(case: HardCase, column: str) -> str:
     """For contains_any: the record holds one of the values (split on ;)."""
     values = "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in case.values) + "]"
-    return f"list_has_any(string_split(coalesce(CAST({quote_ident(column)} AS VARCHAR), ''), ';'), {values})"
+    return f"list_has_any(string_split(coalesce(CAST({ident(column)} AS VARCHAR), ''), ';'), {values})"
 
 
 def _slice_counts_sql(case: HardCase, column: str, group: str) -> str:
@@ -89,7 +89,7 @@ def _slice_counts_sql(case: HardCase, column: str, group: str) -> str:
     Pair counts come from group sizes (Σ n·(n−1)/2), never from listing the pairs, so a cluster of
     thousands of records costs no more than a small one.
     """
-    c = quote_ident(column)
+    c = ident(column)
     if case.test == "same":
         return (
             f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) AS n FROM __wb_eval "
@@ -136,7 +136,7 @@ def evaluate_clusters(
         if name not in cases:
             log.info("hard case %s: ground truth has no column %r; skipped", name, case.column)
     extra = "".join(
-        f", t.{quote_ident(col)}"
+        f", t.{ident(col)}"
         for col in dict.fromkeys(c.column for c in cases.values())
         if col != "entity_id"
     )

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.engine.files import atomic_path
 from workbench.errors import WorkbenchError
-from workbench.project.run import atomic_path
 
 log = logging.getLogger(__name__)
 

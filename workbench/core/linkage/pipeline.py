@@ -30,11 +30,13 @@ import pandas as pd
 from workbench.core.linkage import blocking, clusters, deterministic, evaluation, labels, master_ids, predict
 from workbench.core.linkage.settings_builder import build_settings, helper_columns, plan_fields
 from workbench.core.linkage.training import TrainingReport, clamp_weights, train_model
-from workbench.engine.database import quote_ident, table_exists
+from workbench.engine.connection import table_exists
+from workbench.engine.files import atomic_path, write_text_atomic
 from workbench.engine.splink_backend import Engine, create_engine
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.config import Kind, ProjectConfig
-from workbench.project.run import RunContext, atomic_path, write_text_atomic
+from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +136,8 @@ class MatchInputs:
 
     def select_sql(self, table: str) -> str:
         """SQL reading the needed columns of `table` plus the per-record helper columns."""
-        cols = [quote_ident(c) for c in self.columns]
-        cols += [f"{sql} AS {quote_ident(name)}" for name, sql in self.helpers.items()]
+        cols = [ident(c) for c in self.columns]
+        cols += [f"{sql} AS {ident(name)}" for name, sql in self.helpers.items()]
         return f"SELECT {', '.join(cols)} FROM {table}"
 
 
@@ -440,9 +442,9 @@ def _guard_clusters(con: Any, conflict_cols: list[str]) -> list[dict[str, Any]]:
     """Split clusters that join conflicting records; writes ``wb_final(record_key, cluster)``."""
     value_sql = (
         " UNION ALL ".join(
-            f"SELECT record_key, {_literal(c)} AS field, CAST({quote_ident(c)} AS VARCHAR) AS value FROM {RECORDS} "
-            f"WHERE {quote_ident(c)} IS NOT NULL"
-            + (f" AND {quote_ident(c + '_valid')}" if c + "_valid" in _columns(con, RECORDS) else "")
+            f"SELECT record_key, {_literal(c)} AS field, CAST({ident(c)} AS VARCHAR) AS value FROM {RECORDS} "
+            f"WHERE {ident(c)} IS NOT NULL"
+            + (f" AND {ident(c + '_valid')}" if c + "_valid" in _columns(con, RECORDS) else "")
             for c in conflict_cols
         )
         or "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS field, NULL::VARCHAR AS value WHERE false"
@@ -588,7 +590,7 @@ def _columns(con: Any, table: str) -> set[str]:
 def _build_outputs(con: Any, split_items: list[dict[str, Any]], max_cluster_size: int) -> None:
     """``wb_match_pairs``, ``wb_crosswalk`` and ``wb_review_queue`` in the engine."""
     pair_extra = [c for c in _columns(con, "wb_pairs") if c.startswith(("gamma_", "mw_", "bf_"))]
-    extra = "".join(f", {quote_ident(c)}" for c in sorted(pair_extra))
+    extra = "".join(f", {ident(c)}" for c in sorted(pair_extra))
     con.execute(
         "CREATE TABLE wb_match_pairs AS SELECT record_key_l, record_key_r, match_probability, match_weight, "
         f"match_reason, decision, model_probability{extra} FROM wb_pairs ORDER BY record_key_l, record_key_r"

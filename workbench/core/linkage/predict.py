@@ -16,7 +16,7 @@ normalising the pair order keeps them valid.
 
 from __future__ import annotations
 
-from workbench.engine.database import quote_ident
+from workbench.engine.sql import ident
 
 
 def pair_columns(prediction_columns: list[str]) -> list[str]:
@@ -32,9 +32,9 @@ def pair_columns(prediction_columns: list[str]) -> list[str]:
 def _with_bayes_factors(columns: list[str]) -> str:
     out = []
     for c in columns:
-        out.append(f", {quote_ident(c)}")
+        out.append(f", {ident(c)}")
         if c.startswith("mw_"):
-            out.append(f", pow(2.0, {quote_ident(c)}) AS {quote_ident('bf_' + c[3:])}")
+            out.append(f", pow(2.0, {ident(c)}) AS {ident('bf_' + c[3:])}")
     return "".join(out)
 
 
@@ -71,8 +71,8 @@ def match_pairs_sql(
             "SELECT NULL::VARCHAR AS l, NULL::VARCHAR AS r, NULL::DOUBLE AS match_probability, "
             "NULL::DOUBLE AS match_weight WHERE false"
         )
-    extra_sel = "".join(f", m.{quote_ident(c)}" for c in extra)
-    extra_sel += "".join(f", m.{quote_ident('bf_' + c[3:])}" for c in extra if c.startswith("mw_"))
+    extra_sel = "".join(f", m.{ident(c)}" for c in extra)
+    extra_sel += "".join(f", m.{ident('bf_' + c[3:])}" for c in extra if c.startswith("mw_"))
     return f"""
 WITH m AS ({model}),
 d AS (SELECT record_key_l AS l, record_key_r AS r, rule FROM {deterministic}),

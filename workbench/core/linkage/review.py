@@ -25,10 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import table_exists
+from workbench.engine.connection import table_exists
+from workbench.engine.files import write_text_atomic
 from workbench.errors import WorkbenchError
 from workbench.project.config import ProjectConfig
-from workbench.project.run import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def load_review_items(
     """Build the review items from ``review_queue`` and ``std_customers``.
 
     Args:
-        ctx_or_con: a :class:`workbench.project.run.RunContext` or an open DuckDB connection.
+        ctx_or_con: a :class:`workbench.project.context.RunContext` or an open DuckDB connection.
         config: the project config (needed with a connection; default ``ctx.config``).
         labels_path: the labels CSV; default :func:`labels_path_for` the config.
         pending_only: leave out pairs that already have a match / non_match decision.

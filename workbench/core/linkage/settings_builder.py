@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.engine.database import quote_ident
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.config import Kind, ProjectConfig
 
@@ -51,7 +51,7 @@ class MatchSettingsError(WorkbenchError):
 
 
 @dataclass(frozen=True)
-class FieldPlan:
+class MatchField:
     """One compared field: its kind and the std_customers columns that carry it.
 
     Attributes:
@@ -87,14 +87,14 @@ class FieldPlan:
 class ModelPlan:
     """Everything the Splink settings are built from."""
 
-    fields: list[FieldPlan]
+    fields: list[MatchField]
     link_type: str
     comparisons: list[Any] = field(default_factory=list)
 
 
 def plan_fields(
     config: ProjectConfig, std_columns: dict[str, str], *, excluded: set[str] | None = None
-) -> list[FieldPlan]:
+) -> list[MatchField]:
     """Choose the fields to compare and the std_customers columns of each.
 
     Args:
@@ -119,7 +119,7 @@ def plan_fields(
                 )
     id_fields = {s.id_field for s in config.customer_sources if s.id_column in s.columns}
     skip = set(settings.exclude_fields) | (excluded or set())
-    plans: list[FieldPlan] = []
+    plans: list[MatchField] = []
     for name, kind in kinds.items():
         if settings.fields is not None:
             if name not in settings.fields:
@@ -136,7 +136,7 @@ def plan_fields(
         for role in KIND_ROLES.get(kind, ()):
             if f"{name}_{role}" in std_columns:
                 columns[role] = f"{name}_{role}"
-        plans.append(FieldPlan(name, kind, columns, std_columns[name].upper()))
+        plans.append(MatchField(name, kind, columns, std_columns[name].upper()))
     return plans
 
 
@@ -165,7 +165,7 @@ def _fixed_m(level: Any, m: float | None) -> Any:
 
 
 def _lr(column: str) -> tuple[str, str]:
-    return quote_ident(f"{column}_l"), quote_ident(f"{column}_r")
+    return ident(f"{column}_l"), ident(f"{column}_r")
 
 
 def _null_level(column: str) -> Any:
@@ -207,12 +207,12 @@ PIN, FIRST, HAN, NUMS = "__pin", "__first", "__han", "__nums"
 PHONES = "phones__all"
 
 
-def helper(plan: FieldPlan, suffix: str) -> str:
+def helper(plan: MatchField, suffix: str) -> str:
     """Name of a helper column of a field (e.g. ``customer_name__pin``)."""
     return f"{plan.field}{suffix}"
 
 
-def helper_columns(plans: list[FieldPlan]) -> dict[str, str]:
+def helper_columns(plans: list[MatchField]) -> dict[str, str]:
     """Helper column → SQL over std_customers columns, for the records table Splink reads.
 
     - ``<name>__pin``: Latin letters of a name: its pinyin, or the Latin core itself (华瑞 ~ Huarui);
@@ -224,26 +224,26 @@ def helper_columns(plans: list[FieldPlan]) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in plans:
         if is_company_name(p) or (p.kind == Kind.PERSON_NAME and p.col("pinyin")):
-            base = f"CAST({quote_ident(p.match_column)} AS VARCHAR)"
+            base = f"CAST({ident(p.match_column)} AS VARCHAR)"
             latin = f"nullif(lower(regexp_replace({base}, '[^A-Za-z0-9]', '', 'g')), '')"
             if p.col("pinyin"):
-                pin = f"CAST({quote_ident(p.columns['pinyin'])} AS VARCHAR)"
+                pin = f"CAST({ident(p.columns['pinyin'])} AS VARCHAR)"
                 out[helper(p, PIN)] = (
                     f"coalesce(nullif(lower(regexp_replace({pin}, '[^A-Za-z0-9]', '', 'g')), ''), {latin})"
                 )
             else:
                 out[helper(p, PIN)] = latin
         if is_company_name(p):
-            base = f"CAST({quote_ident(p.match_column)} AS VARCHAR)"
+            base = f"CAST({ident(p.match_column)} AS VARCHAR)"
             out[helper(p, FIRST)] = f"nullif(regexp_extract(lower({base}), '^[a-z]+'), '')"
             out[helper(p, HAN)] = f"regexp_matches({base}, '\\p{{Han}}')"
         if p.kind == Kind.ADDRESS:
-            value = f"CAST({quote_ident(p.columns['value'])} AS VARCHAR)"
+            value = f"CAST({ident(p.columns['value'])} AS VARCHAR)"
             out[helper(p, NUMS)] = f"regexp_extract_all({value}, '[0-9]+')"
     phones = [p for p in plans if p.kind == Kind.PHONE]
     if phones:
         parts = ", ".join(
-            f"string_split(coalesce(CAST({quote_ident(p.col('all') or p.col('e164') or p.columns['value'])} AS VARCHAR), ''), ';')"
+            f"string_split(coalesce(CAST({ident(p.col('all') or p.col('e164') or p.columns['value'])} AS VARCHAR), ''), ';')"
             for p in phones
         )
         numbers = f"list_distinct(list_filter(flatten([{parts}]), lambda x: x <> ''))"
@@ -252,20 +252,20 @@ def helper_columns(plans: list[FieldPlan]) -> dict[str, str]:
 
 
 def _side(column: str, side: str) -> str:
-    return quote_ident(f"{column}_{side}")
+    return ident(f"{column}_{side}")
 
 
-def _pinyin_expr(plan: FieldPlan, side: str) -> str:
+def _pinyin_expr(plan: MatchField, side: str) -> str:
     return _side(helper(plan, PIN), side)
 
 
-def _any(plans: list[FieldPlan], condition: Any) -> str:
+def _any(plans: list[MatchField], condition: Any) -> str:
     """OR of `condition(l_expr, r_expr, a, b)` over every pair of fields (a on the left, b on the right)."""
     return " OR ".join(f"({condition(a, b)})" for a in plans for b in plans)
 
 
 def company_name_comparisons(
-    plans: list[FieldPlan], *, tf: bool, type_column: str | None = None
+    plans: list[MatchField], *, tf: bool, type_column: str | None = None
 ) -> list[Any]:
     """Company names (one or several fields, e.g. full name and 简称): one comparison, plus markers.
 
@@ -289,16 +289,16 @@ def company_name_comparisons(
 
     main = plans[0]
 
-    def core(p: FieldPlan, side: str) -> str:
-        return quote_ident(f"{p.match_column}_{side}")
+    def core(p: MatchField, side: str) -> str:
+        return ident(f"{p.match_column}_{side}")
 
-    def pin(p: FieldPlan, side: str) -> str:
+    def pin(p: MatchField, side: str) -> str:
         return _pinyin_expr(p, side)
 
-    def first(p: FieldPlan, side: str) -> str:
+    def first(p: MatchField, side: str) -> str:
         return _side(helper(p, FIRST), side)
 
-    def han(p: FieldPlan, side: str) -> str:
+    def han(p: MatchField, side: str) -> str:
         return _side(helper(p, HAN), side)
 
     all_null = " OR ".join(
@@ -409,7 +409,7 @@ def company_name_comparisons(
     return out
 
 
-def _marker_comparison(plan: FieldPlan, column: str, what: str, role: str) -> Any:
+def _marker_comparison(plan: MatchField, column: str, what: str, role: str) -> Any:
     """Branch / region / legal-form part of a name: both absent, same, only one has it, different."""
     from splink import comparison_level_library as cll
 
@@ -426,7 +426,7 @@ def _marker_comparison(plan: FieldPlan, column: str, what: str, role: str) -> An
     return _custom_comparison(column, f"{plan.field}: {what} part of the name", levels)
 
 
-def person_name_comparison(plan: FieldPlan, *, tf: bool) -> Any:
+def person_name_comparison(plan: MatchField, *, tf: bool) -> Any:
     """Person name: exact, same pinyin, Jaro-Winkler ≥ 0.92 / ≥ 0.88, else."""
     from splink import comparison_level_library as cll
 
@@ -440,7 +440,7 @@ def person_name_comparison(plan: FieldPlan, *, tf: bool) -> Any:
     return _custom_comparison(plan.field, f"{plan.field}: person name", levels)
 
 
-def phone_comparison(plans: list[FieldPlan], *, tf: bool) -> Any:
+def phone_comparison(plans: list[MatchField], *, tf: bool) -> Any:
     """Phones (all phone fields of a record together): same main number, any shared number, same last 8.
 
     Every number of every phone field of one record is compared with every number of the other
@@ -453,11 +453,11 @@ def phone_comparison(plans: list[FieldPlan], *, tf: bool) -> Any:
     main = plans[0]
     e164 = main.col("e164") or main.columns["value"]
 
-    def number(p: FieldPlan) -> str:
+    def number(p: MatchField) -> str:
         return p.col("e164") or p.columns["value"]
 
     all_null = " OR ".join(
-        "(" + " AND ".join(f"{quote_ident(number(p) + '_' + side)} IS NULL" for p in plans) + ")"
+        "(" + " AND ".join(f"{ident(number(p) + '_' + side)} IS NULL" for p in plans) + ")"
         for side in ("l", "r")
     )
     levels: list[Any] = [
@@ -472,7 +472,7 @@ def phone_comparison(plans: list[FieldPlan], *, tf: bool) -> Any:
                 _any(
                     last8,
                     lambda a, b: (
-                        f"{quote_ident(a.columns['last8'] + '_l')} = {quote_ident(b.columns['last8'] + '_r')}"
+                        f"{ident(a.columns['last8'] + '_l')} = {ident(b.columns['last8'] + '_r')}"
                     ),
                 ),
                 "same last 8 digits",
@@ -483,7 +483,7 @@ def phone_comparison(plans: list[FieldPlan], *, tf: bool) -> Any:
     return _custom_comparison(main.field, f"phones ({names})", levels)
 
 
-def email_comparison(plan: FieldPlan, *, tf: bool) -> Any:
+def email_comparison(plan: MatchField, *, tf: bool) -> Any:
     """E-mail: exact; same local part (with term frequencies: ``info@`` or ``sales@`` say little,
     ``zhangwei1985@`` at two providers says much); a similar local part at the same domain (a
     typing error); else."""
@@ -515,7 +515,7 @@ def _compatible_numbers(nl: str, nr: str) -> str:
     return f"(list_has_all({nl}, {nr}) OR list_has_all({nr}, {nl}))"
 
 
-def address_comparison(plan: FieldPlan) -> Any:
+def address_comparison(plan: MatchField) -> Any:
     """Address: exact; same street detail; near-identical or one containing the other *with house
     numbers that agree* (the numbers of one are all in the other); similar detail in the same district; same
     district; same city; else.
@@ -559,7 +559,7 @@ def address_comparison(plan: FieldPlan) -> Any:
     return _custom_comparison(plan.field, f"{plan.field}: address", levels)
 
 
-def place_sources(plans: list[FieldPlan]) -> dict[Kind, str]:
+def place_sources(plans: list[MatchField]) -> dict[Kind, str]:
     """Address components that stand in for a missing city / district / province field value."""
     role_of = {Kind.CITY: "city", Kind.DISTRICT: "district", Kind.PROVINCE: "province"}
     out: dict[Kind, str] = {}
@@ -570,7 +570,7 @@ def place_sources(plans: list[FieldPlan]) -> dict[Kind, str]:
     return out
 
 
-def place_comparison(plan: FieldPlan, *, tf: bool, fallback: str | None = None) -> Any:
+def place_comparison(plan: MatchField, *, tf: bool, fallback: str | None = None) -> Any:
     """City / district / province / country: exact (city with term frequencies), close spelling.
 
     With `fallback` (the same component parsed out of an address field), a record without the
@@ -582,7 +582,7 @@ def place_comparison(plan: FieldPlan, *, tf: bool, fallback: str | None = None) 
     value = plan.col("value")
     assert value is not None
     if fallback:
-        vl, vr = (f"coalesce({quote_ident(value + s)}, {quote_ident(fallback + s)})" for s in ("_l", "_r"))
+        vl, vr = (f"coalesce({ident(value + s)}, {ident(fallback + s)})" for s in ("_l", "_r"))
         levels: list[Any] = [
             _custom(f"{vl} IS NULL OR {vr} IS NULL", f"{value} is NULL", is_null_level=True),
             _custom(f"{vl} = {vr}", f"same {value}"),
@@ -597,7 +597,7 @@ def place_comparison(plan: FieldPlan, *, tf: bool, fallback: str | None = None) 
     return _custom_comparison(plan.field, f"{plan.field}: {plan.kind.value}", levels)
 
 
-def postcode_comparison(plan: FieldPlan, *, tf: bool = False) -> Any:
+def postcode_comparison(plan: MatchField, *, tf: bool = False) -> Any:
     """Postcode: exact (with term frequencies: a postcode shared by a whole business district says
     less), one digit off, same leading digits (all but the last two), else."""
     from splink import comparison_level_library as cll
@@ -621,7 +621,7 @@ def postcode_comparison(plan: FieldPlan, *, tf: bool = False) -> Any:
     )
 
 
-def date_comparison(plan: FieldPlan) -> Any:
+def date_comparison(plan: MatchField) -> Any:
     """Date: Splink's date-of-birth comparison (exact, one character off, ≤ 1 month, ≤ 1 year, ≤ 10 years)."""
     from splink import comparison_library as cl
 
@@ -634,7 +634,7 @@ def date_comparison(plan: FieldPlan) -> Any:
     return cl.DateOfBirthComparison(value, **kwargs)
 
 
-def id_comparison(plan: FieldPlan) -> Any:
+def id_comparison(plan: MatchField) -> Any:
     """An ID / tax ID: exact (tax IDs), or exact and up to two typing errors (other IDs)."""
     from splink import comparison_library as cl
 
@@ -658,13 +658,13 @@ def id_comparison(plan: FieldPlan) -> Any:
     return cl.LevenshteinAtThresholds(value, [1, 2])
 
 
-def is_company_name(plan: FieldPlan) -> bool:
+def is_company_name(plan: MatchField) -> bool:
     """A company (or customer) name field with a name core."""
     return plan.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and bool(plan.col("core"))
 
 
 def build_comparisons(
-    plans: list[FieldPlan],
+    plans: list[MatchField],
     *,
     tf: bool,
     overrides: dict[str, dict[str, Any]],
@@ -704,7 +704,7 @@ def build_comparisons(
 
 
 def build_settings(
-    plans: list[FieldPlan],
+    plans: list[MatchField],
     blocking_rules: list[str],
     *,
     link_type: str,

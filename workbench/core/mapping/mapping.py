@@ -974,7 +974,7 @@ def approve_mappings(
     approved_at: str | None = None,
 ) -> pd.DataFrame:
     """Append an approval line for `version` to the approvals file (written atomically)."""
-    from workbench.project.run import write_bytes_atomic
+    from workbench.engine.files import write_bytes_atomic
 
     if not approved_by.strip():
         raise WorkbenchError("an approval needs the approver's name (approved_by)")
@@ -1208,7 +1208,7 @@ def write_review_workbook(
     language: str = "zh",
 ) -> Path:
     """The Excel workbook IT and business review: mappings, coverage issues, approvals (atomic)."""
-    from workbench.project.run import atomic_path
+    from workbench.engine.files import atomic_path
 
     names = SHEETS[language]
     lab = SUMMARY_LABELS[language]
@@ -1252,17 +1252,18 @@ def write_review_workbook(
 
 def read_records_for_coverage(con, table: str, mapping: MappingSet) -> pd.DataFrame:
     """Only the columns of `table` that the mapping lines read (keeps big tables cheap)."""
-    from workbench.engine.database import quote_ident, table_columns
+    from workbench.engine.connection import table_columns
+    from workbench.engine.sql import ident
 
     have = table_columns(con, table)
     need = sorted(
         {c for lines in mapping.lines.values() for ln in lines for c in line_columns(ln)} & set(have)
     )
     if not need:
-        count = con.sql(f"select count(*) from {quote_ident(table)}").fetchall()[0][0]
+        count = con.sql(f"select count(*) from {ident(table)}").fetchall()[0][0]
         return pd.DataFrame(index=range(count))
-    cols = ", ".join(quote_ident(c) for c in need)
-    return con.sql(f"select {cols} from {quote_ident(table)}").df()
+    cols = ", ".join(ident(c) for c in need)
+    return con.sql(f"select {cols} from {ident(table)}").df()
 
 
 def review_mappings(ctx, *, table: str = "std_customers") -> MappingReport:
@@ -1273,7 +1274,7 @@ def review_mappings(ctx, *, table: str = "std_customers") -> MappingReport:
     export stage refuses to run on them.
     """
     from workbench.core.targets.profiles import load_project_profiles
-    from workbench.engine.database import table_exists
+    from workbench.engine.connection import table_exists
 
     config = ctx.config
     profiles = load_project_profiles(config)
@@ -1321,29 +1322,3 @@ def review_mappings(ctx, *, table: str = "std_customers") -> MappingReport:
         workbook=workbook,
         profiles=profiles,
     )
-
-
-DEMO_MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "demo" / "mappings"
-
-
-def install_mapping_files(
-    dest: Path, *, source: Path = DEMO_MAPPINGS_DIR, overwrite: bool = False
-) -> list[Path]:
-    """Copy mapping files (by default the demo project's, signed off) into a project folder.
-
-    Existing files are kept unless `overwrite`: a project's edited mappings are never replaced.
-
-    Returns:
-        The files written.
-    """
-    from workbench.project.run import write_bytes_atomic
-
-    dest = Path(dest)
-    written = []
-    for src in sorted(source.glob("*.csv")):
-        target = dest / src.name
-        if target.exists() and not overwrite:
-            continue
-        write_bytes_atomic(target, src.read_bytes())
-        written.append(target)
-    return written

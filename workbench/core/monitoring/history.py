@@ -27,7 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import connect, quote_ident, table_columns, table_exists
+from workbench.engine.connection import connect, table_columns, table_exists
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def collect_run_metrics(con, config) -> pd.DataFrame:
         add("masters", n, "golden")
         if n and fields:
             exprs = ", ".join(
-                f"avg(CASE WHEN {quote_ident(f)} IS NULL OR trim(CAST({quote_ident(f)} AS VARCHAR)) = '' "
+                f"avg(CASE WHEN {ident(f)} IS NULL OR trim(CAST({ident(f)} AS VARCHAR)) = '' "
                 f"THEN 0 ELSE 1 END)"
                 for f in fields
             )
@@ -109,7 +110,7 @@ def collect_run_metrics(con, config) -> pd.DataFrame:
             f for f, k in kinds.items() if k in UNIQUENESS_KINDS
         ]
         for f in [f for f in unique_fields if f in cols]:
-            q = quote_ident(f)
+            q = ident(f)
             add(
                 "uniqueness",
                 _share(con, f"SELECT count(DISTINCT {q}) / nullif(count({q}), 0) FROM golden_customers"),
@@ -126,8 +127,8 @@ def collect_run_metrics(con, config) -> pd.DataFrame:
                     "validity",
                     _share(
                         con,
-                        f"SELECT avg(CASE WHEN {quote_ident(f + '_valid')} THEN 1 ELSE 0 END) "
-                        f"FROM std_customers WHERE {quote_ident(f + '_valid')} IS NOT NULL",
+                        f"SELECT avg(CASE WHEN {ident(f + '_valid')} THEN 1 ELSE 0 END) "
+                        f"FROM std_customers WHERE {ident(f + '_valid')} IS NOT NULL",
                     ),
                     "std",
                     f,
@@ -188,7 +189,7 @@ def record_run_metrics(ctx, con=None, history_db: Path | str | None = None) -> p
     """Record a run's quality metrics in the history database (replacing that run's earlier rows).
 
     Args:
-        ctx: the :class:`~workbench.project.run.RunContext`.
+        ctx: the :class:`~workbench.project.context.RunContext`.
         con: the run database (default: opened read-only from the run).
         history_db: the history file; default :func:`history_path`.
 
@@ -301,7 +302,7 @@ def publish_master(history_db: Path | str, run_con, run_id: str) -> int:
         for master_id, fld, after in edits:
             if fld in cols:
                 hist.execute(
-                    f"UPDATE master_customers SET {quote_ident(fld)} = ? WHERE master_id = ?",
+                    f"UPDATE master_customers SET {ident(fld)} = ? WHERE master_id = ?",
                     [after, master_id],
                 )
                 replayed += 1
@@ -353,7 +354,7 @@ def apply_master_edit(
             close = difflib.get_close_matches(field, cols, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise MasterEditError(f"cannot edit field {field!r} of the master.{hint} Editable: {cols[2:]}")
-        q = quote_ident(field)
+        q = ident(field)
         found = hist.execute(
             f"SELECT CAST({q} AS VARCHAR) FROM master_customers WHERE master_id = ?", [master_id]
         ).fetchall()
@@ -513,13 +514,13 @@ def check_new_customers(
     from workbench.core.ingest.sources import ingest_sources
     from workbench.core.standardize import standardize_customers
     from workbench.project.config import load_config
-    from workbench.project.run import RunPaths, latest_run_dir
+    from workbench.project.paths import ProjectPaths, RunPaths
 
     config = load_config(config_path)
     input_path = Path(input_path).expanduser().resolve()
     if not input_path.is_file():
         raise MonitoringError(f"{input_path}: file of new customer records not found")
-    paths = RunPaths(Path(run_dir).resolve() if run_dir else latest_run_dir(config))
+    paths = RunPaths(Path(run_dir).resolve()) if run_dir else ProjectPaths(config).latest_run()
     model_path = paths.splink / "model.json"
     if not model_path.is_file():
         raise MonitoringError(f"{model_path}: no trained model in this run; run the match stage first")
@@ -586,16 +587,16 @@ def _score_new(con, model: dict, config) -> pd.DataFrame:
 
     def select(types: dict, key: str, source: str, table: str) -> str:
         cols = [
-            f"CAST({quote_ident(key)} AS VARCHAR) AS {quote_ident(uid)}",
-            f"'{source}' AS {quote_ident(src)}",
+            f"CAST({ident(key)} AS VARCHAR) AS {ident(uid)}",
+            f"'{source}' AS {ident(src)}",
         ]
         for c in [*needed, *extra]:
             if c in (uid, src):
                 continue
             typ = types.get(c) or std_types.get(c) or gold_types.get(c) or "VARCHAR"
-            cols.append(f"{quote_ident(c)}" if c in types else f"CAST(NULL AS {typ}) AS {quote_ident(c)}")
+            cols.append(f"{ident(c)}" if c in types else f"CAST(NULL AS {typ}) AS {ident(c)}")
         base = f"SELECT {', '.join(cols)} FROM {table}"
-        derived = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in helpers.items())
+        derived = "".join(f", {sql} AS {ident(name)}" for name, sql in helpers.items())
         return f"SELECT *{derived} FROM ({base})"
 
     con.execute(f"CREATE TABLE wb_new AS {select(std_types, 'record_key', 'new', 'std_customers')}")
@@ -617,7 +618,7 @@ def _score_new(con, model: dict, config) -> pd.DataFrame:
         linker.table_management.compute_tf_table(c)
     pred = linker.inference.predict_between(gold, new, link_type="link_only", warning_mode="never")
     df = con.sql(f"SELECT * FROM {pred.physical_name}").df()
-    keys = con.sql(f"SELECT {quote_ident(uid)} AS record_key FROM wb_new ORDER BY 1").df()
+    keys = con.sql(f"SELECT {ident(uid)} AS record_key FROM wb_new ORDER BY 1").df()
     if df.empty:
         return keys.assign(master_id=None, match_probability=None, reason=None, candidate_name=None)
     # orient every pair as (golden, new)
@@ -632,7 +633,7 @@ def _score_new(con, model: dict, config) -> pd.DataFrame:
     best = df.drop_duplicates("record_key")[["record_key", "master_id", "match_probability", "reason"]]
     if name_col:
         names = con.sql(
-            f"SELECT CAST(master_id AS VARCHAR) AS master_id, {quote_ident(name_col)} AS candidate_name "
+            f"SELECT CAST(master_id AS VARCHAR) AS master_id, {ident(name_col)} AS candidate_name "
             "FROM wb_golden"
         ).df()
         best = best.merge(names, on="master_id", how="left")
@@ -641,7 +642,7 @@ def _score_new(con, model: dict, config) -> pd.DataFrame:
     out = keys.merge(best, on="record_key", how="left")
     info = con.sql(
         "SELECT record_key, _row_number AS row_number, source_id"
-        + (f", {quote_ident(name_col + '_raw')} AS customer_name" if name_col else ", NULL AS customer_name")
+        + (f", {ident(name_col + '_raw')} AS customer_name" if name_col else ", NULL AS customer_name")
         + " FROM std_customers"
     ).df()
     return info.merge(out, on="record_key", how="left")
@@ -699,7 +700,7 @@ def duplicate_check_for_run(ctx, input_path: str | Path | None) -> pd.DataFrame 
         log.warning("duplicate check skipped: no file of new customer records at %s", path)
         return None
     answers = check_new_customers(ctx.config.config_path, path, ctx.paths.root)
-    from workbench.project.run import atomic_path
+    from workbench.engine.files import atomic_path
 
     with atomic_path(ctx.paths.tables / "duplicate_check.csv") as tmp:
         answers.to_csv(tmp, index=False, encoding="utf-8-sig")

@@ -4,7 +4,7 @@ This module owns the profile of a run: per column statistics (inferred type, nul
 distinct values, lengths, min/max, top values, pattern masks), exact-duplicate keys and rows within
 a source, and the overlap of keys (phone, e-mail, tax ID) between customer sources. Everything is
 computed by SQL in DuckDB; the SQL comes from pure ``build_*_sql`` functions that check every
-identifier against the table's columns and quote it with :func:`workbench.engine.database.quote_ident`.
+identifier against the table's columns and quote it with :func:`workbench.engine.connection.ident`.
 
 Tables written by :func:`profile_sources` (replaced on rerun):
 
@@ -35,12 +35,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.engine.database import connect, quote_ident, safe_table_name, table_columns, table_exists
+from workbench.engine.catalog import staged
+from workbench.engine.connection import connect, table_columns, table_exists
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.config import LINEAGE_COLUMNS, Kind, ProjectConfig
 
 if TYPE_CHECKING:
-    from workbench.project.run import RunContext
+    from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +339,7 @@ def build_column_stats_sql(values_table: str, *, date_formats: Sequence[str] = D
         "AND isfinite(try_cast(value AS DOUBLE)) THEN try_cast(value AS DOUBLE) END AS as_decimal, "
         f"CASE WHEN regexp_full_match(value, {_sql_literal(_DATE_SHAPE)}) THEN "
         "coalesce(try_cast(value AS DATE), CAST(try_strptime(value, ?::VARCHAR[]) AS DATE)) END AS as_date "
-        f"FROM {quote_ident(values_table)}"
+        f"FROM {ident(values_table)}"
     )
     # CASE inside sum() is much faster in DuckDB than aggregate FILTER clauses here
     counts = ", ".join(
@@ -365,10 +367,10 @@ def build_value_counts_sql(table: str, columns: Sequence[str], schema: Sequence[
     columns = check_columns(table, columns, schema)
     selects = []
     for i, column in enumerate(columns):
-        x = quote_ident(column)
+        x = ident(column)
         selects.append(
             f"SELECT {i} AS pos, CAST({x} AS VARCHAR) AS value, count(*) AS n "
-            f"FROM {quote_ident(table)} WHERE {x} IS NOT NULL GROUP BY {x}"
+            f"FROM {ident(table)} WHERE {x} IS NOT NULL GROUP BY {x}"
         )
     return SqlQuery(" UNION ALL ".join(selects), [])
 
@@ -380,7 +382,7 @@ def build_top_values_sql(values_table: str, positions: Sequence[int], k: int) ->
     """
     _check_k(k)
     selects = [
-        f"(SELECT pos, value, n FROM {quote_ident(values_table)} WHERE pos = {int(p)} "
+        f"(SELECT pos, value, n FROM {ident(values_table)} WHERE pos = {int(p)} "
         f"ORDER BY n DESC, value LIMIT {int(k)})"
         for p in positions
     ]
@@ -403,7 +405,7 @@ def build_patterns_sql(masked_table: str, k: int) -> SqlQuery:
     _check_k(k)
     return SqlQuery(
         "WITH p AS (SELECT pos, pattern, sum(n)::BIGINT AS n, count(*) AS distinct_values, "
-        f"min(value) AS example FROM {quote_ident(masked_table)} GROUP BY pos, pattern), "
+        f"min(value) AS example FROM {ident(masked_table)} GROUP BY pos, pattern), "
         "r AS (SELECT *, row_number() OVER (PARTITION BY pos ORDER BY n DESC, pattern) AS rank, "
         "count(*) OVER (PARTITION BY pos) AS patterns FROM p) "
         "SELECT pos, rank, pattern, n, distinct_values, example, patterns FROM r "
@@ -421,10 +423,10 @@ def build_pattern_frequencies_sql(
     """
     (column,) = check_columns(table, [column], schema)
     _check_k(k)
-    x = quote_ident(column)
+    x = ident(column)
     mask = mask_expression("value", rules)
     return SqlQuery(
-        f"WITH v AS (SELECT CAST({x} AS VARCHAR) AS value, count(*) AS n FROM {quote_ident(table)} "
+        f"WITH v AS (SELECT CAST({x} AS VARCHAR) AS value, count(*) AS n FROM {ident(table)} "
         f"WHERE {x} IS NOT NULL GROUP BY {x}), "
         f"p AS (SELECT {mask} AS pattern, sum(n)::BIGINT AS count, min(value) AS example FROM v GROUP BY 1) "
         "SELECT pattern, count, count / sum(count) OVER () AS share, example FROM p "
@@ -437,11 +439,11 @@ def build_duplicate_ids_sql(table: str, id_field: str, schema: Sequence[str]) ->
     """IDs (trimmed) held by more than one row: ``(key, rows, row_numbers)``, most rows first."""
     (id_field,) = check_columns(table, [id_field], schema)
     check_columns(table, ["_row_number"], schema)
-    key = f"trim(CAST({quote_ident(id_field)} AS VARCHAR))"
+    key = f"trim(CAST({ident(id_field)} AS VARCHAR))"
     return SqlQuery(
         f"SELECT {key} AS key, count(*) AS rows, "
         "string_agg(CAST(_row_number AS VARCHAR), ';' ORDER BY _row_number) AS row_numbers "
-        f"FROM {quote_ident(table)} WHERE {key} <> '' GROUP BY 1 HAVING count(*) > 1 "
+        f"FROM {ident(table)} WHERE {key} <> '' GROUP BY 1 HAVING count(*) > 1 "
         "ORDER BY rows DESC, key",
         [],
     )
@@ -453,7 +455,7 @@ def build_duplicate_rows_sql(table: str, schema: Sequence[str]) -> SqlQuery:
     return SqlQuery(
         "SELECT _row_hash AS key, count(*) AS rows, "
         "string_agg(CAST(_row_number AS VARCHAR), ';' ORDER BY _row_number) AS row_numbers "
-        f"FROM {quote_ident(table)} GROUP BY 1 HAVING count(*) > 1 ORDER BY rows DESC, key",
+        f"FROM {ident(table)} GROUP BY 1 HAVING count(*) > 1 ORDER BY rows DESC, key",
         [],
     )
 
@@ -498,10 +500,10 @@ def build_key_overlap_sql(
             )
         check_columns(spec.table, spec.fields, schemas[spec.table])
         for f in spec.fields:
-            x = quote_ident(f)
+            x = ident(f)
             inner = (
                 f"SELECT unnest(regexp_split_to_array({x}, ?)) AS part "
-                f"FROM {quote_ident(spec.table)} WHERE {x} IS NOT NULL"
+                f"FROM {ident(spec.table)} WHERE {x} IS NOT NULL"
             )
             for step in normalizer:
                 inner = f"SELECT *, {step} FROM ({inner})"
@@ -568,7 +570,7 @@ def profile_table(
     Masks are computed with :func:`mask_values` (numpy), the rest in DuckDB.
 
     Args:
-        con: a DuckDB connection (from :func:`workbench.engine.database.connect`).
+        con: a DuckDB connection (from :func:`workbench.engine.connection.connect`).
         table: the table to profile.
         columns: the columns, in order; default: every column except the lineage columns.
         top_k: top values kept per column.
@@ -589,15 +591,15 @@ def profile_table(
         columns = [c for c in schema if c not in LINEAGE_COLUMNS]
     columns = check_columns(table, list(columns), schema)
 
-    rows = int(con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0])
+    rows = int(con.execute(f"SELECT count(*) FROM {ident(table)}").fetchall()[0][0])
     values_q = build_value_counts_sql(table, columns, schema)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(_TMP_VALUES)} AS {values_q.sql}", values_q.params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(_TMP_VALUES)} AS {values_q.sql}", values_q.params)
     try:
         stats_q = build_column_stats_sql(_TMP_VALUES, date_formats=date_formats)
         stats = con.execute(stats_q.sql, stats_q.params).df().set_index("pos")
         top_q = build_top_values_sql(_TMP_VALUES, range(len(columns)), top_k)
         top = con.execute(top_q.sql, top_q.params).df()
-        values = con.sql(f"SELECT pos, value, n FROM {quote_ident(_TMP_VALUES)}").to_arrow_table()
+        values = con.sql(f"SELECT pos, value, n FROM {ident(_TMP_VALUES)}").to_arrow_table()
         masked = values.append_column("pattern", mask_values(values.column("value")))
         con.register(_TMP_MASKED, masked)
         try:
@@ -606,7 +608,7 @@ def profile_table(
         finally:
             con.unregister(_TMP_MASKED)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(_TMP_VALUES)}")
+        con.execute(f"DROP TABLE IF EXISTS {ident(_TMP_VALUES)}")
 
     names = dict(enumerate(columns))
     top_values = pd.DataFrame(
@@ -1009,7 +1011,7 @@ def save_profile(con, result: ProfileResult) -> dict[str, str]:
         con.register(view, df)
         try:
             con.execute(
-                f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT * FROM {quote_ident(view)}{_order_by(order)}"
+                f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM {ident(view)}{_order_by(order)}"
             )
         finally:
             con.unregister(view)
@@ -1030,7 +1032,7 @@ def load_profile(con) -> ProfileResult:
                 f"table {name!r} is missing from the run database; run the audit stage "
                 "(profile_sources) before reading the profile"
             )
-        frames[attr] = con.execute(f"SELECT * FROM {quote_ident(name)}{_order_by(order)}").df()
+        frames[attr] = con.execute(f"SELECT * FROM {ident(name)}{_order_by(order)}").df()
     return ProfileResult(
         columns=frames["columns"],
         top_values=frames["top_values"],
@@ -1051,7 +1053,7 @@ def _order_by(keys: Sequence[str]) -> str:
     parts = []
     for key in keys:
         name, _, direction = key.partition(" ")
-        parts.append(quote_ident(name) + (" DESC" if direction.upper() == "DESC" else ""))
+        parts.append(ident(name) + (" DESC" if direction.upper() == "DESC" else ""))
     return " ORDER BY " + ", ".join(parts)
 
 
@@ -1060,7 +1062,7 @@ def _front(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
 
 
 def _staged_table(con, source: str) -> str:
-    table = safe_table_name("stg_", source)
+    table = staged(source)
     if not table_exists(con, table):
         raise WorkbenchError(
             f"source {source!r} has no staged table {table!r} in the run database; "

@@ -20,7 +20,8 @@ import pyarrow as pa
 from workbench.core.standardize.base import StandardizeError
 from workbench.core.standardize.codes import standardize_amounts
 from workbench.core.standardize.dates import standardize_dates
-from workbench.engine.database import quote_ident, table_exists
+from workbench.engine.connection import table_exists
+from workbench.engine.sql import ident
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.standardize import StandardizeSettings
 
@@ -66,7 +67,7 @@ def build_activity(con, config: ProjectConfig, settings: StandardizeSettings) ->
         amount_field = amount_fields[0] if amount_fields else None
         dates = _typed_lookup(con, table, date_field, "date", settings)
         amounts = _typed_lookup(con, table, amount_field, "amount", settings) if amount_field else None
-        q = quote_ident
+        q = ident
         amount_sql = "am.value" if amounts else "CAST(NULL AS DOUBLE)"
         amount_join = (
             f"LEFT JOIN {q(amounts)} am ON am.raw = s.{q(amount_field)}" if amounts and amount_field else ""
@@ -130,7 +131,7 @@ def _typed_lookup(con, table: str, column: str, kind: str, settings: Standardize
 
     Plain values are read in SQL; the rest, each distinct value once, by the standardizer.
     """
-    q = quote_ident
+    q = ident
     name = f"__std_act_{kind}_{table}"
     sql_type = "DATE" if kind == "date" else "DOUBLE"
     con.execute(

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.core.standardize.base import Reference, StandardizeError
-from workbench.engine.database import quote_ident
+from workbench.engine.sql import ident
 from workbench.project.config import Kind, ProjectConfig
 
 if TYPE_CHECKING:
-    from workbench.core.standardize.pipeline import FieldPlan
+    from workbench.core.standardize.fields import StdField
 
 PROVINCE_CODES = "__std_province_codes"
 NAME_KINDS = (Kind.CUSTOMER_NAME, Kind.COMPANY_NAME, Kind.PERSON_NAME)
@@ -39,7 +39,7 @@ class FillTarget:
 
     what: str
     column: str
-    field: FieldPlan | None = None
+    field: StdField | None = None
 
     @property
     def rule_column(self) -> str:
@@ -57,7 +57,7 @@ def build_province_codes(con, reference: Reference) -> str:
     return PROVINCE_CODES
 
 
-def plan_fill_targets(config: ProjectConfig, plans: list[FieldPlan]) -> list[FillTarget]:
+def plan_fill_targets(config: ProjectConfig, plans: list[StdField]) -> list[FillTarget]:
     """The columns the fill rules write, per the `standardize.fill` settings.
 
     Raises:
@@ -88,9 +88,9 @@ def plan_fill_targets(config: ProjectConfig, plans: list[FieldPlan]) -> list[Fil
     return targets
 
 
-def fill_expressions(target: FillTarget, config: ProjectConfig, plans: list[FieldPlan]) -> tuple[str, str]:
+def fill_expressions(target: FillTarget, config: ProjectConfig, plans: list[StdField]) -> tuple[str, str]:
     """SQL of the filled value and of its rule (NULL when nothing was filled), over the inner ``j``."""
-    q = quote_ident
+    q = ident
     current = f"j.{q(target.column)}" if target.field is not None else "CAST(NULL AS VARCHAR)"
     candidates = _candidates(target, config, plans)
     if not candidates:
@@ -101,8 +101,8 @@ def fill_expressions(target: FillTarget, config: ProjectConfig, plans: list[Fiel
     return value, rule
 
 
-def _candidates(target: FillTarget, config: ProjectConfig, plans: list[FieldPlan]) -> list[tuple[str, str]]:
-    q = quote_ident
+def _candidates(target: FillTarget, config: ProjectConfig, plans: list[StdField]) -> list[tuple[str, str]]:
+    q = ident
     fill = config.standardize.fill
     names = [p for p in plans if p.kind in NAME_KINDS]
     if target.what == "province":

@@ -16,21 +16,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.database import quote_ident
+from workbench.engine.sql import ident
 from workbench.project.config import Kind, ProjectConfig
 
 if TYPE_CHECKING:
     from workbench.core.standardize.activity import ActivitySummary
-    from workbench.core.standardize.pipeline import FieldPlan
+    from workbench.core.standardize.fields import StdField
 
 STATUS_FLAGS = ("deregistered", "revoked", "suspended", "inactive")
 
 
 def record_expressions(
-    config: ProjectConfig, plans: list[FieldPlan], activity: ActivitySummary
+    config: ProjectConfig, plans: list[StdField], activity: ActivitySummary
 ) -> tuple[str, list[Any]]:
     """SQL select items (over the inner ``j``) of the record-level columns, and their parameters."""
-    q = quote_ident
+    q = ident
     items: list[str] = []
     status = next((p for p in plans if p.kind == Kind.STATUS), None)
     items.append(f"coalesce(j.{q(status.name)}, 'unknown')" if status else "'unknown'")
@@ -86,7 +86,7 @@ def record_expressions(
     return ", ".join(items), []
 
 
-def flags_expression(plans: list[FieldPlan]) -> str:
+def flags_expression(plans: list[StdField]) -> str:
     """SQL of ``flags`` over the record-level columns (see the module docstring)."""
     statuses = ", ".join(_literal(s) for s in STATUS_FLAGS)
     return (

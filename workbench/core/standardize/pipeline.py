@@ -48,6 +48,7 @@ from workbench.core.standardize.company_names import standardize_company_names
 from workbench.core.standardize.customer_names import standardize_customer_names
 from workbench.core.standardize.dates import standardize_dates
 from workbench.core.standardize.emails import standardize_emails
+from workbench.core.standardize.fields import RECORD_COLUMNS, RESERVED, TEST_APPLIES, StdField
 from workbench.core.standardize.ids import standardize_ids, standardize_tax_ids
 from workbench.core.standardize.person_names import (
     compile_test_patterns,
@@ -55,7 +56,8 @@ from workbench.core.standardize.person_names import (
     standardize_person_names,
 )
 from workbench.core.standardize.phones import standardize_phones
-from workbench.engine.database import quote_ident, table_columns, table_exists
+from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.sql import ident
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.standardize import StandardizeSettings
 
@@ -66,90 +68,6 @@ CHANGE_LOG_TABLE = "change_log"
 VALIDITY_TABLE = "field_validity"
 BASE_TABLE = "__std_base"
 WIDE_TABLE = "__std_wide"
-
-RECORD_COLUMNS = (
-    "customer_type",
-    "record_status",
-    "is_test",
-    "is_stale",
-    "last_activity_date",
-    "activity_amount_12m",
-    "activity_amount_total",
-    "flags",
-)
-RESERVED = {"record_key", "source_id", *RECORD_COLUMNS} - {"customer_type"}
-
-# the kind extras of std_customers (docs/architecture.md), and the internal helper columns
-EXTRAS: dict[Kind, tuple[str, ...]] = {
-    Kind.PHONE: ("e164", "all", "type", "ext", "last8"),
-    Kind.EMAIL: ("local", "domain"),
-    Kind.COMPANY_NAME: ("display", "core", "legal_form", "branch", "region", "pinyin", "script"),
-    Kind.CUSTOMER_NAME: ("display", "core", "legal_form", "branch", "region", "pinyin", "script"),
-    Kind.PERSON_NAME: ("pinyin",),
-    Kind.ADDRESS: ("province", "city", "district", "adcode", "detail"),
-    Kind.TAX_ID: ("country", "region_code", "type"),
-}
-INTERNAL: dict[Kind, tuple[str, ...]] = {
-    Kind.PHONE: ("__province",),
-    Kind.POSTCODE: ("__province",),
-    Kind.COMPANY_NAME: ("__entity", "__industry"),
-    Kind.CUSTOMER_NAME: ("__entity", "__industry"),
-}
-SQL_TYPES = {Kind.DATE: "DATE", Kind.AMOUNT: "DOUBLE", Kind.NUMBER: "DOUBLE", Kind.FLAG: "BOOLEAN"}
-CONTEXT_KINDS = {Kind.PHONE, Kind.TAX_ID, Kind.POSTCODE}
-TEST_APPLIES = {
-    Kind.COMPANY_NAME: "name",
-    Kind.PERSON_NAME: "name",
-    Kind.CUSTOMER_NAME: "name",
-    Kind.EMAIL: "email",
-    Kind.ID: "id",
-    Kind.TAX_ID: "tax_id",
-    Kind.PHONE: "phone",
-}
-
-
-@dataclass
-class FieldPlan:
-    """One canonical field: its kind, position, lookup table and columns in std_customers."""
-
-    name: str
-    kind: Kind
-    position: int
-    sources: list[str]
-    standardizer: str
-
-    @property
-    def lookup(self) -> str:
-        return f"__std_lk_{self.position}"
-
-    @property
-    def alias(self) -> str:
-        return f"l{self.position}"
-
-    @property
-    def sql_type(self) -> str:
-        return SQL_TYPES.get(self.kind, "VARCHAR")
-
-    @property
-    def extras(self) -> tuple[str, ...]:
-        return EXTRAS.get(self.kind, ())
-
-    @property
-    def internal(self) -> tuple[str, ...]:
-        return INTERNAL.get(self.kind, ())
-
-    @property
-    def uses_context(self) -> bool:
-        return self.kind in CONTEXT_KINDS
-
-    def col(self, suffix: str = "") -> str:
-        """A std_customers column of this field: ``f``, ``f_raw``, ``f_valid``, ``f_e164`` …"""
-        return f"{self.name}_{suffix}" if suffix else self.name
-
-    def hidden(self, what: str) -> str:
-        """An internal column of the wide table (rule, value as text, test reason, …)."""
-        return f"__{what}__{self.name}"
-
 
 @dataclass
 class StandardizeResult:
@@ -283,10 +201,10 @@ def standardize_customers(config: ProjectConfig, con) -> StandardizeResult:
     final_columns = std_columns(plans, fill_targets)
     with _transaction(con):
         for table in (STD_TABLE, CHANGE_LOG_TABLE, VALIDITY_TABLE):
-            con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+            con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
         con.execute(
             f"CREATE TABLE {STD_TABLE} AS SELECT "
-            + ", ".join(quote_ident(c) for c in final_columns)
+            + ", ".join(ident(c) for c in final_columns)
             + f" FROM {WIDE_TABLE} ORDER BY __source_order, _row_number"
         )
         con.execute(f"CREATE TABLE {CHANGE_LOG_TABLE} AS {build_change_log_sql(plans, fill_targets)}")
@@ -311,7 +229,7 @@ def standardize_customers(config: ProjectConfig, con) -> StandardizeResult:
 # planning
 
 
-def plan_fields(config: ProjectConfig) -> list[FieldPlan]:
+def plan_fields(config: ProjectConfig) -> list[StdField]:
     """The canonical fields of all customer sources, in order of first appearance.
 
     Raises:
@@ -329,11 +247,11 @@ def plan_fields(config: ProjectConfig) -> list[FieldPlan]:
     for i, (name, kind) in enumerate(kinds.items()):
         sources = [s.name for s in config.customer_sources if name in s.field_kinds()]
         standardizer = "customer_type" if name == "customer_type" else kind.value
-        plans.append(FieldPlan(name, kind, i, sources, standardizer))
+        plans.append(StdField(name, kind, i, sources, standardizer))
     return plans
 
 
-def build_base(con, config: ProjectConfig, plans: list[FieldPlan], region: str) -> dict[str, int]:
+def build_base(con, config: ProjectConfig, plans: list[StdField], region: str) -> dict[str, int]:
     """Stack the staged customer tables into ``__std_base`` (one row per staged row).
 
     Returns:
@@ -361,15 +279,15 @@ def build_base(con, config: ProjectConfig, plans: list[FieldPlan], region: str) 
             )
         fields = spec.field_kinds()
         cols = [
-            quote_ident(p.name) if p.name in fields else f"CAST(NULL AS VARCHAR) AS {quote_ident(p.name)}"
+            ident(p.name) if p.name in fields else f"CAST(NULL AS VARCHAR) AS {ident(p.name)}"
             for p in plans
         ]
         selects.append(
             "SELECT _source || ':' || CAST(_row_number AS VARCHAR) AS record_key, _source, "
             f"CAST(? AS INTEGER) AS __source_order, _row_number, _row_hash, "
-            f"trim({quote_ident(spec.id_field)}) AS source_id, CAST(? AS VARCHAR) AS __country"
+            f"trim({ident(spec.id_field)}) AS source_id, CAST(? AS VARCHAR) AS __country"
             + "".join(f", {c}" for c in cols)
-            + f" FROM {quote_ident(table)}"
+            + f" FROM {ident(table)}"
         )
         params.extend([order, region])
     con.execute(f"CREATE OR REPLACE TEMP TABLE {BASE_TABLE} AS " + " UNION ALL ".join(selects), params)
@@ -379,8 +297,8 @@ def build_base(con, config: ProjectConfig, plans: list[FieldPlan], region: str) 
     return counts
 
 
-def _add_country_context(con, plan: FieldPlan, region: str) -> None:
-    col = quote_ident(plan.name)
+def _add_country_context(con, plan: StdField, region: str) -> None:
+    col = ident(plan.name)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {BASE_TABLE} AS SELECT b.* REPLACE (coalesce(l.value, ?) AS __country) "
         f"FROM {BASE_TABLE} b LEFT JOIN {plan.lookup} l ON l.raw = b.{col}",
@@ -393,7 +311,7 @@ def _add_country_context(con, plan: FieldPlan, region: str) -> None:
 
 
 def run_standardizer(
-    plan: FieldPlan,
+    plan: StdField,
     values: pd.Series,
     context: pd.Series | None,
     settings: StandardizeSettings,
@@ -493,9 +411,9 @@ def _timed_chunk(*args: Any) -> tuple[dict[str, list[str | None]], float]:
     return columns, time.process_time() - started
 
 
-def fetch_distinct(con, plan: FieldPlan) -> tuple[list[Any], list[Any] | None]:
+def fetch_distinct(con, plan: StdField) -> tuple[list[Any], list[Any] | None]:
     """The distinct raw values of a field (with the record country where the kind needs it), sorted."""
-    col = quote_ident(plan.name)
+    col = ident(plan.name)
     ctx = ", __country AS ctx" if plan.uses_context else ""
     rows = con.execute(
         f"SELECT DISTINCT {col} AS raw{ctx} FROM {BASE_TABLE} WHERE {col} IS NOT NULL ORDER BY ALL"
@@ -506,7 +424,7 @@ def fetch_distinct(con, plan: FieldPlan) -> tuple[list[Any], list[Any] | None]:
 
 
 def store_lookup(
-    con, plan: FieldPlan, values: list[Any], context: list[Any] | None, columns: dict[str, list[str | None]]
+    con, plan: StdField, values: list[Any], context: list[Any] | None, columns: dict[str, list[str | None]]
 ) -> None:
     """Write a field's standardized distinct values as the lookup table ``__std_lk_<n>``."""
     arrays: dict[str, pa.Array] = {
@@ -520,7 +438,7 @@ def store_lookup(
     try:
         selects = ["raw", "ctx", "value", "CAST(valid AS BOOLEAN) AS valid"]
         selects += ["CAST(valid_before AS BOOLEAN) AS valid_before", "issue", "rule"]
-        selects += [quote_ident(c) for c in (*plan.extras, *plan.internal, "__test")]
+        selects += [ident(c) for c in (*plan.extras, *plan.internal, "__test")]
         con.execute(f"CREATE OR REPLACE TEMP TABLE {plan.lookup} AS SELECT {', '.join(selects)} FROM {view}")
     finally:
         con.unregister(view)
@@ -528,7 +446,7 @@ def store_lookup(
 
 def build_lookup(
     con,
-    plan: FieldPlan,
+    plan: StdField,
     settings: StandardizeSettings,
     reference: Reference,
     reference_date: dt.date | None,
@@ -556,7 +474,7 @@ def build_lookup(
 
 def build_lookups(
     con,
-    plans: list[FieldPlan],
+    plans: list[StdField],
     settings: StandardizeSettings,
     base_dir: str,
     reference_date: dt.date | None,
@@ -651,12 +569,12 @@ def _as_text(value: Any) -> str | None:
 
 def build_wide_sql(
     config: ProjectConfig,
-    plans: list[FieldPlan],
+    plans: list[StdField],
     activity: ActivitySummary,
     province_codes: str,
 ) -> tuple[str, list[Any], list[fills.FillTarget]]:
     """SQL of the wide work table (every std_customers column plus the hidden helper columns)."""
-    q = quote_ident
+    q = ident
     inner: list[str] = [
         "b.record_key",
         "b._source",
@@ -719,7 +637,7 @@ def build_wide_sql(
     return sql, params, targets
 
 
-def _inner_names(plans: list[FieldPlan]) -> set[str]:
+def _inner_names(plans: list[StdField]) -> set[str]:
     names = set()
     for p in plans:
         names.add(p.name)
@@ -727,7 +645,7 @@ def _inner_names(plans: list[FieldPlan]) -> set[str]:
     return names
 
 
-def std_columns(plans: list[FieldPlan], targets: list[fills.FillTarget]) -> list[str]:
+def std_columns(plans: list[StdField], targets: list[fills.FillTarget]) -> list[str]:
     """The columns of std_customers, in contract order."""
     cols = ["record_key", "_source", "_row_number", "_row_hash", "source_id"]
     for p in plans:
@@ -744,9 +662,9 @@ def std_columns(plans: list[FieldPlan], targets: list[fills.FillTarget]) -> list
 # change log and validity
 
 
-def build_change_log_sql(plans: list[FieldPlan], targets: list[fills.FillTarget]) -> str:
+def build_change_log_sql(plans: list[StdField], targets: list[fills.FillTarget]) -> str:
     """SQL of ``change_log``: every value a standardizer changed, then every fill."""
-    q = quote_ident
+    q = ident
     parts = []
     for p in plans:
         parts.append(
@@ -776,14 +694,14 @@ def build_change_log_sql(plans: list[FieldPlan], targets: list[fills.FillTarget]
     )
 
 
-def build_validity_sql(plans: list[FieldPlan]) -> str:
+def build_validity_sql(plans: list[StdField]) -> str:
     """SQL of ``field_validity``: per source and field, rows, present, valid before and after.
 
     *Valid before* counts values that were valid as they stood (valid and not changed, or changed
     only in a lossless way the standardizer vouches for); *valid after* counts values valid after
     standardization.
     """
-    q = quote_ident
+    q = ident
     parts = []
     for p in plans:
         sources = ", ".join(f"'{_sql_text(s)}'" for s in p.sources)
@@ -859,14 +777,14 @@ def _summarize(
     )
 
 
-def _drop_work_tables(con, plans: list[FieldPlan]) -> None:
+def _drop_work_tables(con, plans: list[StdField]) -> None:
     for name in [BASE_TABLE, WIDE_TABLE, ACTIVITY_TABLE, fills.PROVINCE_CODES, *(p.lookup for p in plans)]:
         con.execute(f"DROP TABLE IF EXISTS {name}")
     rows = con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '\\_\\_std\\_act\\_%' ESCAPE '\\'"
     ).fetchall()
     for (name,) in rows:
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+        con.execute(f"DROP TABLE IF EXISTS {ident(name)}")
 
 
 class _transaction:

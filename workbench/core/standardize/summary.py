@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench.core.standardize.base import StandardizeError
-from workbench.engine.database import table_exists
+from workbench.engine.connection import table_exists
 
 
 def _require(con, *tables: str) -> None:

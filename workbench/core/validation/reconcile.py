@@ -32,7 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import quote_ident, safe_table_name, table_exists
+from workbench.engine.catalog import staged
+from workbench.engine.connection import table_exists
+from workbench.engine.sql import ident
 from workbench.errors import ReconciliationError
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ def staged_rows_sql(con, config) -> str:
     """SQL of every staged customer row: ``source, row_number, record_key, source_id``."""
     parts = []
     for s in config.customer_sources:
-        table = safe_table_name("stg_", s.name)
+        table = staged(s.name)
         if not table_exists(con, table):
             raise ReconciliationError(
                 f"table {table} is missing: source {s.name!r} was not ingested in this run; run the ingest stage"
@@ -101,7 +103,7 @@ def staged_rows_sql(con, config) -> str:
         parts.append(
             f"SELECT '{name}' AS source, CAST(_row_number AS BIGINT) AS row_number, "
             f"'{name}:' || CAST(_row_number AS VARCHAR) AS record_key, "
-            f"trim(CAST({quote_ident(s.id_field)} AS VARCHAR)) AS source_id FROM {table}"
+            f"trim(CAST({ident(s.id_field)} AS VARCHAR)) AS source_id FROM {table}"
         )
     if not parts:
         raise ReconciliationError("the config lists no customer source; nothing to reconcile")
@@ -474,7 +476,7 @@ def reconcile_run(con, config, run_root: Path | None = None) -> ReconciliationRe
     if not checksums.empty:
         _store(con, "reconciliation_checksums", checksums)
     if run_root is not None:
-        from workbench.project.run import atomic_path
+        from workbench.engine.files import atomic_path
 
         with atomic_path(Path(run_root) / "tables" / "dispositions.csv") as tmp:
             dispositions.to_csv(tmp, index=False, encoding="utf-8-sig")

@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.masking import mask_frame
-from workbench.engine.database import quote_ident, safe_table_name, table_columns, table_exists
+from workbench.engine.catalog import staged
+from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.files import atomic_path
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
-from workbench.project.run import atomic_path
 from workbench.project.settings.report import MaskingSettings, SamplingSettings
 
 log = logging.getLogger(__name__)
@@ -363,7 +365,7 @@ def _history(con, config, fields: list[str] | None) -> pd.DataFrame:
         std_cols = set(table_columns(con, "std_customers"))
         raw_cols = [f"{f}_raw" for f in wanted if f"{f}_raw" in std_cols]
         if raw_cols:
-            unpivot = ", ".join(quote_ident(c) for c in raw_cols)
+            unpivot = ", ".join(ident(c) for c in raw_cols)
             parts.append(
                 con.sql(
                     f"""
@@ -407,16 +409,16 @@ def _transactions(con, config) -> list[pd.DataFrame]:
         return []
     out = []
     for act in config.activity_sources:
-        table = safe_table_name("stg_", act.name)
+        table = staged(act.name)
         if not act.customer_source or not table_exists(con, table):
             continue
-        id_col = quote_ident(act.id_field)
+        id_col = ident(act.id_field)
         fields = [c.field for c in act.columns.values() if c.field != act.id_field]
         present = set(table_columns(con, table))
         fields = [f for f in fields if f in present]
         if not fields:
             continue
-        text = " || '; ' || ".join(f"'{f}=' || coalesce({quote_ident(f)}, '')" for f in fields)
+        text = " || '; ' || ".join(f"'{f}=' || coalesce({ident(f)}, '')" for f in fields)
         df = con.execute(
             f"""
             SELECT master_id, 'transaction' AS section, ? AS source,
@@ -457,7 +459,7 @@ def write_review_workbook(
     golden = (
         con.execute(
             "SELECT master_id, "
-            + ", ".join(quote_ident(c) for c in show or ["master_id"])
+            + ", ".join(ident(c) for c in show or ["master_id"])
             + " FROM golden_customers WHERE master_id IN (SELECT master_id FROM business_sample)"
             " ORDER BY master_id"
         ).df()
@@ -688,8 +690,8 @@ def _store(con, table: str, frame: pd.DataFrame, order_by: str | None = None) ->
     """Replace `table` with the rows of `frame` (registered explicitly, then dropped)."""
     con.register("__wb_frame", frame)
     try:
-        order = f" ORDER BY {quote_ident(order_by)}" if order_by else ""
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM __wb_frame{order}")
+        order = f" ORDER BY {ident(order_by)}" if order_by else ""
+        con.execute(f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT * FROM __wb_frame{order}")
     finally:
         con.unregister("__wb_frame")
 

@@ -30,13 +30,14 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.database import quote_ident, safe_table_name, table_columns, table_exists
+from workbench.engine.catalog import staged
+from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.files import write_text_atomic
+from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
-from workbench.project.run import write_text_atomic
 
 log = logging.getLogger(__name__)
 
-SUITES_DIR = Path(__file__).resolve().parents[3] / "expectations"
 STANDARDIZED_SUITE = "standardized_customers"
 META_KEY = "workbench"
 FAILURE_COLUMNS = [
@@ -452,7 +453,7 @@ def build_source_suite(source, config) -> dict[str, Any]:
     keys = ["_source", "_row_number", idf]
     return _suite(
         f"source_{source.name}",
-        safe_table_name("stg_", source.name),
+        staged(source.name),
         "ingest",
         keys,
         ex,
@@ -1098,9 +1099,11 @@ def suite_for(name: str, config, builder) -> dict[str, Any] | None:
 
     Returns None when the file is missing and ``report.generate_missing_suites`` is off.
     """
-    folder = config.resolve(config.report.expectations_dir) if config.report.expectations_dir else SUITES_DIR
-    path = folder / f"{name}.json"
-    if path.is_file():
+    from workbench.project.paths import ProjectPaths
+
+    folder = ProjectPaths(config).suites_dir
+    path = folder / f"{name}.json" if folder else None
+    if path is not None and path.is_file():
         raw = read_suite_file(path)
         load_suite(raw, origin=str(path))  # survival check with the file name in messages
         return raw
@@ -1174,7 +1177,7 @@ def validate_run(
             masking=config.report.masking,
         )
         store_outcome(con, outcome)
-        from workbench.project.run import atomic_path
+        from workbench.engine.files import atomic_path
 
         with atomic_path(ctx.paths.tables / "validation_failures.csv") as tmp:
             outcome.failures.to_csv(tmp, index=False, encoding="utf-8-sig")
@@ -1189,7 +1192,7 @@ def collect_checks(con, config, run_root: Path, *, stages: tuple[str, ...]) -> l
     checks: list[SuiteCheck] = []
     if "ingest" in stages:
         for s in config.sources:
-            table = safe_table_name("stg_", s.name)
+            table = staged(s.name)
             if not table_exists(con, table):
                 continue
             suite = suite_for(f"source_{s.name}", config, lambda s=s: build_source_suite(s, config))
@@ -1239,7 +1242,7 @@ def store_outcome(con, outcome: ValidationOutcome) -> None:
     cw = "LEFT JOIN crosswalk c ON c.record_key = f.record_key" if table_exists(con, "crosswalk") else ""
     master = "coalesce(f.master_id, c.master_id)" if cw else "f.master_id"
     cols = ", ".join(
-        f"f.{quote_ident(c)}" if c != "master_id" else f"{master} AS master_id" for c in FAILURE_COLUMNS
+        f"f.{ident(c)}" if c != "master_id" else f"{master} AS master_id" for c in FAILURE_COLUMNS
     )
     try:
         con.execute("CREATE OR REPLACE TABLE validation_results AS SELECT * FROM __wb_results")

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from workbench.engine.files import write_text_atomic
 from workbench.presentation.charts import FONT_FAMILY, PLOTLY_CONFIG
-from workbench.project.run import write_text_atomic
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

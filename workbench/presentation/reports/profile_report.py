@@ -28,7 +28,7 @@ from workbench.presentation.reports.html import Figure, HtmlReport, KeyFigures, 
 from workbench.project.settings.report import MaskingSettings
 
 if TYPE_CHECKING:
-    from workbench.project.run import RunContext
+    from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.core.masking import mask_frame
-from workbench.engine.database import table_exists
+from workbench.engine.connection import table_exists
 from workbench.presentation.reports.html import HtmlReport, KeyFigures, RawHtml, Table, Text
 
 log = logging.getLogger(__name__)

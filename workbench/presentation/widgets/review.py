@@ -292,7 +292,7 @@ def review_widget(
     """Build the review widget for a run (show it as the last expression of a notebook cell).
 
     Args:
-        ctx: the run (:class:`workbench.project.run.RunContext`); its ``review_queue`` gives the pairs.
+        ctx: the run (:class:`workbench.project.context.RunContext`); its ``review_queue`` gives the pairs.
         blind: hide the model's scores and reasons.
         reviewer: who reviews; default the login name (editable in the widget).
         pending_only: only pairs without a match / non_match decision yet.

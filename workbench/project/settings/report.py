@@ -80,6 +80,11 @@ class DuplicateCheckSettings(_Strict):
     source: str | None = Field(
         None, description="customer source whose column layout new records use; default: best header match"
     )
+    new_customers_path: Path | None = Field(
+        None,
+        description="file of new customer records the monitor stage checks against the master "
+        "(relative to the config); none: the check is skipped",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DuplicateCheckSettings:

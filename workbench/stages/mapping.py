@@ -1,0 +1,33 @@
+"""Stage ``mapping``: check the field and value mappings against the data and the target profiles.
+
+Views: ``metrics``, ``sign_off``, ``unmapped_values``, ``required_without_source``,
+``not_in_picklist``, ``conflicts``, ``issues``, ``workbook``.
+"""
+
+from __future__ import annotations
+
+from workbench.core.mapping.mapping import review_mappings
+from workbench.project.context import RunContext
+from workbench.stages.contract import StageResult, stage, tables_written_by
+
+
+@stage("mapping")
+def run(ctx: RunContext) -> StageResult:
+    report = review_mappings(ctx)
+    metrics = report.metrics()
+    return StageResult(
+        "mapping",
+        metrics,
+        tables=tables_written_by("mapping"),
+        files={"review_workbook": report.workbook} if report.workbook else {},
+        views={
+            "metrics": lambda: metrics,
+            "sign_off": lambda: report.approvals if report.approved else report.approval_problem,
+            "unmapped_values": lambda: report.coverage.unmapped_values,
+            "required_without_source": lambda: report.coverage.required_without_source,
+            "not_in_picklist": lambda: report.coverage.not_in_picklist,
+            "conflicts": lambda: report.coverage.conflicts,
+            "issues": report.issues,
+            "workbook": lambda: report.workbook,
+        },
+    )
