@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.core.ingest.sources import ingest_source
+from workbench.core.ingest import ingest_source
 from workbench.engine.connection import connect
 from workbench.project.config import parse_config
 

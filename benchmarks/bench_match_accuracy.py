@@ -68,7 +68,7 @@ def write_demo(folder: Path, customers: int, seed: int) -> Path:
 
 def run_pipeline(config_path: Path) -> tuple[Any, dict[str, float]]:
     """Ingest, standardize and match one project in a fresh run folder; returns the match result."""
-    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.ingest import ingest_sources
     from workbench.core.standardize import standardize_customers
 
     run_dir = config_path.parent / "output" / "runs" / "bench"
@@ -82,7 +82,7 @@ def run_pipeline(config_path: Path) -> tuple[Any, dict[str, float]]:
         standardize_customers(ctx.config, con)
         times["standardize"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = match_customers(ctx, charts=False)
+    result = match_customers(ctx)
     times["match"] = time.perf_counter() - t0
     return result, times
 

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from workbench.core.linkage import match_customers
-from workbench.core.linkage.pipeline import STD_TABLE, plan_match_inputs, read_std_types
+from workbench.core.linkage.pipeline import plan_match_inputs, read_std_types
+from workbench.engine.catalog import STD_CUSTOMERS
 from workbench.engine.connection import connect
 from workbench.engine.splink_backend import quiet_splink
 from workbench.project.context import open_run
@@ -34,7 +35,7 @@ from workbench.project.context import open_run
 
 def prepare(folder: Path, customers: int, seed: int):
     """Generate, ingest and standardize the demo; returns the run and the times taken."""
-    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.ingest import ingest_sources
     from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
 
@@ -84,7 +85,7 @@ def run_raw(ctx, model_path: Path, metrics: dict) -> tuple[float, int, int]:
     inputs = plan_match_inputs(ctx.config, read_std_types(ctx))
     with ctx.connect(read_only=True) as wh:
         # the same columns and per-record helper columns (pinyin, phone lists …) the settings use
-        table = wh.sql(inputs.select_sql(STD_TABLE)).to_arrow_table()
+        table = wh.sql(inputs.select_sql(str(STD_CUSTOMERS))).to_arrow_table()
     con = connect()
     con.register("std_in", table)
     con.execute("CREATE TABLE std AS SELECT * FROM std_in")
@@ -139,7 +140,7 @@ def main() -> None:
         ctx, prep = prepare(folder, args.customers, args.seed)
         print("prepared: " + ", ".join(f"{k} {v:.1f}s" for k, v in prep.items()))
         t0 = time.perf_counter()
-        result = match_customers(ctx, charts=False)
+        result = match_customers(ctx)
         ours = time.perf_counter() - t0
         m = result.metrics
         print(

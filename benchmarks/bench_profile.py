@@ -4,7 +4,7 @@ Generates the demo migration with enough customers for the ERP export to hold ab
 rows, ingests only the ERP source into an in-memory DuckDB, then times, on exactly the same
 columns and rows:
 
-- ``workbench.core.profiling.profile.profile_columns(con, "stg_erp")``: types, NULL/blank rates, distinct
+- ``workbench.core.profiling.profile_columns(con, "stg_erp")``: types, NULL/blank rates, distinct
   counts, lengths, min/max, top values and pattern masks of every column (the first call, so it
   includes building the mask lookup table);
 - ``ydata_profiling.ProfileReport(df, minimal=True).to_json()`` on the same table as a pandas
@@ -66,8 +66,8 @@ def run(work: Path, rows: int, seed: int, *, skip_ydata: bool, reuse: bool = Fal
     import duckdb
     import pandas as pd
 
-    from workbench.core.ingest.sources import ingest_sources
-    from workbench.core.profiling.profile import profile_columns
+    from workbench.core.ingest import ingest_sources
+    from workbench.core.profiling import profile_columns
     from workbench.demo.generator import generate_demo
     from workbench.engine.connection import connect
     from workbench.project.config import LINEAGE_COLUMNS, load_config

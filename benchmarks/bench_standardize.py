@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.core.ingest.sources import ingest_sources
+from workbench.core.ingest import ingest_sources
 from workbench.core.standardize import standardize_customers
 from workbench.engine.connection import connect, table_exists
 from workbench.project.config import load_config

@@ -360,7 +360,7 @@ def test_demo_mappings_and_suites_are_the_demo_projects_own(demo, tmp_path):
 
 
 def test_ingest_stages_and_quarantines_what_the_ground_truth_expects(demo, truth):
-    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.ingest import ingest_sources
     from workbench.engine.connection import connect
 
     config = load_config(demo / "workbench.yaml")

@@ -11,6 +11,7 @@ from test_survivorship import load, make_config, std_row
 from workbench.core.golden.explain import UnknownMasterError, build_waterfall, explain_master
 from workbench.core.golden.survivorship import build_golden_tables
 from workbench.engine.connection import connect
+from workbench.presentation.reports.master_explanation import explanation_view, render_master_explanation
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def con():
 
 
 def test_explain_a_merged_master(con):
-    ex = explain_master(con, "M1", make_config(), language="en")
+    ex = explain_master(con, "M1", make_config())
     assert ex.members["record_key"].tolist() == ["crm:2", "erp:2"]
     assert set(ex.members.columns) >= {"source", "source_id", "match_probability", "customer_name", "mobile"}
     fields = ex.fields.set_index("field")
@@ -61,8 +62,19 @@ def test_explain_a_merged_master(con):
     # only the pair inside the master is evidence; the cross-master pair is not
     assert ex.evidence[["record_key_l", "record_key_r"]].values.tolist() == [["crm:2", "erp:2"]]
     assert ex.children == ["M2"] and ex.parent_master_id is None
-    html = ex._repr_html_()
+    html = render_master_explanation(ex, "en")
     assert "Explanation of master M1" in html and "Huarui Group" in html
+
+
+def test_explanation_view_renders_in_the_notebook_language(con):
+    ex = explain_master(con, "M1")
+    view = explanation_view(ex, "zh")
+    assert view is not None and view.explanation is ex
+    html = view._repr_html_()
+    assert "主记录 M1 的解释" in html and "逐项比较" in html  # the waterfall table is shown
+    assert "<script" not in html
+    assert explanation_view(None, "en") is None
+    assert "Explanation of master M1" in render_master_explanation(ex, "fr")  # unknown language: English
 
 
 def test_waterfall_adds_up_to_the_pair_weight(con):

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from workbench.core.batches.plan import build_batch_plan
 from workbench.core.export.load_files import check_rows, export_load_files, guard_formula, read_load_file
-from workbench.core.mapping.mapping import MappingCoverageError, MappingNotApprovedError
+from workbench.core.mapping import MappingCoverageError, MappingNotApprovedError
 from workbench.core.targets import load_profile
 
 

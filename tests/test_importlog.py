@@ -13,6 +13,7 @@ from workbench.core.export.import_log import (
     classify_reasons,
     load_reason_rules,
     map_failures,
+    process_import_logs,
     read_import_log,
     read_load_history,
     record_load_iteration,
@@ -21,6 +22,11 @@ from workbench.core.export.import_log import (
 from workbench.core.export.load_files import export_load_files, read_load_file
 from workbench.core.targets import load_profile
 from workbench.demo.import_simulation import run_simulated_loop, simulate_import_log
+from workbench.presentation.workbooks.import_worklist import (
+    worklist_path,
+    write_fix_worklist,
+    write_fix_worklists,
+)
 
 SAP = load_profile("sap_s4_cockpit_customer")
 U8 = load_profile("yonyou_u8_customer")
@@ -94,7 +100,9 @@ def test_sample_log_gives_worklist_and_retry_with_exactly_failed_rows(tmp_path):
         failed_keys = set(log.loc[log["status"] == "failed", "row_key"])
         assert failed_keys and set(fails["row_key"]) == failed_keys
         assert fails["master_id"].notna().all()
-        wl = build_fix_worklist(ctx, fails, profile=profile)
+        wl = write_fix_worklist(
+            worklist_path(ctx.paths, profile.name), build_fix_worklist(ctx, fails, profile=profile)
+        )
         sheet = pd.read_excel(wl, sheet_name=0, dtype=str)
         assert set(sheet["row_key"]) == failed_keys
         assert {"fix_field", "fix_value", "customer_name", "current_value"} <= set(sheet.columns)
@@ -130,7 +138,7 @@ def test_worklist_fix_is_applied_and_rechecked(tmp_path):
     con = ctx.connect()
     fails = map_failures(con, read_import_log(p, U8), U8.name)
     con.close()
-    wl = build_fix_worklist(ctx, fails, profile=U8)
+    wl = write_fix_worklist(worklist_path(ctx.paths, U8.name), build_fix_worklist(ctx, fails, profile=U8))
     sheet = pd.read_excel(wl, sheet_name=0, dtype=str)
     sheet.loc[sheet["row_key"] == keys[0], "fix_value"] = "03"
     sheet.loc[sheet["row_key"] == keys[1], "fix_value"] = "x" * 200  # too long: must not be written
@@ -188,8 +196,47 @@ def test_load_history_chart_and_simulated_loop(tmp_path):
         )  # the retry holds exactly the failures
         assert h.loc[(name, 2), "rows_failed"] == 0
     assert loop.metrics()["load_rounds"] == 2 and len(loop.worklists) == 2
+    # the simulated loop writes the worklists the real loop prepared, one per profile
+    for w in loop.worklists:
+        sheet = pd.read_excel(worklist_path(ctx.paths, w.profile), sheet_name=0, dtype=str)
+        assert len(sheet) == len(w.rows) and set(sheet["row_key"]) == set(w.rows["row_key"])
     fig = load_iterations_figure(loop.history, "en")
     rate = next(t for t in fig.data if t.name == "failure rate")
     assert list(rate.y) == list(
         loop.history.drop_duplicates(["profile", "run_id", "iteration"])["failure_rate"]
     )
+
+
+def test_fix_worklist_rows_and_workbook(tmp_path):
+    ctx, _res = _exported(tmp_path)
+    con = ctx.connect()
+    fails = map_failures(
+        con, read_import_log(FIXTURES / "sap_message_list.csv", SAP), SAP.name, language="en"
+    )
+    con.close()
+    wl = build_fix_worklist(ctx, fails, profile=SAP)
+    assert wl.profile == SAP.name and len(wl.rows) == len(fails)
+    assert list(wl.rows.columns[-4:]) == ["fix_field", "fix_value", "fixed_by", "comment"]
+    assert wl.rows["fix_field"].tolist() == fails["field"].tolist()
+    assert set(wl.summary["reason"]) == set(fails["reason"]) and wl.summary["messages"].sum() == len(fails)
+    path = write_fix_worklist(tmp_path / "wl.xlsx", wl, language="en")
+    book = pd.read_excel(path, sheet_name=None, dtype=str)
+    assert list(book) == ["Worklist", "By reason"] and len(book["Worklist"]) == len(fails)
+    assert build_fix_worklist(ctx, fails.iloc[:0], profile=SAP).profile == "none"
+
+
+def test_import_logs_use_the_project_reason_table(tmp_path):
+    reasons = tmp_path / "project" / "reasons.yaml"
+    reasons.parent.mkdir(parents=True)
+    reasons.write_text(
+        "reasons:\n  - id: tax_office\n    label_en: tax office says no\n    patterns: ['tax number']\n",
+        encoding="utf-8",
+    )
+    ctx = make_run(tmp_path, export={"import_reasons_path": "reasons.yaml"})
+    build_batch_plan(ctx)
+    export_load_files(ctx)
+    loop = process_import_logs(ctx, {SAP.name: [FIXTURES / "sap_message_list.csv"]})
+    known = loop.failures[loop.failures["master_id"].notna()]
+    assert "tax_office" in set(known["reason"]) and "tax_number" not in set(known["reason"])
+    written = write_fix_worklists(ctx, loop)
+    assert written == [worklist_path(ctx.paths, SAP.name)] and written[0].exists()

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from linkage_fixtures import make_context, make_std, write_std
 
-from workbench.core.linkage import match_customers, registry_path_for
-from workbench.core.linkage.review import save_decision
+from workbench.core.linkage import match_customers
+from workbench.core.linkage.review_queue import save_decision
+from workbench.presentation.splink_charts import save_splink_charts
 
 NO_CHARTS = {"charts": {"enabled": False}}
 
@@ -37,7 +38,7 @@ def first_run(tmp_path_factory, synthetic):
     truth.to_csv(tmp / "truth.csv", index=False)
     ctx = make_context(tmp, {"ground_truth_path": "truth.csv"})
     write_std(ctx, std)
-    return ctx, match_customers(ctx)
+    return ctx, match_customers(ctx, chart_writer=save_splink_charts)
 
 
 def test_crosswalk_has_every_row_once_with_contract_columns(first_run, synthetic):
@@ -130,7 +131,7 @@ def test_rerun_gives_identical_ids_and_new_rows_keep_old_ids(tmp_path, synthetic
     before = crosswalk(ctx)
     match_customers(ctx)
     assert crosswalk(ctx)["master_id"].tolist() == before["master_id"].tolist()
-    assert registry_path_for(ctx.config).exists()
+    assert ctx.project.master_id_registry.exists()
     # new rows arrive (a bigger extract: new customers and new duplicates)
     bigger, _ = make_std(n_entities=60, seed=11)
     write_std(ctx, bigger)
@@ -209,7 +210,7 @@ def test_charts_are_saved_offline(tmp_path, synthetic):
     std, _ = synthetic
     ctx = make_context(tmp_path, {"charts": {"waterfall_pairs": 5, "cluster_studio_clusters": 3}})
     write_std(ctx, std.head(60))
-    result = match_customers(ctx)
+    result = match_customers(ctx, chart_writer=save_splink_charts)
     for name in ("match_weights", "m_u_parameters", "waterfall", "comparison_viewer", "cluster_studio"):
         html = result.files[name].read_text(encoding="utf-8")
         assert "<html" in html.lower(), name
@@ -218,9 +219,34 @@ def test_charts_are_saved_offline(tmp_path, synthetic):
         assert "fonts.googleapis.com" not in html, name
 
 
+def test_charts_follow_the_chart_settings(tmp_path, synthetic):
+    std, _ = synthetic
+    ctx = make_context(tmp_path, NO_CHARTS)
+    write_std(ctx, std.head(60))
+    result = match_customers(ctx, chart_writer=save_splink_charts)
+    assert set(result.files) == {"model", "crosswalk_csv", "crosswalk_parquet", "registry"}
+    assert not ctx.paths.splink.joinpath("match_weights.html").exists()
+    assert "seconds_charts" in result.metrics
+
+
+def test_outputs_are_written_into_a_folder_with_an_apostrophe(tmp_path, synthetic):
+    """COPY … TO quotes the path: a project folder such as ``O'Brien's data`` works."""
+    std, _ = synthetic
+    folder = tmp_path / "O'Brien's data"
+    folder.mkdir()
+    ctx = make_context(folder, NO_CHARTS)
+    write_std(ctx, std.head(60))
+    result = match_customers(ctx)
+    assert "'" in str(result.files["crosswalk_csv"])
+    cw = crosswalk(ctx)
+    assert pd.read_csv(result.files["crosswalk_csv"], dtype=str)["record_key"].tolist() == cw["record_key"].tolist()
+    assert pd.read_parquet(result.files["crosswalk_parquet"])["master_id"].tolist() == cw["master_id"].tolist()
+    assert not list(result.files["crosswalk_csv"].parent.glob(".*part*"))  # no temporary file left
+
+
 def test_demo_project_end_to_end_accuracy_floor(tmp_path):
     """The real pipeline on a small generated demo: config → ingest → standardize → match."""
-    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.ingest import ingest_sources
     from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
     from workbench.project.context import open_run
@@ -232,7 +258,7 @@ def test_demo_project_end_to_end_accuracy_floor(tmp_path):
         standardize_customers(ctx.config, con)
         n_std = con.execute("SELECT count(*) FROM std_customers").fetchall()[0][0]
     assert ctx.config.match.ground_truth_path is not None  # the demo config names its ground truth
-    result = match_customers(ctx, charts=False)
+    result = match_customers(ctx)
     m = result.metrics
     assert m["crosswalk_rows"] == n_std
     # floors well under the measured figures (about 0.99): they catch a broken model, not noise
@@ -269,3 +295,35 @@ def test_summaries_and_figures_of_a_run(first_run):
     assert len(accuracy_figure(table, "en").data) == 3
     assert "iframe" in embed_html(result.files.get("match_weights")).data
     assert "not found" in embed_html(None, language="en").data
+
+
+def test_strip_web_fonts_keeps_everything_else(tmp_path):
+    from workbench.presentation.splink_charts import strip_web_fonts
+
+    page = tmp_path / "dashboard.html"
+    page.write_text(
+        '<html><head><link href="https://fonts.googleapis.com/css?family=Roboto" rel="stylesheet">\n'
+        '<link rel="preconnect" href="https://fonts.gstatic.com"><style>p {}</style></head>'
+        "<body><p>华瑞</p></body></html>",
+        encoding="utf-8",
+    )
+    strip_web_fonts(page)
+    assert page.read_text(encoding="utf-8") == "<html><head><style>p {}</style></head><body><p>华瑞</p></body></html>"
+
+
+def test_splink_api_wraps_an_open_connection():
+    from workbench.engine.connection import connect
+    from workbench.engine.splink_backend import create_engine, splink_api
+
+    con = connect()
+    con.execute("CREATE TABLE t AS SELECT 'a' AS record_key")
+    api = splink_api(con)
+    assert api.register("t").physical_name == "t"
+    con.close()
+    engine = create_engine()
+    try:
+        assert engine.db_api is not None and engine.con.execute("SELECT 1").fetchall() == [(1,)]
+    finally:
+        engine.close()
+    with pytest.raises(ValueError, match="unknown linkage engine 'spark'"):
+        create_engine("spark")

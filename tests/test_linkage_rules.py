@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.core.linkage import clusters, deterministic, evaluation, labels, master_ids
-from workbench.core.linkage.review import save_decision
+from workbench.core.linkage.review_queue import save_decision
 from workbench.core.linkage.settings_builder import MatchField
 from workbench.engine.connection import connect
 from workbench.project.config import Kind
@@ -265,6 +265,23 @@ def test_clamp_weights_bounds_extreme_levels_but_not_fixed_ones():
     assert levels[3]["m_probability"] == 1e-9 and levels[4] == model["comparisons"][0]["comparison_levels"][4]
     assert len(changed) == 2 and "city: else" in changed[1]
     assert model["comparisons"][0]["comparison_levels"][2]["m_probability"] == 1e-60  # input untouched
+
+
+def test_bounded_parameter_moves_m_or_u_to_the_bound():
+    import math
+
+    from workbench.core.linkage.training import bounded_parameter
+
+    assert bounded_parameter(0.5, 0.25, 15) is None  # 1 bit: within the bound
+    parameter, value, weight, bound = bounded_parameter(1e-60, 0.9, 15)
+    assert parameter == "m_probability" and bound == -15 and weight < -15
+    assert math.log2(value / 0.9) == pytest.approx(-15)
+    parameter, value, _, bound = bounded_parameter(0.9, 1e-9, 15)
+    assert parameter == "m_probability" and bound == 15
+    assert math.log2(value / 1e-9) == pytest.approx(15)
+    # where m = u·2^15 would be above 1, u is raised instead
+    parameter, value, _, _ = bounded_parameter(2.0, 5e-5, 15)
+    assert parameter == "u_probability" and math.log2(2.0 / value) == pytest.approx(15)
 
 
 def test_em_rules_use_specific_keys_names_and_phones_first():

@@ -393,3 +393,26 @@ def test_blocking_counts_and_budget():
         ).fetchall()[0][0]
     )
     con.close()
+
+
+def test_field_keys_per_kind_most_specific_first():
+    company = MatchField(
+        "name", Kind.COMPANY_NAME, {"value": "name", "core": "name_core", "pinyin": "name_pinyin"}
+    )
+    assert [k.name for k in blocking.field_keys(company)] == [
+        "name_core",
+        "name__pin",
+        "name__pin[1:5]",
+        "name_core[1:2]",
+    ]
+    phone = MatchField("tel", Kind.PHONE, {"value": "tel", "e164": "tel_e164", "last8": "tel_last8"})
+    assert [k.name for k in blocking.field_keys(phone)] == ["tel_e164", "tel_last8"]
+    bare_phone = MatchField("tel", Kind.PHONE, {"value": "tel"})
+    assert [k.name for k in blocking.field_keys(bare_phone)] == ["tel"]
+    email = MatchField("email", Kind.EMAIL, {"value": "email", "local": "email_local"})
+    assert [k.name for k in blocking.field_keys(email)] == ["email", "email_local"]
+    address = MatchField("addr", Kind.ADDRESS, {"value": "addr", "detail": "addr_detail", "city": "addr_city"})
+    assert [k.name for k in blocking.field_keys(address)] == ["addr", "addr_detail"]
+    person = MatchField("contact", Kind.PERSON_NAME, {"value": "contact", "pinyin": "contact_pinyin"})
+    assert [k.sql("l") for k in blocking.field_keys(person)] == ['l."contact"', 'l."contact_pinyin"']
+    assert [k.name for k in blocking.field_keys(MatchField("zip", Kind.POSTCODE, {"value": "zip"}))] == ["zip"]

@@ -9,7 +9,7 @@ import pytest
 from fixtures.export.helpers import DEMO_MAPPINGS, make_run, read_golden
 from openpyxl import load_workbook
 
-from workbench.core.mapping.mapping import (
+from workbench.core.mapping import (
     MappingError,
     MappingNotApprovedError,
     ValueMaps,
@@ -17,13 +17,16 @@ from workbench.core.mapping.mapping import (
     approve_mappings,
     check_approval,
     compute_coverage,
+    coverage_issues,
     load_mapping_files,
     load_mapping_set,
     parse_transform,
     read_approvals,
     review_mappings,
+    sign_off_status,
 )
 from workbench.core.targets import load_profile
+from workbench.presentation.workbooks.mapping_review import SHEETS, review_sheets, write_mapping_review
 from workbench.project.settings.export import ExportSettings
 
 DEFAULT = ExportSettings().profiles
@@ -146,6 +149,20 @@ def test_version_ignores_order_notes_and_bom_but_not_content(tmp_path):
     assert changed in str(err.value) and base[:12] in str(err.value)
 
 
+def test_sign_off_status_reads_without_raising(tmp_path):
+    path = tmp_path / "approvals.csv"
+    missing = sign_off_status("abc", path)
+    assert not missing.approved and "no mapping version has been approved" in missing.problem
+    assert missing.signed.empty and list(missing.approvals.columns) == list(missing.signed.columns)
+    approve_mappings(path, "abc", "Li Lei", "business", approved_at="2026-10-01T09:00:00")
+    approve_mappings(path, "old", "Li Lei", "business", approved_at="2026-09-01T09:00:00")
+    ok = sign_off_status("abc", path)
+    assert ok.approved and ok.problem is None
+    assert list(ok.signed["mapping_version"]) == ["abc"] and len(ok.approvals) == 2
+    partial = sign_off_status("abc", path, ["business", "it"])
+    assert not partial.approved and "roles ['it']" in partial.problem and len(partial.signed) == 2
+
+
 def test_approve_and_required_roles(tmp_path):
     path = tmp_path / "approvals.csv"
     with pytest.raises(MappingNotApprovedError, match="no mapping version has been approved"):
@@ -191,6 +208,26 @@ def test_coverage_report(tmp_path):
         ["u8_region", "0101", "1101 | 99"]
     ]
     assert not cov.ok and cov.blocking["unmapped_values"] == 3
+    # the flat issue table: one row per issue, the parts in report order
+    without_uscc = compute_coverage(records.drop(columns=["uscc"]), _profiles(), ms)
+    flat = coverage_issues(without_uscc)
+    assert list(flat.columns) == ["kind", "profile", "target_field", "detail", "count"]
+    assert list(dict.fromkeys(flat["kind"])) == [
+        "unmapped_value",
+        "required_without_source",
+        "not_in_picklist",
+        "conflict",
+        "unknown_source",
+        "required_empty (rows rejected at export)",
+    ]
+    rows = [tuple(r) for r in flat.drop(columns="detail").itertuples(index=False)]
+    assert rows[0] == ("unmapped_value", "sap_s4_cockpit_customer", "general.KUKLA", 2)
+    assert rows[5] == ("conflict", "", "u8_region", 2)
+    assert flat["detail"].iloc[4] == "Z ∉ {A; B; C; D; E}"
+    assert flat["detail"].iloc[6].startswith("uscc (") and flat["count"].iloc[6] == 0
+    assert list(flat["count"].iloc[-1:]) == [1]
+    # with no profiles only the value maps' own conflicts are left
+    assert coverage_issues(compute_coverage(records.iloc[:0], {}, ms))["kind"].tolist() == ["conflict"]
 
 
 def test_mapping_stage_writes_review_workbook(tmp_path):
@@ -208,7 +245,13 @@ def test_mapping_stage_writes_review_workbook(tmp_path):
         ["u8_region", "42", 1]
     ]
     assert rep.metrics()["coverage_unmapped_values"] == 1
-    wb = load_workbook(rep.workbook, read_only=True)
+    workbook = write_mapping_review(ctx, rep)
+    assert workbook == ctx.paths.tables / "mapping_review.xlsx"
+    sheets = review_sheets(rep, "en")
+    assert list(sheets) == list(SHEETS["en"])
+    assert sheets["summary"].iloc[1].tolist() == ["approved", "yes"]
+    assert sheets["approvals"].equals(rep.sign_off.approvals)
+    wb = load_workbook(workbook, read_only=True)
     assert wb.sheetnames[:4] == ["概要", "字段映射", "值映射", "未映射的值"]
     rows = list(wb["未映射的值"].iter_rows(values_only=True))
     assert rows[1][-2:] == ("42", 1)

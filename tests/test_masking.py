@@ -12,6 +12,7 @@ from workbench.core.masking import (
     mask_id,
     mask_person_name,
     mask_phone,
+    mask_values_by,
 )
 from workbench.project.settings.report import MaskingSettings
 
@@ -81,3 +82,20 @@ def test_mask_frame_masks_copy_and_respects_switch() -> None:
     assert out["email"].tolist() == ["a*@qq.com", "*"]
     assert df["mobile"].tolist()[0] == "13800138000"  # the input is untouched
     assert mask_frame(df, kinds, MaskingSettings(enabled=False)) is df
+
+
+def test_mask_values_by_masks_long_form_rows_of_personal_fields() -> None:
+    kinds = {"mobile": "phone", "customer_name": "customer_name"}
+    long = pd.DataFrame(
+        {
+            "field": ["mobile", "customer_name", "mobile_raw", None],
+            "value": ["13800138000", "华瑞", "13912345678", "x"],
+        }
+    )
+    out = mask_values_by(long, "field", kinds)
+    assert out["value"].tolist() == ["138****8000", "华瑞", "139****5678", "x"]
+    assert long["value"].iloc[0] == "13800138000"  # a copy
+    off = MaskingSettings(enabled=False)
+    assert mask_values_by(long, "field", kinds, off) is long
+    failures = pd.DataFrame({"column": ["mobile"], "v": ["13800138000"]})
+    assert mask_values_by(failures, "column", kinds, value="v")["v"].tolist() == ["138****8000"]

@@ -17,7 +17,6 @@ from workbench.core.monitoring.history import (
     apply_master_edit,
     collect_run_metrics,
     compare_runs,
-    history_path,
     metric_trend,
     publish_master,
     read_change_log,
@@ -69,9 +68,9 @@ def test_metrics_match_an_independent_computation(project) -> None:
 
 def test_two_runs_show_a_trend(project) -> None:
     config, con, root = project
-    hist = history_path(config)
-    assert hist == config.output_dir / "history.duckdb"
     ctx1 = RunContext(config, RunPaths(root / "runs" / "20260101-000000").ensure())
+    hist = ctx1.project.run_history
+    assert hist == config.output_dir / "history.duckdb"
     record_run_metrics(ctx1, con)
     con.execute("update golden_customers set email = 'new@x.cn' where master_id = 'M003'")
     ctx2 = RunContext(config, RunPaths(root / "runs" / "20260102-000000").ensure())

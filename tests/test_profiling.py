@@ -15,13 +15,14 @@ import plotly.graph_objects as go
 import pyarrow as pa
 import pytest
 
-from workbench.core.profiling import profile as P
+from workbench.core import ingest
+from workbench.core import profiling as P
 from workbench.engine.connection import connect, table_exists
 from workbench.errors import WorkbenchError
 from workbench.presentation.charts import profile as charts
 from workbench.presentation.reports.html import find_external_references
 from workbench.presentation.reports.profile_report import build_profile_report, write_profile_report
-from workbench.project.config import parse_config
+from workbench.project.config import LINEAGE_COLUMNS, parse_config
 from workbench.project.context import RunContext
 from workbench.project.paths import RunPaths
 
@@ -354,7 +355,7 @@ def test_profile_table_top_values_and_patterns(con):
 
 def test_profile_ignores_lineage_columns_and_checks_names(staged):
     df = P.profile_columns(staged, "stg_erp")
-    assert not set(P.LINEAGE_COLUMNS) & set(df["field"])
+    assert not set(LINEAGE_COLUMNS) & set(df["field"])
     assert "备注" in set(df["field"])
     with pytest.raises(WorkbenchError, match="has no column"):
         P.profile_columns(staged, "stg_erp", ["customer_id", "nope"])
@@ -377,6 +378,22 @@ def test_builders_return_sql_and_params(con):
     assert [r[2] for r in con.execute(pats.sql, pats.params).fetchall()] == ["9", "a"]
     with pytest.raises(WorkbenchError, match="no columns"):
         P.build_top_values_sql("v", [], 3)
+
+
+@pytest.mark.parametrize("k", [0, -1, True, 2.5])
+def test_top_k_must_be_a_positive_whole_number(k):
+    from workbench.core.profiling.sql import check_top_k
+
+    with pytest.raises(WorkbenchError, match="positive whole number"):
+        check_top_k(k)
+    with pytest.raises(WorkbenchError, match="positive whole number"):
+        P.build_patterns_sql("m", k)
+
+
+def test_scratch_tables_do_not_survive_a_profile(staged, config):
+    P.profile_sources(config, staged)
+    sql = "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, '__wb_')"
+    assert staged.execute(sql).fetchall() == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,7 +486,7 @@ def test_profile_sources_saves_tables_and_reruns_identically(staged, config):
     P.profile_sources(config, staged, top_k=3)
     second = {t: staged.execute(f"SELECT * FROM {t}").fetchall() for t in result.tables.values()}
     assert first == second
-    loaded = P.load_profile(staged)
+    loaded = P.read_profile_tables(staged)
     assert loaded.columns["field"].tolist() == result.columns["field"].tolist()
 
 
@@ -477,12 +494,12 @@ def test_profile_sources_names_a_source_that_was_not_ingested(con, config):
     with pytest.raises(WorkbenchError, match="'erp' has no staged table"):
         P.profile_sources(config, con)
     with pytest.raises(WorkbenchError, match="run the audit stage"):
-        P.load_profile(con)
+        P.read_profile_tables(con)
 
 
 def test_audit_metrics(staged, config):
     result = P.profile_sources(config, staged)
-    metrics = P.build_audit_metrics(P.read_ingest_summary(staged), result, "r/profile.html")
+    metrics = P.build_audit_metrics(ingest.read_ingest_summary(staged), result, "r/profile.html")
     assert metrics["rows"]["erp"] == {"file": 7, "staged": 5, "quarantined": 2}
     assert metrics["quarantined_total"] == 2 and metrics["columns_profiled"] == 18
     assert metrics["duplicate_ids"] == {"erp": 2, "crm": 0, "ledger": 0, "tx": 0}
@@ -493,8 +510,8 @@ def test_audit_metrics(staged, config):
 
 
 def test_quarantine_readers(staged):
-    assert P.read_quarantine(staged)["row_number"].tolist() == [7, 9]
-    reasons = P.quarantine_reasons(staged)
+    assert ingest.read_quarantine(staged)["row_number"].tolist() == [7, 9]
+    reasons = ingest.quarantine_reasons(staged)
     assert "undecodable bytes for gb18030" in reasons["reason"].tolist()
 
 
@@ -514,7 +531,7 @@ def test_choose_field(staged, config):
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_figures_hold_the_profile(staged, config, language):
     result = P.profile_sources(config, staged)
-    summary = P.read_ingest_summary(staged, config)
+    summary = ingest.read_ingest_summary(staged, config)
     heat = charts.figure_missing_heatmap(result.columns, language)
     trace = heat.data[0]
     assert list(trace.y) == ["erp", "crm", "ledger", "tx"]

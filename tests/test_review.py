@@ -8,16 +8,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.core.linkage.review import (
+from workbench.core.linkage.review_queue import (
     LABEL_COLUMNS,
     ReviewLabelsError,
-    labels_path_for,
     load_review_items,
     read_decisions,
     save_decision,
 )
 from workbench.engine.connection import connect
 from workbench.project.config import parse_config
+from workbench.project.paths import ProjectPaths
 
 T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -179,7 +179,7 @@ def test_read_decisions_names_the_bad_line(tmp_path):
 
 
 def test_labels_path_defaults_beside_the_config(tmp_path):
-    assert labels_path_for(make_config(tmp_path)) == tmp_path / "review_labels.csv"
+    assert ProjectPaths(make_config(tmp_path)).review_labels == tmp_path / "review_labels.csv"
 
 
 def test_review_items_side_by_side(con, tmp_path):

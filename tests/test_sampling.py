@@ -11,6 +11,7 @@ from scipy import stats
 from validation_fixtures import build_run_tables, make_config
 
 from workbench.core.validation.sampling import (
+    REVIEW_COLUMNS,
     SamplingError,
     allocate,
     draw_sample,
@@ -18,11 +19,12 @@ from workbench.core.validation.sampling import (
     load_plan,
     plan_sample,
     read_verdicts,
+    review_sheet,
     sample_masters,
-    write_review_workbook,
     zero_defect_sample_size,
 )
 from workbench.engine.connection import connect
+from workbench.presentation.workbooks.business_sample import write_review_workbook
 from workbench.project.settings.report import SamplingSettings
 
 
@@ -190,3 +192,55 @@ def test_unknown_stratum_is_refused(tmp_path) -> None:
     build_run_tables(con)
     with pytest.raises(SamplingError, match="unknown stratum"):
         sample_masters(con, SamplingSettings(strata=["region"]), 1)
+
+
+def test_review_sheet_is_masked_data_with_empty_review_columns(sampled) -> None:
+    config, con, _, sample, _ = sampled
+    sheet = review_sheet(
+        con, config, sample, masking=config.report.masking, fields=["customer_name", "mobile"]
+    )
+    assert list(sheet.rows.columns) == [
+        "sample_no",
+        "master_id",
+        "stratum",
+        "customer_name",
+        "mobile",
+        *REVIEW_COLUMNS,
+    ]
+    assert (sheet.rows[REVIEW_COLUMNS] == "").all().all()
+    assert all("****" in m for m in sheet.rows["mobile"].dropna())
+    # the section labels are the workbook's
+    assert set(sheet.history["section"]) <= {"source_row", "golden", "transaction"}
+    phones = sheet.history.loc[sheet.history["field"] == "mobile", "value"].dropna()
+    assert len(phones) and all("*" in v for v in phones)
+    assert sheet.history["sample_no"].notna().all()
+
+
+def test_business_sample_writes_the_sheet_before_reading_verdicts(tmp_path) -> None:
+    """The run's review sheet is there even when the returned verdicts are invalid."""
+    from workbench.core.validation import business_sample
+    from workbench.presentation.workbooks.business_sample import write_business_sample_workbook
+    from workbench.project.context import RunContext
+    from workbench.project.paths import RunPaths
+
+    config = make_config(tmp_path, sampling={"target_accuracy": 0.9, "confidence": 0.9})
+    ctx = RunContext(config, RunPaths(tmp_path / "runs" / "r1").ensure())
+    con = connect()
+    try:
+        build_run_tables(con)
+        first = business_sample(ctx, con, write_sheet=write_business_sample_workbook)
+        assert first.workbook == ctx.paths.review / "business_sample.xlsx" and first.workbook.is_file()
+        assert first.verdicts is None and first.metrics()["sample_workbook"] == str(first.workbook)
+        returned = ctx.project.verdicts
+        returned.write_bytes(first.workbook.read_bytes())
+        _fill(returned, {1: "maybe"})
+        first.workbook.unlink()
+        with pytest.raises(SamplingError, match="'maybe' is not a verdict"):
+            business_sample(ctx, con, write_sheet=write_business_sample_workbook)
+        assert first.workbook.is_file()
+        _fill(returned, {1: "ok"})
+        answered = business_sample(ctx, con)  # no writer: the path is still reported
+        assert answered.result is not None and answered.result.reviewed == 1
+        assert con.sql("select count(*) from sample_verdicts").fetchall()[0][0] == len(answered.sample)
+    finally:
+        con.close()

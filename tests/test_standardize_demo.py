@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.core.ingest.sources import ingest_sources
+from workbench.core.ingest import ingest_sources
 from workbench.core.standardize import standardize_customers
 from workbench.core.standardize.base import has_traditional
 from workbench.engine.connection import connect

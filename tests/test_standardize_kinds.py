@@ -384,3 +384,60 @@ def test_phone_province_hint_from_landlines_and_optionally_mobiles():
     settings = StandardizeSettings(fill={"province_phone_types": ["landline", "mobile"]})
     out = standardize_phones(raw, "CN", settings=settings, reference=load_reference(settings))
     assert out["__province"].iloc[0] is not None  # the geocoder knows where 139 1234 was issued
+
+
+# --------------------------------------------------------------------------------------------
+# the shared helpers of the standardizers (base.py)
+
+
+def test_per_value_skips_blanks_and_passes_the_region():
+    from workbench.core.standardize.base import per_value, region_series
+
+    values = pd.Series(["a", None, "  ", float("nan"), "b"], index=[10, 11, 12, 13, 14], dtype=object)
+    assert per_value(values, lambda raw: {"value": raw.upper()}) == [
+        {"value": "A"},
+        {},
+        {},
+        {},
+        {"value": "B"},
+    ]
+    regions = region_series("DE", values)
+    assert regions.tolist() == ["DE"] * 5 and regions.index.equals(values.index)
+    given = pd.Series(["CN", "DE", "US", "FR", None], index=values.index)
+    assert region_series(given, values) is given
+    assert per_value(values, lambda raw, reg: {"value": f"{raw}@{reg}"}, given) == [
+        {"value": "a@CN"},
+        {},
+        {},
+        {},
+        {"value": "b@None"},
+    ]
+
+
+def test_rejected_and_result_from_records():
+    from workbench.core.standardize.base import rejected, result_from_records
+
+    assert rejected("too_short") == {"valid": False, "issue": "too_short", "rule": "reject_too_short"}
+    assert rejected("uscc_bad_check", country="CN")["country"] == "CN"
+    values = pd.Series(["Ab", "x", "  ", "same"], index=[3, 5, 7, 9], dtype=object)
+    records = [
+        {"value": "ab", "valid": True, "rule": "lower"},
+        rejected("too_short"),
+        {},
+        {"value": "same", "valid": True},
+    ]
+    frame = result_from_records(records, values, ("extra",))
+    assert list(frame.columns) == ["value", "valid", "issue", "rule", "extra", "valid_before"]
+    assert frame.index.tolist() == [3, 5, 7, 9]
+    assert frame["rule"].tolist() == ["lower", "reject_too_short", None, None]
+    assert frame["valid_before"].tolist() == [False, False, None, True]
+    assert frame["extra"].tolist() == [None] * 4  # None, never NaN
+
+
+def test_resolve_reference_loads_defaults_only_when_not_given():
+    from workbench.core.standardize.base import resolve_reference
+
+    settings, reference = resolve_reference(None, None)
+    assert isinstance(settings, StandardizeSettings) and "legal_forms" in reference.tables
+    given = StandardizeSettings(status_words={"火星": "inactive"})
+    assert resolve_reference(given, reference) == (given, reference)

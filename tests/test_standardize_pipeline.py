@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.core.ingest.sources import ingest_sources
+from workbench.core.ingest import ingest_sources
 from workbench.core.standardize import StandardizeError, standardize_customers
 from workbench.engine.connection import connect, table_columns
 from workbench.project.config import load_config
@@ -313,3 +313,27 @@ def test_unknown_table_name_in_settings_is_refused(tmp_path):
     path = make_project(tmp_path, "standardize:\n  tables: {legal_form: x.csv}\n")
     with pytest.raises(ConfigError, match="legal_forms"):
         load_config(path)
+
+
+def _table_names(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def test_no_scratch_table_survives_a_run_or_a_failed_run(tmp_path):
+    from workbench.engine.catalog import CHANGE_LOG, FIELD_VALIDITY, STD_CUSTOMERS, TEMP_PREFIX
+
+    config = load_config(make_project(tmp_path))
+    con = connect(tmp_path / "run.duckdb")
+    ingest_sources(config, con)
+    staged = _table_names(con)
+    standardize_customers(config, con)
+    assert _table_names(con) - staged == {STD_CUSTOMERS.name, CHANGE_LOG.name, FIELD_VALIDITY.name}
+    views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    assert views == []
+    # a fill into a date field fails after the base, the activity and the lookups were built
+    config.standardize.fill.industry = True
+    config.standardize.fill.industry_column = "created_date"
+    with pytest.raises(StandardizeError, match="not text"):
+        standardize_customers(config, con)
+    assert not [n for n in _table_names(con) if n.startswith(TEMP_PREFIX)]
+    con.close()

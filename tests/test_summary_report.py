@@ -7,12 +7,12 @@ import pytest
 from validation_fixtures import build_run_tables, golden_frame, make_config, write_generic_load_files
 
 from workbench.core.monitoring.history import read_history, record_run_metrics
+from workbench.core.validation import FAILURE_COLUMNS, RESULT_COLUMNS
 from workbench.core.validation.reconcile import reconcile_run
 from workbench.core.validation.sampling import sample_masters
-from workbench.core.validation.suites import FAILURE_COLUMNS, RESULT_COLUMNS
 from workbench.engine.connection import connect
 from workbench.presentation.reports.html import find_external_references
-from workbench.presentation.reports.summary import find_links, write_summary_report
+from workbench.presentation.reports.summary import LINK_CANDIDATES, find_links, write_summary_report
 from workbench.project.context import RunContext
 from workbench.project.paths import RunPaths
 
@@ -118,15 +118,17 @@ def test_demo_run_end_to_end(tmp_path) -> None:
     from openpyxl import load_workbook
     from validation_fixtures import build_demo_run
 
-    from workbench.core.monitoring.history import history_path, metric_trend
-    from workbench.core.validation.sampling import business_sample
-    from workbench.core.validation.suites import validate_run
+    from workbench.core.monitoring.history import metric_trend
+    from workbench.core.validation import business_sample, validate_run
     from workbench.presentation.browser import check_run_pages, find_chromium
+    from workbench.presentation.datadocs import publish_data_docs
+    from workbench.presentation.workbooks.business_sample import write_business_sample_workbook
 
     ctx = build_demo_run(tmp_path)
     con = ctx.connect()
     try:
         outcome = validate_run(ctx, con)
+        publish_data_docs(outcome)
         assert (ctx.paths.datadocs / "index.html").exists() and outcome.pages
         assert {"source_erp", "source_crm", "source_ledger", "standardized_customers"} <= set(outcome.pages)
         assert any(s.startswith("load_ready_sap_s4_cockpit_customer") for s in outcome.pages)
@@ -135,7 +137,7 @@ def test_demo_run_end_to_end(tmp_path) -> None:
         assert len(recon.dispositions) == files.fetchall()[0][0]  # every customer source row, once
         assert recon.problems.empty and recon.dispositions["record_key"].is_unique
         assert recon.metrics()["checksums_match"]
-        sample = business_sample(ctx, con)
+        sample = business_sample(ctx, con, write_sheet=write_business_sample_workbook)
         sheet = load_workbook(sample.workbook, read_only=True)
         assert sheet["sample"].max_row == sample.plan.sample_size + 2 and sheet["history"].max_row > 10
         sheet.close()
@@ -153,6 +155,15 @@ def test_demo_run_end_to_end(tmp_path) -> None:
         assert (ctx.paths.reports / "summary.png").exists()
     ctx2 = build_demo_run(tmp_path, through="golden", run_id="r2")
     record_run_metrics(ctx2)
-    history = read_history(history_path(ctx.config))
+    history = read_history(ctx.project.run_history)
     trend = metric_trend(history, "completeness")
     assert list(trend.index) == ["r1", "r2"] and trend.notna().all().all()
+
+
+def test_notebook_links_follow_the_stage_declaration() -> None:
+    from workbench.project.stages import stage_spec
+
+    assert LINK_CANDIDATES["profile"][1] == "html/10_*.html"
+    assert LINK_CANDIDATES["export"][1] == "html/70_*.html"
+    for key, stage in (("standardize", "standardize"), ("match", "match"), ("batches", "batches")):
+        assert stage_spec(stage).notebook.startswith(LINK_CANDIDATES[key][1].removeprefix("html/")[:3])

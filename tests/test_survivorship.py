@@ -292,7 +292,7 @@ def test_masters_naming_each_other_as_parent_keep_no_link(con):
     assert g["M3"]["parent_master_id"] == "M1"
     assert result.parent_cycles_dropped == 2 and result.parent_links == 1
     assert not con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE starts_with(table_name, '__golden')"
+        "SELECT count(*) FROM information_schema.tables WHERE starts_with(table_name, '__wb_')"
     ).fetchall()[0][0]
 
 
@@ -500,6 +500,21 @@ def test_config_problems_are_reported_together():
     assert "unknown kind 'phones'" in text
 
 
+def test_check_survivorship_names_missing_columns_and_clashes():
+    from workbench.core.golden.survivorship import check_survivorship
+
+    config = make_config({"recency_fields": ["changed_at"], "extra_fields": ["industry"]})
+    std_cols = [c for c in std_row("erp:1") if c != "mobile"]
+    with pytest.raises(SurvivorshipError) as err:
+        check_survivorship(config, std_cols)
+    text = str(err.value)
+    assert "3 problem(s)" in text
+    assert "survivorship.recency_fields: std_customers has no column 'changed_at'" in text
+    assert "survivorship.extra_fields: std_customers has no column 'industry'" in text
+    assert "std_customers lacks the canonical field(s) ['mobile']" in text
+    check_survivorship(make_config(), list(std_row("erp:1")))  # a good setup passes
+
+
 def test_unknown_rule_name_is_refused_at_load():
     from workbench.errors import ConfigError
 
@@ -604,7 +619,7 @@ def test_a_source_field_named_like_a_record_column(con):
 def test_golden_on_the_demo_with_true_clusters(tmp_path):
     """Real ingest and standardize of a small demo; clusters from the ground truth (so this measures
     survivorship, not matching): golden values agree with the true entities."""
-    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.ingest import ingest_sources
     from workbench.core.standardize.pipeline import standardize_customers
     from workbench.demo import generate_demo
     from workbench.project.config import load_config

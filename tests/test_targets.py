@@ -8,6 +8,7 @@ from fixtures.export.helpers import make_run
 
 from workbench.core.targets import (
     ProfileError,
+    did_you_mean,
     list_profiles,
     load_profile,
     load_profile_file,
@@ -113,3 +114,9 @@ def test_invalid_profile_lists_every_problem(tmp_path):
 def test_unknown_profile_name_suggests(tmp_path):
     with pytest.raises(ProfileError, match="did you mean 'generic'"):
         load_profile("generik")
+
+
+def test_did_you_mean_names_the_closest_option_only_when_close():
+    assert did_you_mean("KUNR", ["KUNNR", "NAME1"]) == " (did you mean 'KUNNR'?)"
+    assert did_you_mean("zzz", ["KUNNR", "NAME1"]) == ""
+    assert did_you_mean("x", []) == ""

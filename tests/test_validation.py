@@ -10,17 +10,17 @@ import pytest
 from validation_fixtures import build_run_tables, golden_frame, make_config, write_generic_load_files
 
 from workbench.core.targets.profiles import load_profile
-from workbench.demo.generator import SUITES_DIR as DEMO_SUITES_DIR
-from workbench.core.validation.suites import (
+from workbench.core.validation import (
     SuiteError,
     build_load_ready_suites,
     build_source_suite,
     load_suite,
     read_suite_file,
-    rewrite_page_offline,
     validate_run,
 )
+from workbench.demo.generator import SUITES_DIR as DEMO_SUITES_DIR
 from workbench.engine.connection import connect
+from workbench.presentation.datadocs import publish_data_docs, rewrite_page_offline
 from workbench.presentation.reports.html import find_external_references
 from workbench.project.context import RunContext
 from workbench.project.paths import RunPaths
@@ -126,15 +126,16 @@ def validated(tmp_path_factory):
     path.write_bytes(text.encode("utf-8-sig"))
     ctx = RunContext(config, RunPaths(root).ensure())
     outcome = validate_run(ctx, con)
+    assert publish_data_docs(outcome) == outcome.docs_index
     yield ctx, con, outcome
     con.close()
 
 
 def test_analytics_are_off(validated) -> None:
-    from workbench.core.validation.suites import _new_context
+    from workbench.core.validation.gx_context import new_context
 
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
-    assert _new_context(None).config.analytics_enabled is False
+    assert new_context(None).config.analytics_enabled is False
 
 
 def test_failures_come_back_with_business_keys(validated) -> None:
@@ -216,3 +217,182 @@ def test_source_suite_builder_uses_kinds(tmp_path) -> None:
     assert ("expect_column_values_to_match_regex", "email") in cols
     assert ("expect_column_values_to_be_unique", "customer_code") in cols
     assert suite["meta"]["workbench"]["dataset"] == "stg_erp"
+
+
+# --------------------------------------------------------------------------------------------
+# suites from the rule tables (expectations/*.yaml)
+
+SUITES_BEFORE = Path(__file__).parent / "fixtures" / "validation" / "suites_before.json"
+
+
+def _configs(tmp_path: Path) -> dict:
+    """The configs whose generated suites were captured from the hand-written builders."""
+    from validation_fixtures import every_kind_config
+
+    import workbench.demo
+    from workbench.project.config import load_config
+
+    for sub in ("fx", "cn", "de"):
+        (tmp_path / sub).mkdir()
+    return {
+        "demo": load_config(Path(workbench.demo.__file__).parent / "workbench.yaml", check_files=False),
+        "intl": load_config(
+            Path(__file__).parent / "fixtures/projects/intl/workbench.yaml", check_files=False
+        ),
+        "fixture": make_config(tmp_path / "fx"),
+        "every_kind_cn": every_kind_config(tmp_path / "cn", "CN"),
+        "every_kind_de": every_kind_config(tmp_path / "de", "DE"),
+    }
+
+
+def _generated_suites(tmp_path: Path) -> dict:
+    from validation_fixtures import EVERY_RULE_PROFILE
+
+    from workbench.core.targets.profiles import list_profiles, load_profile_file
+    from workbench.core.validation import build_standardized_suite
+
+    out: dict = {}
+    for label, config in _configs(tmp_path).items():
+        for s in config.sources:
+            out[f"{label}/source_{s.name}"] = build_source_suite(s, config)
+        out[f"{label}/standardized_customers"] = build_standardized_suite(config)
+    profiles = {r.name: load_profile(r.name) for r in list_profiles()}
+    profiles["every_rule"] = load_profile_file(EVERY_RULE_PROFILE)
+    for name, profile in profiles.items():
+        out[f"profile/{name}"] = build_load_ready_suites(profile)
+    return out
+
+
+def test_rule_tables_build_the_suites_the_hand_written_builders_built(tmp_path) -> None:
+    """suites_before.json holds what the builders produced before the rules became tables (same
+    expectations, order, kwargs, severities, descriptions and suite meta; key order too)."""
+    before = json.loads(SUITES_BEFORE.read_text(encoding="utf-8"))
+    now = _generated_suites(tmp_path)
+    assert sorted(now) == sorted(before)
+    for key, suites in before.items():
+        assert json.dumps(now[key], ensure_ascii=False) == json.dumps(suites, ensure_ascii=False), key
+
+
+def test_every_generated_suite_survives_loading(tmp_path) -> None:
+    for key, suites in _generated_suites(tmp_path).items():
+        for suite in suites if isinstance(suites, list) else [suites]:
+            assert len(load_suite(suite, origin=key).expectations) == len(suite["expectations"]) > 0, key
+
+
+def test_rule_tables_live_in_the_top_level_expectations_folder() -> None:
+    from workbench.core.validation import RULES_DIR, STANDARDIZED_SUITE, load_rule_table
+
+    assert Path(__file__).resolve().parents[1] / "expectations" == RULES_DIR
+    assert sorted(p.stem for p in RULES_DIR.glob("*.yaml")) == ["load_ready", "source", STANDARDIZED_SUITE]
+    assert load_rule_table(STANDARDIZED_SUITE).suite["name"] == STANDARDIZED_SUITE
+
+
+def test_render_keeps_a_whole_placeholder_typed_and_fills_text() -> None:
+    from workbench.core.validation.rules import render
+
+    picklist = ["A", "B"]
+    facts = {"name": "KUNNR", "length": 10, "allowed": picklist, "decimals": 2}
+    out = render(
+        {
+            "column": "${name}",
+            "max_value": "${length}",
+            "value_set": "${allowed}",
+            "regex": r"^\d{1,${decimals}}$",
+        },
+        facts,
+    )
+    assert out == {"column": "KUNNR", "max_value": 10, "value_set": ["A", "B"], "regex": r"^\d{1,2}$"}
+    assert out["value_set"] is not picklist  # a copy: the suite does not share the profile's list
+    assert render("${name} has at most ${length} characters", facts) == "KUNNR has at most 10 characters"
+
+
+@pytest.mark.parametrize(
+    ("expected", "value", "holds"),
+    [
+        ("phone", "phone", True),
+        ("phone", "email", False),
+        (["amount", "number"], "number", True),
+        ({"not": ["id", "text"]}, "id", False),
+        ({"not": ["id", "text"]}, "phone", True),
+        ({"not": [None, 0]}, 2, True),
+        ({"not": [None, 0]}, 0, False),
+        (None, None, True),
+        (0, None, False),
+        ({"set": True}, ["x"], True),
+        ({"set": True}, None, False),
+        ({"set": False}, None, True),
+        (True, True, True),
+    ],
+)
+def test_when_conditions(expected, value, holds) -> None:
+    from workbench.core.validation.rules import condition_holds
+
+    assert condition_holds(expected, value) is holds
+
+
+def test_rule_table_problems_name_section_row_and_allowed_values(tmp_path) -> None:
+    from workbench.core.validation import RuleTableError, load_rule_table
+
+    (tmp_path / "source.yaml").write_text(
+        """
+suite: {name: "source_${source}", dataset: "${table}", stage: ingest, keys: [], note: x}
+first:
+  - {type: expect_column_values_to_not_be_null, kwargs: {column: a}, severity: fatal,
+     description_zh: a, description_en: a}
+per_field:
+  - {when: {colour: red}, type: expect_column_values_to_be_unique, kwargs: {column: "${fld}"},
+     severity: error, description_zh: a, description_en: a}
+  - {when: {kind: {maybe: 1}}, type: be_unique, kwargs: {column: "${field}"}, severity: error,
+     description_en: a}
+last: []
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleTableError) as err:
+        load_rule_table("source", tmp_path)
+    text = str(err.value)
+    assert "first[0].severity: 'fatal' is not one of ['error', 'warning']" in text
+    assert "per_field[0].when: unknown fact 'colour'" in text and "'kind'" in text
+    assert "per_field[0]: unknown placeholder ${fld}" in text
+    assert "per_field[1]: missing key 'description_zh'" in text
+    assert "per_field[1].type: 'be_unique' is not a GX expectation type" in text
+    assert "per_field[1].when.kind: {'maybe': 1} is not a condition" in text
+    with pytest.raises(RuleTableError, match="unknown rule table 'sources'"):
+        load_rule_table("sources")
+
+
+def test_a_changed_rule_table_changes_the_suite(tmp_path) -> None:
+    """The tables are the rules: a project of the workbench edits a row, not code."""
+    import shutil
+
+    from workbench.core.validation import RULES_DIR
+
+    shutil.copy(RULES_DIR / "source.yaml", tmp_path / "source.yaml")
+    text = (tmp_path / "source.yaml").read_text(encoding="utf-8")
+    (tmp_path / "source.yaml").write_text(
+        text.replace("description_en: ${field} looks like a phone number", "description_en: ${field} rings"),
+        encoding="utf-8",
+    )
+    config = make_config(tmp_path)
+    suite = build_source_suite(config.source("erp"), config, rules_dir=tmp_path)
+    phones = [e for e in suite["expectations"] if e["kwargs"].get("column") == "mobile"]
+    assert [e["meta"]["description_en"] for e in phones] == ["mobile rings"]
+
+
+def test_publish_without_docs_does_nothing() -> None:
+    import pandas as pd
+
+    from workbench.core.validation import FAILURE_COLUMNS, RESULT_COLUMNS, ValidationOutcome
+
+    outcome = ValidationOutcome(pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame(columns=FAILURE_COLUMNS))
+    assert publish_data_docs(outcome) is None and outcome.docs_index is None
+
+
+def test_mask_page_replaces_longest_values_first() -> None:
+    from workbench.presentation.datadocs import mask_page
+
+    page = "<td>13800138000</td><td>A&amp;B 1380013</td>"
+    masked = mask_page(
+        page, {"1380013": "138****", "13800138000": "138****8000", "A&B 1380013": "A&B 138****"}
+    )
+    assert masked == "<td>138****8000</td><td>A&amp;B 138****</td>"

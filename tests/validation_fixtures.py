@@ -416,7 +416,7 @@ def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "expo
 
     Returns the :class:`~workbench.project.context.RunContext` of the run (its folder is the project's latest run).
     """
-    from workbench.core.ingest.sources import ingest_sources
+    from workbench.core.ingest import ingest_sources
     from workbench.core.standardize import standardize_customers
     from workbench.demo import generate_demo
     from workbench.project.config import load_config
@@ -442,7 +442,7 @@ def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "expo
     from workbench.core.golden.survivorship import build_golden_records
     from workbench.core.linkage.pipeline import match_customers
 
-    match_customers(ctx, charts=False)
+    match_customers(ctx)  # no chart_writer: no Splink charts
     build_golden_records(ctx)
     if through == "export":
         from workbench.core.batches.plan import build_batch_plan
@@ -451,3 +451,44 @@ def build_demo_run(tmp_path: Path, *, customers: int = 300, through: str = "expo
         build_batch_plan(ctx)
         export_load_files(ctx, draft=True)
     return ctx
+
+
+EVERY_RULE_PROFILE = Path(__file__).resolve().parent / "fixtures" / "validation" / "every_rule_profile.yaml"
+
+
+def every_kind_config(tmp_path: Path, region: str = "CN") -> ProjectConfig:
+    """A project whose customer source has one column of every field kind (suite builder tests)."""
+    from workbench.project.config import Kind
+
+    columns = {"ID": {"field": "customer_id", "kind": "id"}}
+    columns.update(
+        {f"c_{k.value}": {"field": f"f_{k.value}", "kind": k.value} for k in Kind if k.value != "id"}
+    )
+    raw = {
+        "project": {"name": "every kind", "language": "en", "default_region": region, "seed": 1},
+        "sources": [
+            {"name": "main", "path": "main.csv", "id_column": "ID", "columns": columns},
+            {
+                "name": "second",
+                "path": "second.csv",
+                "id_column": "Key",
+                "columns": {
+                    "Key": {"field": "customer_id", "kind": "id"},
+                    "Name": {"field": "f_customer_name", "kind": "customer_name"},
+                },
+            },
+            {
+                "name": "acts",
+                "path": "acts.csv",
+                "role": "activity",
+                "customer_source": "main",
+                "id_column": "Cust",
+                "columns": {
+                    "Cust": {"field": "customer_id", "kind": "id"},
+                    "When": {"field": "f_date", "kind": "date"},
+                },
+            },
+        ],
+        "output": {"dir": "out"},
+    }
+    return parse_config(raw, tmp_path / "workbench.yaml", check_files=False)

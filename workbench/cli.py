@@ -182,7 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"{args.config}: OK — {len(config.sources)} source(s): {', '.join(s.name for s in config.sources)}")
     if args.headers:
-        from workbench.core.ingest.sources import check_headers
+        from workbench.core.ingest import check_headers
 
         check_headers(config)
         print("every mapped column is present in its file")

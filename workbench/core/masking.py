@@ -210,3 +210,37 @@ def mask_frame(
     for col, kind in plan.items():
         out[col] = mask_series(out[col].astype("object"), kind, s)
     return out
+
+
+def mask_values_by(
+    df: pd.DataFrame,
+    by: str,
+    field_kinds: Mapping[str, object],
+    settings: MaskingSettings | None = None,
+    *,
+    value: str = "value",
+) -> pd.DataFrame:
+    """Mask the `value` column of long-form rows whose `by` column names a column to mask.
+
+    For tables with one row per (record, field): a failures list (``column``, ``value``) or a
+    customer history (``field``, ``value``).
+
+    Args:
+        df: the long-form table.
+        by: the column naming each row's field or column.
+        field_kinds: canonical field → kind.
+        settings: ``report.masking``.
+        value: the column holding the values.
+
+    Returns:
+        A copy with those values masked (or `df` itself when masking is off or `df` is empty).
+    """
+    s = settings or MaskingSettings()
+    if not s.enabled or df.empty:
+        return df
+    plan = columns_to_mask(sorted(df[by].dropna().unique()), field_kinds, s)
+    out = df.copy()
+    for name, kind in plan.items():
+        sel = out[by] == name
+        out.loc[sel, value] = mask_series(out.loc[sel, value].astype("object"), kind, s)
+    return out

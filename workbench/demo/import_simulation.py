@@ -4,7 +4,8 @@ A real project reads the target ERP's own import logs (``workbench import-log``,
 :func:`workbench.core.export.import_log.process_import_logs`). The demo has no ERP, so this module
 plays one: :func:`simulate_import_log` writes a seeded, realistic log for a load file (SAP message
 list or simple row log) and :func:`run_simulated_loop` feeds those logs to the real loop, for the
-first load and for one retry. Only the demo (``workbench demo``) and the tests use it.
+first load and for one retry, and writes the fix worklists the real loop prepares. Only the demo
+(``workbench demo``) and the tests use it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workbench.core.export.import_log import (
     import_round,
 )
 from workbench.core.targets.profiles import TargetProfile
+from workbench.presentation.workbooks.import_worklist import write_fix_worklists
 from workbench.project.context import RunContext
 
 # (message class, number, text with {FIELD} placeholders, field) — SAP-style. The first two and
@@ -153,7 +155,7 @@ def simulate_import_log(
     return frame
 
 
-def _fill(text: str, rec: dict) -> str:
+def _fill(text: str, rec: dict[str, object]) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: str(rec.get(m.group(1), "")), text)
 
 
@@ -163,7 +165,8 @@ def run_simulated_loop(
     """Round 1 and its retry for every exported profile, with simulated ERP logs.
 
     Logs go to ``<run>/import_logs/<file>__log<round>.csv``; each round goes through the real loop
-    (:func:`~workbench.core.export.import_log.import_round`) and into the project's load history.
+    (:func:`~workbench.core.export.import_log.import_round`) and into the project's load history;
+    the fix worklists of the rounds are written to ``<run>/review/``.
     """
     from workbench.core.targets.profiles import load_project_profiles
 
@@ -184,11 +187,15 @@ def run_simulated_loop(
         paths2 = []
         for i, f in enumerate(first.retry_files["file"]):
             p = ctx.paths.import_logs / f"{Path(f).stem}__log2.csv"
-            simulate_import_log(ctx.paths.root / f, profile, fail_rate=retry_fail_rate, seed=seed + 1000 + i, path=p)
+            simulate_import_log(
+                ctx.paths.root / f, profile, fail_rate=retry_fail_rate, seed=seed + 1000 + i, path=p
+            )
             paths2.append(p)
         rounds.append(
             import_round(
                 ctx, profile, paths2, iteration=2, rows_sent=int(first.retry_files["rows"].sum()), retry=False
             )
         )
-    return collect_rounds(ctx, rounds, simulated=True)
+    loop = collect_rounds(ctx, rounds, simulated=True)
+    write_fix_worklists(ctx, loop)
+    return loop

@@ -19,10 +19,11 @@ def choose(
     """`size` values drawn from `options` (with replacement), as an object array."""
     opts = np.empty(len(options), dtype=object)
     opts[:] = list(options)
+    weights = None
     if p is not None:
-        p = np.asarray(p, dtype=float)
-        p = p / p.sum()
-    return opts[rng.choice(len(opts), size=size, p=p)] if size else opts[:0]
+        weights = np.asarray(p, dtype=float)
+        weights = weights / weights.sum()
+    return opts[rng.choice(len(opts), size=size, p=weights)] if size else opts[:0]
 
 
 def pick(

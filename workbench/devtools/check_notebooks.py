@@ -45,41 +45,45 @@ def check_notebook(path: Path) -> list[str]:
             problems.append(f"{where}: not valid Python: {exc}")
             continue
         if i in param_cells:
-            for node in tree.body:
-                ok = (
-                    isinstance(node, ast.AnnAssign)
-                    and isinstance(node.target, ast.Name)
-                    and node.value is not None
-                )
-                if ok:
-                    try:
-                        ast.literal_eval(node.value)
-                    except ValueError:
-                        ok = False
-                if not ok:
-                    problems.append(
-                        f"{where}: the parameters cell may only hold `name: type = literal` lines"
-                    )
-            names = {
-                n.target.id
-                for n in tree.body
-                if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
-            }
-            for required in ("config_path", "run_dir"):
-                if required not in names:
-                    problems.append(f"{where}: the parameters cell lacks `{required}`")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-                problems.append(f"{where}: defines a function or class; move it into the workbench package")
-                break
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and SQL_PATTERN.search(node.value)
-            ):
-                problems.append(f"{where}: holds SQL text; move the query into a package function")
-                break
+            problems.extend(_parameter_problems(tree, where))
+        problems.extend(_logic_problems(tree, where))
+    return problems
+
+
+def _is_literal_assignment(node: ast.stmt) -> bool:
+    if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None):
+        return False
+    try:
+        ast.literal_eval(node.value)
+    except ValueError:
+        return False
+    return True
+
+
+def _parameter_problems(tree: ast.Module, where: str) -> list[str]:
+    """The parameters cell holds only ``name: type = literal`` lines, ``config_path`` and ``run_dir`` among them."""
+    problems = [
+        f"{where}: the parameters cell may only hold `name: type = literal` lines"
+        for node in tree.body
+        if not _is_literal_assignment(node)
+    ]
+    names = {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    problems += [
+        f"{where}: the parameters cell lacks `{required}`"
+        for required in ("config_path", "run_dir")
+        if required not in names
+    ]
+    return problems
+
+
+def _logic_problems(tree: ast.Module, where: str) -> list[str]:
+    """Functions, classes and SQL text belong in the package, not in a notebook."""
+    problems: list[str] = []
+    nodes = list(ast.walk(tree))
+    if any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda) for n in nodes):
+        problems.append(f"{where}: defines a function or class; move it into the workbench package")
+    if any(isinstance(n, ast.Constant) and isinstance(n.value, str) and SQL_PATTERN.search(n.value) for n in nodes):
+        problems.append(f"{where}: holds SQL text; move the query into a package function")
     return problems
 
 

@@ -58,7 +58,7 @@ CHANGE_LOG = _t(
 FIELD_VALIDITY = _t("field_validity", ("source", "field"), "standardize", "valid share before and after")
 # -- mapping
 MAPPING_COVERAGE = _t(
-    "mapping_coverage", ("kind", "profile", "target_field", "detail"), "mapping", "mapping gaps and conflicts"
+    "mapping_coverage", (), "mapping", "mapping gaps and conflicts: a list of findings, no unique key"
 )
 # -- match
 MATCH_PAIRS = _t(
@@ -75,7 +75,9 @@ GOLDEN_PROVENANCE = _t(
 BATCH_PLAN = _t("batch_plan", ("master_id",), "batches", "every master in exactly one batch")
 # -- export
 LOAD_ROWS = _t("load_rows", ("profile", "file", "row_in_file"), "export", "every row written to a load file")
-REJECT_ROWS = _t("reject_rows", ("profile", "master_id", "field"), "export", "masters not written, with why")
+REJECT_ROWS = _t(
+    "reject_rows", ("profile", "master_id", "field", "reason"), "export", "masters not written, with why"
+)
 EXPORT_FILES = _t("export_files", ("profile", "file"), "export", "load files with rows, bytes and sha256")
 # -- validate
 VALIDATION_RESULTS = _t(
@@ -102,10 +104,10 @@ RUN_METRICS = _t(
 MASTER_CUSTOMERS = _t("master_customers", ("master_id",), "monitor", "the published customer master", "history")
 MASTER_CHANGE_LOG = _t("master_change_log", ("edit_id",), "monitor", "edits of the published master", "history")
 LOAD_ITERATIONS = _t(
-    "load_iterations", ("run_id", "profile", "round"), "export", "import rounds of every run", "load_history"
+    "load_iterations", ("run_id", "profile", "iteration"), "export", "import rounds of every run", "load_history"
 )
 LOAD_ITERATION_REASONS = _t(
-    "load_iteration_reasons", ("run_id", "profile", "round", "reason"), "export", "failures by reason",
+    "load_iteration_reasons", ("run_id", "profile", "iteration", "reason"), "export", "failures by reason",
     "load_history",
 )
 

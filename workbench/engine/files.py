@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 def write_text_atomic(path: Path | str, text: str, encoding: str = "utf-8") -> None:
@@ -60,3 +61,31 @@ class atomic_path:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def read_data_file(path: Path | str, error: type[Exception], *, what: str, hint: str = "") -> Any:
+    """Parse a UTF-8 YAML (``.yaml``/``.yml``) or JSON file that the workbench reads as data.
+
+    Args:
+        path: the file.
+        error: the exception class to raise (the caller's domain error).
+        what: what the file is, for messages ("target profile file", "suite file" …).
+        hint: appended to the "not found" message (where the path comes from, what to check).
+
+    Raises:
+        error: the file is missing or is not readable UTF-8 YAML/JSON; the message names the file.
+    """
+    import json
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {what} not found" + (f"; {hint}" if hint else ""))
+    is_json = path.suffix.lower() == ".json"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        return json.loads(text) if is_json else yaml.safe_load(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if is_json else "YAML"
+        raise error(f"{path}: not a readable UTF-8 {kind} file: {exc}") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 
 _original_connect = socket.socket.connect
 _original_connect_ex = socket.socket.connect_ex
@@ -30,13 +31,13 @@ def _is_local(address: object) -> bool:
         return False  # a host name: resolving it is network traffic already
 
 
-def _guarded_connect(self: socket.socket, address: object) -> None:
+def _guarded_connect(self: socket.socket, address: Any) -> None:
     if not _is_local(address):
         raise NetworkForbiddenError(f"network access to {address!r} attempted while forbidden")
     return _original_connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     if not _is_local(address):
         raise NetworkForbiddenError(f"network access to {address!r} attempted while forbidden")
     return _original_connect_ex(self, address)
@@ -44,5 +45,5 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
 
 def forbid_network() -> None:
     """Refuse every socket connection to a non-loopback address in this process."""
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]

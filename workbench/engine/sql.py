@@ -2,13 +2,12 @@
 
 Values are bound as parameters (``?``) wherever DuckDB allows it. Where it does not (a file path in
 ``COPY … TO``, a constant inside generated SQL such as Splink comparison levels), text goes through
-:func:`literal`; identifiers from config or files go through :func:`ident` after they have been
-checked against the schema (:func:`checked_column`).
+:func:`literal`; identifiers from config or files go through :func:`ident` after the caller has checked them
+against the schema (e.g. :func:`workbench.core.profiling.sql.check_columns`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -42,18 +41,3 @@ def copy_to(query: str, path: Path | str, options: str = "") -> str:
     """``COPY (query) TO 'path' (options)`` with the path quoted safely (apostrophes and all)."""
     opts = f" ({options})" if options and not options.lstrip().startswith("(") else f" {options}" if options else ""
     return f"COPY ({query}) TO {literal(Path(path))}{opts}"
-
-
-def checked_column(columns: Iterable[str], table: str, column: str) -> str:
-    """The quoted `column` after checking that `table` (with `columns`) has it."""
-    cols = list(columns)
-    if column not in cols:
-        raise WorkbenchError(f"table {table!r} has no column {column!r}; it has {cols}")
-    return ident(column)
-
-
-def safe_table_name(prefix: str, name: str) -> str:
-    """A table name made of a prefix and a config name that matched ``[a-z][a-z0-9_]*``."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise WorkbenchError(f"invalid name {name!r} for a table; use lower-case letters, digits and _")
-    return f"{prefix}{name}"

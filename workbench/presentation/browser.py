@@ -20,10 +20,17 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.engine.files import write_bytes_atomic
 from workbench.errors import WorkbenchError
+from workbench.presentation.datadocs import INDEX_PAGE
+from workbench.presentation.reports.summary import SUMMARY_NAME
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +97,20 @@ def find_chromium() -> str | None:
 class _DevTools:
     """A minimal DevTools protocol client over one browser websocket (flattened sessions)."""
 
-    def __init__(self, ws_url: str, timeout: float):
+    def __init__(self, ws_url: str, timeout: float) -> None:
         import websocket
 
         self._ws = websocket.create_connection(ws_url, timeout=timeout, suppress_origin=True)
         self._next = 0
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30):
+    def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        session: str | None = None,
+        timeout: float = 30,
+    ) -> Any:
         import websocket
 
         self._next += 1
@@ -307,7 +320,7 @@ def browser_metrics(checks: list[PageCheck]) -> dict[str, Any]:
     }
 
 
-def page_table(checks: list[PageCheck]):
+def page_table(checks: list[PageCheck]) -> pd.DataFrame:
     """One row per checked page (for the notebook): page, ok, counts, screenshot."""
     import pandas as pd
 
@@ -336,7 +349,7 @@ def page_table(checks: list[PageCheck]):
     )
 
 
-def check_run_pages(ctx, pages: list[Path] | None = None) -> list[PageCheck]:
+def check_run_pages(ctx: RunContext, pages: list[Path] | None = None) -> list[PageCheck]:
     """Render the run's business pages in headless Chromium and save their screenshots with the run.
 
     Default pages: ``reports/summary.html`` and ``datadocs/index.html`` (those that exist).
@@ -347,11 +360,10 @@ def check_run_pages(ctx, pages: list[Path] | None = None) -> list[PageCheck]:
         log.warning("chromium is not installed: the run's pages were not checked in a browser")
         return []
     if pages is None:
-        pages = [
-            p for p in (ctx.paths.reports / "summary.html", ctx.paths.datadocs / "index.html") if p.exists()
-        ]
+        default = (ctx.paths.reports / SUMMARY_NAME, ctx.paths.datadocs / INDEX_PAGE)
+        pages = [p for p in default if p.exists()]
     out = []
     for p in pages:
-        stem = "datadocs" if p.parent.name == "datadocs" else Path(p).stem
+        stem = "datadocs" if p.parent.name == ctx.paths.datadocs.name else Path(p).stem
         out.append(render_page(p, ctx.paths.reports / f"{stem}.png"))
     return out

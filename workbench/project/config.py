@@ -312,9 +312,23 @@ def _semantic_problems(
     complete: bool = True,
     all_names: list[str] | None = None,
 ) -> list[str]:
-    problems: list[str] = []
+    """The problems a schema cannot see: names, kinds across sources, roles, files, stage ids."""
     names = [s.name for _, s in sources]
     known_names = names + [n for n in (all_names or []) if n not in names]
+    problems = _source_list_problems(sources, complete)
+    kinds: dict[str, tuple[str, Kind]] = {}
+    for i, s in sources:
+        where = f"sources[{i}] ({s.name})"
+        problems += _column_problems(s, where)
+        problems += _kind_conflicts(s, where, kinds)
+        problems += _role_problems(s, where, sources, known_names)
+        problems += _file_problems(s, where, base_dir, check_files=check_files)
+    return problems + _stage_problems(stages)
+
+
+def _source_list_problems(sources: list[tuple[int, SourceSpec]], complete: bool) -> list[str]:
+    problems: list[str] = []
+    names = [s.name for _, s in sources]
     if not sources and complete:
         problems.append("sources: no valid source is listed; add at least one customer source")
     for dup in sorted({n for n in names if names.count(n) > 1}):
@@ -327,79 +341,102 @@ def _semantic_problems(
             )
     if complete and sources and not any(s.role == "customers" for _, s in sources):
         problems.append("sources: no source has role `customers`; at least one must")
-    kinds: dict[str, tuple[str, Kind]] = {}
-    for i, s in sources:
-        where = f"sources[{i}] ({s.name})"
-        if s.id_column not in s.columns:
-            hint = _did_you_mean(s.id_column, list(s.columns))
-            problems.append(
-                f"{where}.id_column: {s.id_column!r} is not one of the listed `columns`.{hint} "
-                f"List the ID column under `columns` with kind `id`"
-            )
-        fields = [c.field for c in s.columns.values()]
-        for dup in sorted({f for f in fields if fields.count(f) > 1}):
-            cols = [c for c, spec in s.columns.items() if spec.field == dup]
-            problems.append(
-                f"{where}.columns: the columns {cols} all map to the field {dup!r}; map each to its own field"
-            )
-        for f in fields:
-            if f.startswith("_"):
-                problems.append(
-                    f"{where}.columns: field {f!r} starts with _, which is kept for lineage columns"
-                )
-        for col, spec in s.columns.items():
-            prev = kinds.get(spec.field)
-            if s.role == "customers" and prev and prev[1] != spec.kind:
-                problems.append(
-                    f"{where}.columns.{col}: field {spec.field!r} has kind {spec.kind.value!r} here but "
-                    f"{prev[1].value!r} in source {prev[0]!r}; one field has one kind in all sources"
-                )
-            elif s.role == "customers":
-                kinds[spec.field] = (s.name, spec.kind)
-        fmt = s.file_format
-        if fmt not in ("csv", "xlsx", "parquet"):
-            problems.append(
-                f"{where}.format: cannot tell the format of {str(s.path)!r}; set `format:` to csv, xlsx or parquet"
-            )
-        if s.role == "activity":
-            example = next((o.name for _, o in sources if o.role == "customers"), "erp")
-            if not s.customer_source:
-                problems.append(
-                    f"{where}.customer_source: an activity source must name the customer source whose IDs "
-                    f"its `id_column` holds, e.g. customer_source: {example!r}"
-                )
-            elif s.customer_source not in known_names:
-                hint = _did_you_mean(s.customer_source, known_names)
-                problems.append(f"{where}.customer_source: no source named {s.customer_source!r}.{hint}")
-            if not s.fields_of_kind(Kind.DATE):
-                problems.append(f"{where}.columns: an activity source needs a column of kind `date`")
-        elif s.customer_source:
-            problems.append(f"{where}.customer_source: only sources with role `activity` take this key")
-        if s.encoding != "auto":
-            import codecs
-
-            try:
-                codecs.lookup(s.encoding)
-            except LookupError:
-                problems.append(
-                    f"{where}.encoding: unknown encoding {s.encoding!r}; use auto, utf-8, utf-8-sig, gbk or gb18030"
-                )
-        if check_files:
-            p = _resolve(base_dir, s.path)
-            if not p.exists():
-                problems.append(
-                    f"{where}.path: file not found: {p}; check the path (relative to the config file)"
-                )
-    if stages is not None:
-        from workbench.project.stages import STAGE_IDS
-
-        known = list(STAGE_IDS)
-        for st in stages:
-            if st not in known:
-                problems.append(
-                    f"stages: unknown stage {st!r}.{_did_you_mean(st, known)} Known: {', '.join(known)}"
-                )
     return problems
+
+
+def _column_problems(s: SourceSpec, where: str) -> list[str]:
+    problems: list[str] = []
+    if s.id_column not in s.columns:
+        hint = _did_you_mean(s.id_column, list(s.columns))
+        problems.append(
+            f"{where}.id_column: {s.id_column!r} is not one of the listed `columns`.{hint} "
+            f"List the ID column under `columns` with kind `id`"
+        )
+    fields = [c.field for c in s.columns.values()]
+    for dup in sorted({f for f in fields if fields.count(f) > 1}):
+        cols = [c for c, spec in s.columns.items() if spec.field == dup]
+        problems.append(
+            f"{where}.columns: the columns {cols} all map to the field {dup!r}; map each to its own field"
+        )
+    for f in fields:
+        if f.startswith("_"):
+            problems.append(f"{where}.columns: field {f!r} starts with _, which is kept for lineage columns")
+    return problems
+
+
+def _kind_conflicts(s: SourceSpec, where: str, kinds: dict[str, tuple[str, Kind]]) -> list[str]:
+    """One field has one kind in every customer source (`kinds` collects the first one seen)."""
+    if s.role != "customers":
+        return []
+    problems: list[str] = []
+    for col, spec in s.columns.items():
+        prev = kinds.get(spec.field)
+        if prev and prev[1] != spec.kind:
+            problems.append(
+                f"{where}.columns.{col}: field {spec.field!r} has kind {spec.kind.value!r} here but "
+                f"{prev[1].value!r} in source {prev[0]!r}; one field has one kind in all sources"
+            )
+        else:
+            kinds[spec.field] = (s.name, spec.kind)
+    return problems
+
+
+def _role_problems(
+    s: SourceSpec, where: str, sources: list[tuple[int, SourceSpec]], known_names: list[str]
+) -> list[str]:
+    if s.role != "activity":
+        if s.customer_source:
+            return [f"{where}.customer_source: only sources with role `activity` take this key"]
+        return []
+    problems: list[str] = []
+    example = next((o.name for _, o in sources if o.role == "customers"), "erp")
+    if not s.customer_source:
+        problems.append(
+            f"{where}.customer_source: an activity source must name the customer source whose IDs "
+            f"its `id_column` holds, e.g. customer_source: {example!r}"
+        )
+    elif s.customer_source not in known_names:
+        hint = _did_you_mean(s.customer_source, known_names)
+        problems.append(f"{where}.customer_source: no source named {s.customer_source!r}.{hint}")
+    if not s.fields_of_kind(Kind.DATE):
+        problems.append(f"{where}.columns: an activity source needs a column of kind `date`")
+    return problems
+
+
+def _file_problems(s: SourceSpec, where: str, base_dir: Path, *, check_files: bool) -> list[str]:
+    import codecs
+
+    problems: list[str] = []
+    if s.file_format not in ("csv", "xlsx", "parquet"):
+        problems.append(
+            f"{where}.format: cannot tell the format of {str(s.path)!r}; set `format:` to csv, xlsx or parquet"
+        )
+    if s.encoding != "auto":
+        try:
+            codecs.lookup(s.encoding)
+        except LookupError:
+            problems.append(
+                f"{where}.encoding: unknown encoding {s.encoding!r}; use auto, utf-8, utf-8-sig, gbk or gb18030"
+            )
+    if check_files and not _resolve(base_dir, s.path).exists():
+        problems.append(
+            f"{where}.path: file not found: {_resolve(base_dir, s.path)}; check the path "
+            "(relative to the config file)"
+        )
+    return problems
+
+
+def _stage_problems(stages: list | None) -> list[str]:
+    if stages is None:
+        return []
+    from workbench.project.stages import STAGE_IDS
+
+    known = list(STAGE_IDS)
+    return [
+        f"stages: unknown stage {st!r}.{_did_you_mean(st, known)} Known: {', '.join(known)}"
+        for st in stages
+        if st not in known
+    ]
 
 
 def _raw_source_problems(i: int, item: Any, base_dir: Path, *, check_files: bool) -> list[str]:
@@ -408,7 +445,8 @@ def _raw_source_problems(i: int, item: Any, base_dir: Path, *, check_files: bool
         return []
     where = f"sources[{i}] ({item.get('name', '?')})"
     problems = []
-    columns = item.get("columns") if isinstance(item.get("columns"), dict) else {}
+    raw_columns = item.get("columns")
+    columns: dict[str, Any] = raw_columns if isinstance(raw_columns, dict) else {}
     id_column = item.get("id_column")
     if columns and isinstance(id_column, str) and id_column not in columns:
         hint = _did_you_mean(id_column, list(columns))

@@ -8,14 +8,11 @@ field), ``duplicate_summary``, ``duplicates_chart``, ``duplicates``, ``overlaps`
 
 from __future__ import annotations
 
-from workbench.core.ingest.sources import ingest_sources
-from workbench.core.profiling.profile import (
-    TOP_K,
-    build_audit_metrics,
-    choose_field,
-    profile_sources,
-    read_quarantine,
-)
+from collections.abc import Callable
+from typing import Any
+
+from workbench.core.ingest import ingest_sources, read_quarantine
+from workbench.core.profiling import TOP_K, build_audit_metrics, choose_field, profile_sources
 from workbench.engine.catalog import staged
 from workbench.presentation.charts import profile as charts
 from workbench.presentation.reports.profile_report import report_language, write_profile_report
@@ -35,8 +32,8 @@ def run(ctx: RunContext) -> StageResult:
         con.close()
     language = report_language(ctx)
 
-    def field_chart(figure, frame):  # type: ignore[no-untyped-def]
-        def view(source: str = "", field: str = ""):  # type: ignore[no-untyped-def]
+    def field_chart(figure: Callable[..., Any], frame: Any) -> Callable[..., Any]:
+        def view(source: str = "", field: str = "") -> Any:
             chosen_source, chosen_field = choose_field(profile.columns, source, field)
             return figure(frame, chosen_source, chosen_field, language)
 

@@ -14,6 +14,7 @@ from typing import Any
 from workbench.core.export.import_log import LoopResult, process_import_logs
 from workbench.core.export.load_files import export_load_files
 from workbench.presentation.charts.loads import load_iterations_figure
+from workbench.presentation.workbooks.import_worklist import write_fix_worklists
 from workbench.project.context import RunContext
 from workbench.stages.contract import StageResult, stage, tables_written_by
 
@@ -32,6 +33,7 @@ def run(ctx: RunContext) -> StageResult:
     logs = import_logs_option(ctx.option("import_logs"), ctx)
     loop: LoopResult | None = process_import_logs(ctx, logs) if logs else None
     if loop is not None:
+        write_fix_worklists(ctx, loop)
         metrics.update(loop.metrics())
     language = ctx.config.project.language
     return StageResult(

@@ -17,6 +17,7 @@ from workbench.core.golden.survivorship import (
     sample_golden,
 )
 from workbench.presentation.charts.golden import deciding_rule_figure, match_type_figure
+from workbench.presentation.reports.master_explanation import explanation_view
 from workbench.project.context import RunContext
 from workbench.stages.contract import StageResult, stage, tables_written_by
 
@@ -31,7 +32,7 @@ def run(ctx: RunContext) -> StageResult:
         rules = count_deciding_rules(con)
         sample = sample_golden(con, int(ctx.option("sample_size", 10)), seed=ctx.config.project.seed)
         master_id = pick_master(con, str(ctx.option("explain_master_id", "")))
-        provenance = read_provenance(con, master_id)
+        provenance = read_provenance(con, master_id) if master_id else None
         explanation = explain_master(con, master_id, ctx.config) if master_id else None
     finally:
         con.close()
@@ -47,6 +48,6 @@ def run(ctx: RunContext) -> StageResult:
             "deciding_rules_chart": lambda: deciding_rule_figure(rules, language),
             "sample": lambda: sample,
             "provenance": lambda: provenance,
-            "explanation": lambda: explanation,
+            "explanation": lambda: explanation_view(explanation, language),
         },
     )

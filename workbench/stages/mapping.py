@@ -6,7 +6,8 @@ Views: ``metrics``, ``sign_off``, ``unmapped_values``, ``required_without_source
 
 from __future__ import annotations
 
-from workbench.core.mapping.mapping import review_mappings
+from workbench.core.mapping import review_mappings
+from workbench.presentation.workbooks.mapping_review import write_mapping_review
 from workbench.project.context import RunContext
 from workbench.stages.contract import StageResult, stage, tables_written_by
 
@@ -14,12 +15,13 @@ from workbench.stages.contract import StageResult, stage, tables_written_by
 @stage("mapping")
 def run(ctx: RunContext) -> StageResult:
     report = review_mappings(ctx)
+    workbook = write_mapping_review(ctx, report)
     metrics = report.metrics()
     return StageResult(
         "mapping",
         metrics,
         tables=tables_written_by("mapping"),
-        files={"review_workbook": report.workbook} if report.workbook else {},
+        files={"review_workbook": workbook},
         views={
             "metrics": lambda: metrics,
             "sign_off": lambda: report.approvals if report.approved else report.approval_problem,
@@ -28,6 +30,6 @@ def run(ctx: RunContext) -> StageResult:
             "not_in_picklist": lambda: report.coverage.not_in_picklist,
             "conflicts": lambda: report.coverage.conflicts,
             "issues": report.issues,
-            "workbook": lambda: report.workbook,
+            "workbook": lambda: workbook,
         },
     )

@@ -24,13 +24,14 @@ from workbench.presentation.charts.linkage import (
     embed_html,
     probability_figure,
 )
+from workbench.presentation.splink_charts import save_splink_charts
 from workbench.project.context import RunContext
 from workbench.stages.contract import StageResult, stage, tables_written_by
 
 
 @stage("match")
 def run(ctx: RunContext) -> StageResult:
-    result = match_customers(ctx)
+    result = match_customers(ctx, chart_writer=save_splink_charts)
     con = ctx.connect(read_only=True)
     try:
         decisions = count_decisions(con)

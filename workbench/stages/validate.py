@@ -9,11 +9,11 @@ Views: ``validation``, ``failures``, ``totals``, ``checksums``, ``sample_plan``,
 
 from __future__ import annotations
 
-from workbench.core.validation.reconcile import reconcile_run
-from workbench.core.validation.sampling import business_sample
-from workbench.core.validation.suites import validate_run
+from workbench.core.validation import business_sample, reconcile_run, validate_run
 from workbench.presentation.browser import browser_metrics, check_run_pages, page_table
+from workbench.presentation.datadocs import publish_data_docs
 from workbench.presentation.reports.summary import write_summary_report
+from workbench.presentation.workbooks.business_sample import write_business_sample_workbook
 from workbench.project.context import RunContext
 from workbench.stages.contract import StageResult, stage, tables_written_by
 
@@ -23,8 +23,9 @@ def run(ctx: RunContext) -> StageResult:
     con = ctx.connect()
     try:
         validation = validate_run(ctx, con)
+        publish_data_docs(validation)
         recon = reconcile_run(con, ctx.config, ctx.paths.root)
-        sample = business_sample(ctx, con)
+        sample = business_sample(ctx, con, write_sheet=write_business_sample_workbook)
         summary = write_summary_report(ctx, con)
     finally:
         con.close()

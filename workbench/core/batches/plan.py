@@ -13,14 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.engine.connection import table_columns
+from workbench.engine import catalog
+from workbench.engine.connection import registered, table_columns
+from workbench.engine.files import atomic_path
 from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.settings.export import BatchRules
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,7 @@ class BatchPlanResult:
     def counts(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.plan["batch"].value_counts().sort_index().items()}
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         """Figures the stage records: masters, customers per batch, loaded / deferred / excluded."""
         held = self.plan["batch_order"] >= ROLE_ORDER["dormant"]
         return {
@@ -84,104 +92,14 @@ def plan_batches(golden: pd.DataFrame, rules: BatchRules, as_of: dt.date | None 
     Raises:
         BatchPlanError: a master_id is missing or duplicated.
     """
-    notes: list[str] = []
-    if "master_id" not in golden.columns:
-        raise BatchPlanError("golden_customers has no master_id column; run the golden stage first")
-    ids = golden["master_id"]
-    if ids.isna().any():
-        raise BatchPlanError(f"golden_customers has {int(ids.isna().sum())} row(s) without master_id")
-    dups = ids[ids.duplicated()].unique().tolist()
-    if dups:
-        raise BatchPlanError(f"golden_customers holds master_id(s) more than once: {dups[:10]}")
+    _check_master_ids(golden)
     df = golden.sort_values("master_id", kind="mergesort").reset_index(drop=True)
     n = len(df)
-    role = pd.Series([None] * n, dtype=object)
-    reason = pd.Series([""] * n, dtype=object)
-
-    def col(name: str | None) -> pd.Series | None:
-        if not name:
-            return None
-        if name not in df.columns:
-            notes.append(f"column {name!r} is not in golden_customers; its rule is skipped")
-            return None
-        return df[name]
-
-    # 1. excluded, each with its reason (the golden flags, test records, excluded statuses)
-    tokens = [[] for _ in range(n)]
-    flags = col("flags") if rules.exclude_flagged else None
-    if flags is not None:
-        for i, f in enumerate(flags):
-            if isinstance(f, str) and f.strip():
-                tokens[i] += [t.strip() for t in f.split(";") if t.strip()]
-    is_test = col("is_test") if rules.exclude_test else None
-    if is_test is not None:
-        for i in np.flatnonzero(is_test.fillna(False).astype(bool).to_numpy()):
-            tokens[i].append("test")
-    status = col("record_status") if rules.exclude_statuses else None
-    if status is not None:
-        for i in np.flatnonzero(status.isin(rules.exclude_statuses).to_numpy()):
-            tokens[i].append(str(status.iloc[i]))
-    why = pd.Series(["; ".join(dict.fromkeys(t)) for t in tokens], dtype=object)
-    excluded = why != ""
-    role[excluded] = "excluded"
-    reason[excluded] = why[excluded]
-
-    # 2. blacklist and VIP: their own batches
-    for name, column in (("blacklist", rules.blacklist_column), ("vip", rules.vip_column)):
-        values = col(column)
-        if values is None:
-            continue
-        hit = role.isna() & values.fillna(False).astype(bool)
-        role[hit] = name
-        reason[hit] = f"{column} = true"
-
-    # 3. activity: active (top N by revenue first), dormant, other
-    dates = col(rules.activity_date_column)
-    last = pd.to_datetime(dates, errors="coerce") if dates is not None else pd.Series(pd.NaT, index=df.index)
-    if as_of is None and last.notna().any():
-        as_of = last.max().date()
-    if as_of is None:
-        notes.append("no activity dates and no project.as_of_date: activity rules are skipped")
-        active = pd.Series(False, index=df.index)
-        dormant = pd.Series(False, index=df.index)
-    else:
-        ts = pd.Timestamp(as_of)
-        active = last >= ts - pd.DateOffset(months=rules.active_months)
-        dormant = last < ts - pd.DateOffset(months=rules.dormant_months)
-    never = last.isna()
-    revenue = col(rules.revenue_column)
-    open_ = role.isna()
-    cand = open_ & active
-    if rules.top_revenue_n and cand.any():
-        rev = (
-            pd.to_numeric(revenue, errors="coerce").fillna(0.0)
-            if revenue is not None
-            else pd.Series(0.0, index=df.index)
-        )
-        ranked = (
-            pd.DataFrame({"rev": rev[cand], "mid": df.loc[cand, "master_id"]})
-            .sort_values(["rev", "mid"], ascending=[False, True], kind="mergesort")
-            .head(rules.top_revenue_n)
-        )
-        top = pd.Series(False, index=df.index)
-        top[ranked.index] = True
-        rank = pd.Series(range(1, len(ranked) + 1), index=ranked.index)
-        role[top] = "top_revenue"
-        reason[top] = "rank " + rank.astype(str) + f" of top {rules.top_revenue_n} by {rules.revenue_column}"
-    last_txt = last.dt.strftime("%Y-%m-%d").fillna("")
-    hit = role.isna() & active
-    role[hit] = "active"
-    reason[hit] = "last activity " + last_txt[hit] + f" within {rules.active_months} months"
-    hit = role.isna() & dormant
-    role[hit] = "dormant"
-    reason[hit] = "last activity " + last_txt[hit] + f" over {rules.dormant_months} months ago"
-    hit = role.isna() & never
-    role[hit] = "dormant" if rules.no_activity == "dormant" else "other"
-    reason[hit] = "no activity recorded"
-    hit = role.isna()
-    role[hit] = "other"
-    reason[hit] = "last activity " + last_txt[hit] + " (neither active nor dormant)"
-
+    roles = _Roles(df)
+    roles.exclude(rules)
+    roles.flag_batches(rules)
+    as_of = roles.activity(rules, as_of)
+    role, reason, notes = roles.role, roles.reason, roles.notes
     order = role.map(ROLE_ORDER).astype(int)
     parents = df["parent_master_id"] if "parent_master_id" in df.columns else pd.Series([None] * n)
     parents = parents.where(parents.isin(set(df["master_id"])), None)
@@ -203,6 +121,129 @@ def plan_batches(golden: pd.DataFrame, rules: BatchRules, as_of: dt.date | None 
     return BatchPlanResult(plan=plan, summary=summarize_plan(plan), as_of=as_of, notes=notes)
 
 
+def _check_master_ids(golden: pd.DataFrame) -> None:
+    golden_table = catalog.GOLDEN_CUSTOMERS
+    if "master_id" not in golden.columns:
+        raise BatchPlanError(f"{golden_table} has no master_id column; run the golden stage first")
+    ids = golden["master_id"]
+    if ids.isna().any():
+        raise BatchPlanError(f"{golden_table} has {int(ids.isna().sum())} row(s) without master_id")
+    dups = ids[ids.duplicated()].unique().tolist()
+    if dups:
+        raise BatchPlanError(f"{golden_table} holds master_id(s) more than once: {dups[:10]}")
+
+
+class _Roles:
+    """The role and reason of every record, assigned rule by rule (a record keeps its first role).
+
+    Rules whose column is missing from the records are skipped with a note.
+    """
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self.role = pd.Series([None] * len(df), dtype=object)
+        self.reason = pd.Series([""] * len(df), dtype=object)
+        self.notes: list[str] = []
+
+    def column(self, name: str | None) -> pd.Series | None:
+        """The records' column `name`; None (with a note when it is named but missing) otherwise."""
+        if not name:
+            return None
+        if name not in self.df.columns:
+            self.notes.append(f"column {name!r} is not in {catalog.GOLDEN_CUSTOMERS}; its rule is skipped")
+            return None
+        return self.df[name]
+
+    def assign(self, hit: pd.Series, role: str, reason: pd.Series | str) -> None:
+        """Give the records in `hit` the role and the reason (a text, or the reasons of those rows)."""
+        self.role[hit] = role
+        self.reason[hit] = reason if isinstance(reason, str) else reason[hit]
+
+    def exclude(self, rules: BatchRules) -> None:
+        """Excluded, each with its reasons: the golden flags, test records, excluded statuses."""
+        tokens: list[list[str]] = [[] for _ in range(len(self.df))]
+        flags = self.column("flags") if rules.exclude_flagged else None
+        if flags is not None:
+            for i, f in enumerate(flags):
+                if isinstance(f, str) and f.strip():
+                    tokens[i] += [t.strip() for t in f.split(";") if t.strip()]
+        is_test = self.column("is_test") if rules.exclude_test else None
+        if is_test is not None:
+            for i in np.flatnonzero(is_test.fillna(False).astype(bool).to_numpy()):
+                tokens[i].append("test")
+        status = self.column("record_status") if rules.exclude_statuses else None
+        if status is not None:
+            for i in np.flatnonzero(status.isin(rules.exclude_statuses).to_numpy()):
+                tokens[i].append(str(status.iloc[i]))
+        why = pd.Series(["; ".join(dict.fromkeys(t)) for t in tokens], dtype=object)
+        self.assign(why != "", "excluded", why)
+
+    def flag_batches(self, rules: BatchRules) -> None:
+        """Blacklist and VIP customers: their own batches."""
+        for name, column in (("blacklist", rules.blacklist_column), ("vip", rules.vip_column)):
+            values = self.column(column)
+            if values is None:
+                continue
+            self.assign(self.role.isna() & values.fillna(False).astype(bool), name, f"{column} = true")
+
+    def activity(self, rules: BatchRules, as_of: dt.date | None) -> dt.date | None:
+        """Active (the top N by revenue first), dormant, other; returns the reference date used."""
+        index = self.df.index
+        dates = self.column(rules.activity_date_column)
+        last = pd.to_datetime(dates, errors="coerce") if dates is not None else pd.Series(pd.NaT, index=index)
+        if as_of is None and last.notna().any():
+            as_of = last.max().date()
+        if as_of is None:
+            self.notes.append("no activity dates and no project.as_of_date: activity rules are skipped")
+            active = pd.Series(False, index=index)
+            dormant = pd.Series(False, index=index)
+        else:
+            ts = pd.Timestamp(as_of)
+            active = last >= ts - pd.DateOffset(months=rules.active_months)
+            dormant = last < ts - pd.DateOffset(months=rules.dormant_months)
+        self.top_revenue(rules, active)
+        last_txt = last.dt.strftime("%Y-%m-%d").fillna("")
+        self.assign(
+            self.role.isna() & active,
+            "active",
+            "last activity " + last_txt + f" within {rules.active_months} months",
+        )
+        self.assign(
+            self.role.isna() & dormant,
+            "dormant",
+            "last activity " + last_txt + f" over {rules.dormant_months} months ago",
+        )
+        never = self.role.isna() & last.isna()
+        self.assign(never, "dormant" if rules.no_activity == "dormant" else "other", "no activity recorded")
+        self.assign(self.role.isna(), "other", "last activity " + last_txt + " (neither active nor dormant)")
+        return as_of
+
+    def top_revenue(self, rules: BatchRules, active: pd.Series) -> None:
+        """The N active customers with the most revenue (ties by master_id)."""
+        revenue = self.column(rules.revenue_column)
+        cand = self.role.isna() & active
+        if not rules.top_revenue_n or not cand.any():
+            return
+        index = self.df.index
+        rev = (
+            pd.to_numeric(revenue, errors="coerce").fillna(0.0)
+            if revenue is not None
+            else pd.Series(0.0, index=index)
+        )
+        ranked = (
+            pd.DataFrame({"rev": rev[cand], "mid": self.df.loc[cand, "master_id"]})
+            .sort_values(["rev", "mid"], ascending=[False, True], kind="mergesort")
+            .head(rules.top_revenue_n)
+        )
+        top = pd.Series(False, index=index)
+        top[ranked.index] = True
+        rank = pd.Series(range(1, len(ranked) + 1), index=ranked.index)
+        self.role[top] = "top_revenue"
+        self.reason[top] = (
+            "rank " + rank.astype(str) + f" of top {rules.top_revenue_n} by {rules.revenue_column}"
+        )
+
+
 def summarize_plan(plan: pd.DataFrame) -> pd.DataFrame:
     """Customers per batch and wave, in load order."""
     out = (
@@ -213,7 +254,7 @@ def summarize_plan(plan: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def build_batch_plan(ctx, *, as_of: dt.date | None = None) -> BatchPlanResult:
+def build_batch_plan(ctx: RunContext, *, as_of: dt.date | None = None) -> BatchPlanResult:
     """Build the batch plan of a run from ``golden_customers`` and write ``batch_plan``.
 
     Also writes ``tables/batch_plan.csv`` (UTF-8 with BOM) in the run folder.
@@ -222,8 +263,6 @@ def build_batch_plan(ctx, *, as_of: dt.date | None = None) -> BatchPlanResult:
         ctx: the :class:`~workbench.project.context.RunContext`.
         as_of: reference date; default ``project.as_of_date``, else the newest activity date.
     """
-    from workbench.engine.files import atomic_path
-
     rules = ctx.config.export.batches
     as_of = as_of or ctx.config.project.as_of_date
     con = ctx.connect()
@@ -240,9 +279,9 @@ def build_batch_plan(ctx, *, as_of: dt.date | None = None) -> BatchPlanResult:
     return result
 
 
-def read_golden_for_plan(con, rules: BatchRules) -> pd.DataFrame:
+def read_golden_for_plan(con: duckdb.DuckDBPyConnection, rules: BatchRules) -> pd.DataFrame:
     """The columns of ``golden_customers`` that the batch rules use (those that exist)."""
-    cols = table_columns(con, "golden_customers")
+    cols = table_columns(con, catalog.GOLDEN_CUSTOMERS.name)
     wanted = [
         "master_id",
         "flags",
@@ -255,25 +294,28 @@ def read_golden_for_plan(con, rules: BatchRules) -> pd.DataFrame:
         rules.vip_column,
     ]
     present = [c for c in dict.fromkeys(w for w in wanted if w) if c in cols]
-    sql = "select " + ", ".join(ident(c) for c in present) + " from golden_customers order by master_id"
+    sql = f"select {', '.join(ident(c) for c in present)} from {catalog.GOLDEN_CUSTOMERS} order by master_id"
     return con.sql(sql).df()
 
 
-def write_batch_plan(con, plan: pd.DataFrame) -> None:
+def write_batch_plan(con: duckdb.DuckDBPyConnection, plan: pd.DataFrame) -> None:
     """Replace the ``batch_plan`` table with `plan` (ordered by batch_order, wave, master_id)."""
-    frame = plan[PLAN_COLUMNS]
-    con.register("__wb_plan", frame)
-    try:
+    with registered(con, catalog.temp("plan"), plan[PLAN_COLUMNS]) as frame:
         con.execute(
-            "create or replace table batch_plan as select master_id::varchar as master_id, batch::varchar as batch, "
-            "batch_order::integer as batch_order, wave::integer as wave, reason::varchar as reason "
-            "from __wb_plan order by batch_order, wave, master_id"
+            f"create or replace table {catalog.BATCH_PLAN} as select master_id::varchar as master_id, "
+            "batch::varchar as batch, batch_order::integer as batch_order, wave::integer as wave, "
+            f"reason::varchar as reason from {frame} order by batch_order, wave, master_id"
         )
-    finally:
-        con.unregister("__wb_plan")
 
 
-def _pull_parents_forward(ids, parents, role, order, reason, notes):
+def _pull_parents_forward(
+    ids: pd.Series,
+    parents: pd.Series,
+    role: pd.Series,
+    order: pd.Series,
+    reason: pd.Series,
+    notes: list[str],
+) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Move every loadable parent into the earliest batch of its loadable descendants.
 
     Batch orders only ever decrease, so the loop ends even when parent links form a cycle.
@@ -306,7 +348,7 @@ def _pull_parents_forward(ids, parents, role, order, reason, notes):
     return role, order, reason
 
 
-def _waves(ids, parents, order, notes) -> pd.Series:
+def _waves(ids: pd.Series, parents: pd.Series, order: pd.Series, notes: list[str]) -> pd.Series:
     """1 for records without a parent in the same batch; parent's wave + 1 otherwise."""
     order_of = dict(zip(ids, order, strict=True))
     same = parents.notna() & (parents.map(order_of) == order)

@@ -13,9 +13,11 @@ This module owns:
 * mapping every failure to its master record and source rows (through ``load_rows`` and
   ``crosswalk``) and classifying its reason with a reviewable keyword table
   (``workbench/core/targets/import_reasons.yaml``; a project sets ``export.import_reasons_path``);
-* the fix worklist (Excel) for the team, retry files holding exactly the failed rows (in the
-  same format as the original load file, with fixes from the worklist applied and checked), and
-  a project-level history of import rounds (``<output>/load_history.duckdb``);
+* the rows of the fix worklist for the team (:func:`build_fix_worklist`; the workbook is written
+  by :mod:`workbench.presentation.workbooks.import_worklist`), retry files holding exactly the
+  failed rows (in the same format as the original load file, with fixes from the filled-in
+  worklist applied and checked), and a project-level history of import rounds
+  (:attr:`~workbench.project.paths.ProjectPaths.load_history`);
 * the loop itself: :func:`import_round` (one round of one profile) and
   :func:`process_import_logs` (round 1 of every exported profile from the ERP's logs).
 
@@ -31,17 +33,36 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from workbench.core.targets.profiles import BUILTIN_DIR, TargetProfile
+from workbench.engine import catalog
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["log_row", "row_key", "status", "severity", "message_id", "field", "message"]
+RETRY_FILE_COLUMNS = ["profile", "source_file", "file", "rows", "sha256"]
+HISTORY_COLUMNS = [
+    "run_id",
+    "profile",
+    "iteration",
+    "rows_sent",
+    "rows_loaded",
+    "rows_failed",
+    "failure_rate",
+    "reason",
+    "rows",
+]
 STATUS_WORDS = {
     "loaded": {"ok", "loaded", "success", "succeeded", "s", "成功", "已导入", "导入成功"},
     "failed": {"error", "failed", "fail", "e", "a", "x", "失败", "错误", "导入失败"},
@@ -196,7 +217,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     return frame.replace({"": None}), 2
 
 
-def _match_columns(headers: dict, aliases: dict[str, list[str]]) -> dict[str, str]:
+def _match_columns(headers: dict[Any, str], aliases: dict[str, list[str]]) -> dict[str, Any]:
     found = {}
     for role, names in aliases.items():
         for col, low in headers.items():
@@ -212,6 +233,8 @@ def _match_columns(headers: dict, aliases: dict[str, list[str]]) -> dict[str, st
 
 @dataclass(frozen=True)
 class ReasonRule:
+    """One reason of the reason table: its labels, the message ids and text patterns that mean it."""
+
     id: str
     label_zh: str
     label_en: str
@@ -219,6 +242,7 @@ class ReasonRule:
     patterns: tuple[re.Pattern, ...]
 
     def label(self, language: str) -> str:
+        """The reason's label in `language` (``zh``, else English)."""
         return self.label_zh if language == "zh" else self.label_en
 
 
@@ -257,7 +281,7 @@ def load_reason_rules(path: Path | None = None) -> list[ReasonRule]:
 def classify_reasons(messages: pd.Series, message_ids: pd.Series, rules: list[ReasonRule]) -> pd.Series:
     """Reason id per message: the first rule whose message id or pattern matches, else ``other``."""
 
-    def one(text, mid) -> str:
+    def one(text: str | None, mid: str | None) -> str:
         mid = (mid or "").upper()
         for r in rules:
             if mid and mid in r.message_ids:
@@ -271,7 +295,12 @@ def classify_reasons(messages: pd.Series, message_ids: pd.Series, rules: list[Re
 
 
 def map_failures(
-    con, log_df: pd.DataFrame, profile: str, *, rules: list[ReasonRule] | None = None, language: str = "zh"
+    con: duckdb.DuckDBPyConnection,
+    log_df: pd.DataFrame,
+    profile: str,
+    *,
+    rules: list[ReasonRule] | None = None,
+    language: str = "zh",
 ) -> pd.DataFrame:
     """Failed log lines joined to their load file row, master record and source rows.
 
@@ -289,7 +318,7 @@ def map_failures(
     bad = log_df[log_df["status"] != "loaded"].copy()
     bad["reason"] = classify_reasons(bad["message"], bad["message_id"], rules)
     rows = con.execute(
-        "select row_key, master_id, batch, file, row_in_file from load_rows where profile = ? "
+        f"select row_key, master_id, batch, file, row_in_file from {catalog.LOAD_ROWS} where profile = ? "
         "order by file, row_in_file",
         [profile],
     ).df()
@@ -301,10 +330,11 @@ def map_failures(
         "日志中的编码不在任何导入文件中" if language == "zh" else "key not in any load file"
     )
     out["reason_label"] = out["reason"].map(labels).fillna(out["reason"])
-    if table_exists(con, "crosswalk"):
+    if table_exists(con, catalog.CROSSWALK.name):
         cw = con.sql(
             "select master_id, string_agg(source || ':' || source_id, ';' order by source, source_id) as sources, "
-            "string_agg(record_key, ';' order by record_key) as record_keys from crosswalk group by master_id"
+            f"string_agg(record_key, ';' order by record_key) as record_keys from {catalog.CROSSWALK} "
+            "group by master_id"
         ).df()
         out = out.merge(cw, on="master_id", how="left")
     else:
@@ -344,36 +374,41 @@ def summarize_log(log_df: pd.DataFrame) -> pd.DataFrame:
 # worklist, retry files
 
 
-WORKLIST_SHEETS = {
-    "zh": {"worklist": "修正清单", "summary": "按原因汇总"},
-    "en": {"worklist": "Worklist", "summary": "By reason"},
-}
 WORKLIST_FIX_COLUMNS = ("fix_field", "fix_value", "fixed_by", "comment")
 
 
-def build_fix_worklist(
-    ctx,
-    failures: pd.DataFrame,
-    path: Path | None = None,
-    *,
-    profile: TargetProfile | None = None,
-    language: str | None = None,
-) -> Path:
-    """Write the fix worklist (Excel): one row per failure with the customer, its source rows,
-    the current value of the failing field, and empty ``fix_field``/``fix_value`` columns to fill.
+@dataclass
+class FixWorklist:
+    """The fix worklist of one profile's round: what the team fixes before the retry.
 
-    The worklist columns ``fix_field``, ``fix_value``, ``fixed_by`` and ``comment`` keep these
-    English names in both languages so :func:`write_retry_files` can read them back.
+    Attributes:
+        profile: the profile of the failures (``none`` when there are none).
+        rows: one row per failure: the failure's columns (:func:`map_failures`), the customer name,
+            the current value of the failing field, and the columns to fill
+            (:data:`WORKLIST_FIX_COLUMNS`; ``fix_field`` preset to the failing field).
+        summary: failures per reason (reason, reason_label, rows, messages), most rows first.
     """
-    from workbench.engine.files import atomic_path
 
-    language = language or ctx.config.project.language
-    lab = WORKLIST_SHEETS[language]
-    path = (
-        path
-        or ctx.paths.review
-        / f"import_fix_worklist_{failures['profile'].iloc[0] if len(failures) else 'none'}.xlsx"
-    )
+    profile: str
+    rows: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def build_fix_worklist(
+    ctx: RunContext, failures: pd.DataFrame, *, profile: TargetProfile | None = None
+) -> FixWorklist:
+    """The fix worklist of `failures`: one row per failure with the customer, its source rows, the
+    current value of the failing field, and empty ``fix_field``/``fix_value`` columns to fill.
+
+    Personal data is masked when ``export.mask_worklists`` is on. The workbook is written by
+    :func:`workbench.presentation.workbooks.import_worklist.write_fix_worklist`; the fix columns keep
+    their English names in both languages so :func:`write_retry_files` can read them back.
+
+    Args:
+        ctx: the run.
+        failures: :func:`map_failures` output.
+        profile: the profile of the load files (to read the current values); None: no current values.
+    """
     work = failures.copy()
     names = _golden_names(ctx, work["master_id"].dropna().unique().tolist())
     work.insert(3, "customer_name", work["master_id"].map(names))
@@ -391,32 +426,22 @@ def build_fix_worklist(
         .agg(rows=("row_key", "nunique"), messages=("message", "size"))
         .sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
     )
-    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="xlsxwriter") as writer:
-        writer.book.set_properties({"created": dt.datetime(2000, 1, 1), "title": "import fix worklist"})
-        text = writer.book.add_format({"num_format": "@"})
-        fill = writer.book.add_format({"bg_color": "#FFF2CC", "num_format": "@"})
-        frame = work.astype(object).where(work.notna(), "")
-        frame.to_excel(writer, sheet_name=lab["worklist"], index=False)
-        ws = writer.sheets[lab["worklist"]]
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
-        for i, c in enumerate(frame.columns):
-            ws.set_column(i, i, 16, fill if c in WORKLIST_FIX_COLUMNS else text)
-        summary.to_excel(writer, sheet_name=lab["summary"], index=False)
-    return path
+    name = str(failures["profile"].iloc[0]) if len(failures) else "none"
+    return FixWorklist(profile=name, rows=work, summary=summary)
 
 
-def _golden_names(ctx, master_ids: list[str]) -> dict[str, str]:
+def _golden_names(ctx: RunContext, master_ids: list[str]) -> dict[str, str]:
     from workbench.engine.connection import table_columns, table_exists
 
+    golden = catalog.GOLDEN_CUSTOMERS
     con = ctx.connect()
     try:
-        if not master_ids or not table_exists(con, "golden_customers"):
+        if not master_ids or not table_exists(con, golden.name):
             return {}
-        if "customer_name" not in table_columns(con, "golden_customers"):
+        if "customer_name" not in table_columns(con, golden.name):
             return {}
         rows = con.execute(
-            "select master_id, customer_name from golden_customers where list_contains(?, master_id)",
+            f"select master_id, customer_name from {golden} where list_contains(?, master_id)",
             [master_ids],
         ).fetchall()
     finally:
@@ -424,7 +449,7 @@ def _golden_names(ctx, master_ids: list[str]) -> dict[str, str]:
     return dict(rows)
 
 
-def _current_values(ctx, work: pd.DataFrame, profile: TargetProfile) -> pd.Series:
+def _current_values(ctx: RunContext, work: pd.DataFrame, profile: TargetProfile) -> pd.Series:
     from workbench.core.export.load_files import read_load_file
 
     out = pd.Series([None] * len(work), index=work.index, dtype=object)
@@ -475,7 +500,12 @@ def read_worklist_fixes(path: Path) -> pd.DataFrame:
 
 
 def write_retry_files(
-    ctx, failures: pd.DataFrame, profile: TargetProfile, *, iteration: int, worklist: Path | None = None
+    ctx: RunContext,
+    failures: pd.DataFrame,
+    profile: TargetProfile,
+    *,
+    iteration: int,
+    worklist: Path | None = None,
 ) -> RetryResult:
     """Write retry files holding exactly the failed rows, in the original load file's format.
 
@@ -542,7 +572,7 @@ def write_retry_files(
             }
         )
     return RetryResult(
-        files=pd.DataFrame(files, columns=["profile", "source_file", "file", "rows", "sha256"]),
+        files=pd.DataFrame(files, columns=RETRY_FILE_COLUMNS),
         fixes_applied=applied,
         still_failing=pd.DataFrame(still, columns=["row_key", "field", "reason"]),
     )
@@ -590,20 +620,21 @@ def record_load_iteration(
     con = connect(path)
     try:
         con.execute(
-            "create table if not exists load_iterations (run_id varchar, profile varchar, iteration integer, "
-            "rows_sent bigint, rows_loaded bigint, rows_failed bigint, failure_rate double, recorded_at timestamp)"
+            f"create table if not exists {catalog.LOAD_ITERATIONS} (run_id varchar, profile varchar, "
+            "iteration integer, rows_sent bigint, rows_loaded bigint, rows_failed bigint, "
+            "failure_rate double, recorded_at timestamp)"
         )
         con.execute(
-            "create table if not exists load_iteration_reasons (run_id varchar, profile varchar, "
+            f"create table if not exists {catalog.LOAD_ITERATION_REASONS} (run_id varchar, profile varchar, "
             "iteration integer, reason varchar, rows bigint)"
         )
-        for t in ("load_iterations", "load_iteration_reasons"):
+        for t in (catalog.LOAD_ITERATIONS, catalog.LOAD_ITERATION_REASONS):
             con.execute(
                 f"delete from {t} where run_id = ? and profile = ? and iteration = ?",
                 [run_id, profile, iteration],
             )
         con.execute(
-            "insert into load_iterations values (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {catalog.LOAD_ITERATIONS} values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 profile,
@@ -617,7 +648,7 @@ def record_load_iteration(
         )
         for reason, rows in sorted(by_reason.items()):
             con.execute(
-                "insert into load_iteration_reasons values (?, ?, ?, ?, ?)",
+                f"insert into {catalog.LOAD_ITERATION_REASONS} values (?, ?, ?, ?, ?)",
                 [run_id, profile, iteration, reason, int(rows)],
             )
     finally:
@@ -626,28 +657,24 @@ def record_load_iteration(
 
 
 def read_load_history(path: Path) -> pd.DataFrame:
-    """Every recorded round with one row per reason (``reason`` empty when nothing failed)."""
+    """Every recorded round with one row per reason (``reason`` empty when nothing failed).
+
+    Args:
+        path: the load history database (:attr:`ProjectPaths.load_history`); missing: no rounds yet.
+
+    Returns:
+        Columns :data:`HISTORY_COLUMNS`, ordered by profile, run, round and reason.
+    """
     from workbench.engine.connection import connect
 
     if not Path(path).exists():
-        return pd.DataFrame(
-            columns=[
-                "run_id",
-                "profile",
-                "iteration",
-                "rows_sent",
-                "rows_loaded",
-                "rows_failed",
-                "failure_rate",
-                "reason",
-                "rows",
-            ]
-        )
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
     con = connect(path, read_only=True)
     try:
         return con.sql(
             "select i.run_id, i.profile, i.iteration, i.rows_sent, i.rows_loaded, i.rows_failed, i.failure_rate, "
-            "r.reason, coalesce(r.rows, 0) as rows from load_iterations i left join load_iteration_reasons r "
+            f"r.reason, coalesce(r.rows, 0) as rows from {catalog.LOAD_ITERATIONS} i "
+            f"left join {catalog.LOAD_ITERATION_REASONS} r "
             "using (run_id, profile, iteration) order by i.profile, i.run_id, i.iteration, r.reason"
         ).df()
     finally:
@@ -665,12 +692,12 @@ class RoundResult:
     profile: str
     iteration: int
     failures: pd.DataFrame
-    worklist: Path | None
+    worklist: FixWorklist | None  # the rows to fix before the retry (None: nothing failed, or no retry)
     retry_files: pd.DataFrame
 
 
 def import_round(
-    ctx,
+    ctx: RunContext,
     profile: TargetProfile,
     log_paths: list[Path],
     *,
@@ -680,14 +707,26 @@ def import_round(
 ) -> RoundResult:
     """Read the ERP's import logs of one round, record the round, and prepare the next one.
 
-    The failures are mapped to their masters and source rows and classified; the round goes to the
-    project's load history; when anything failed (and `retry`), the fix worklist and the retry
-    files of round ``iteration + 1`` (failed rows only) are written.
+    The failures are mapped to their masters and source rows and classified (with the project's
+    reason table, ``export.import_reasons_path``, else the built-in one); the round goes to the
+    project's load history; when anything failed (and `retry`), the rows of the fix worklist are
+    built and the retry files of round ``iteration + 1`` (failed rows only) are written. The
+    worklist workbook is written by the caller
+    (:func:`workbench.presentation.workbooks.import_worklist.write_fix_worklists`).
+
+    Args:
+        ctx: the run.
+        profile: the profile of the load files the logs are about.
+        log_paths: the ERP's import logs of this round.
+        iteration: the round: 1 for the first load, 2 for the first retry, …
+        rows_sent: records in the files sent this round.
+        retry: build the worklist and write the retry files when anything failed.
     """
     log_frame = pd.concat([read_import_log(p, profile) for p in log_paths], ignore_index=True)
+    rules = load_reason_rules(ctx.project.import_reasons)
     con = ctx.connect()
     try:
-        fails = map_failures(con, log_frame, profile.name, language=ctx.config.project.language)
+        fails = map_failures(con, log_frame, profile.name, rules=rules, language=ctx.config.project.language)
     finally:
         con.close()
     record_load_iteration(
@@ -698,7 +737,7 @@ def import_round(
         rows_sent=rows_sent,
         failures=fails,
     )
-    empty = pd.DataFrame(columns=["profile", "source_file", "file", "rows", "sha256"])
+    empty = pd.DataFrame(columns=RETRY_FILE_COLUMNS)
     if fails.empty or not retry:
         return RoundResult(profile.name, iteration, fails, None, empty)
     worklist = build_fix_worklist(ctx, fails, profile=profile)
@@ -711,13 +750,14 @@ class LoopResult:
     """Import rounds of a run: failures per round, worklists, retry files, the run's history."""
 
     failures: pd.DataFrame
-    worklists: list[Path]
+    worklists: list[FixWorklist]
     retry_files: pd.DataFrame
     history: pd.DataFrame
     rounds: int
     simulated: bool
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
+        """Figures the stage records: rounds, failed rows per round, retry files, worklists."""
         mine = self.history
         return {
             "load_rounds": self.rounds,
@@ -734,7 +774,7 @@ class LoopResult:
         }
 
 
-def collect_rounds(ctx, rounds: list[RoundResult], *, simulated: bool) -> LoopResult:
+def collect_rounds(ctx: RunContext, rounds: list[RoundResult], *, simulated: bool) -> LoopResult:
     """The :class:`LoopResult` of `rounds`, with this run's rows of the load history."""
     history = read_load_history(ctx.project.load_history)
     history = history[history["run_id"] == ctx.run_id].reset_index(drop=True)
@@ -746,24 +786,30 @@ def collect_rounds(ctx, rounds: list[RoundResult], *, simulated: bool) -> LoopRe
         worklists=[r.worklist for r in rounds if r.worklist is not None],
         retry_files=pd.concat(retries, ignore_index=True)
         if retries
-        else pd.DataFrame(columns=["profile", "source_file", "file", "rows", "sha256"]),
+        else pd.DataFrame(columns=RETRY_FILE_COLUMNS),
         history=history,
         rounds=int(history["iteration"].max()) if len(history) else 0,
         simulated=simulated,
     )
 
 
-def exported_files(ctx) -> pd.DataFrame:
+def exported_files(ctx: RunContext) -> pd.DataFrame:
     """The load files the run's export wrote (profile, batch, file, rows), in a stable order."""
     con = ctx.connect(read_only=True)
     try:
-        return con.sql("select profile, batch, file, rows from export_files order by profile, file").df()
+        return con.sql(
+            f"select profile, batch, file, rows from {catalog.EXPORT_FILES} order by profile, file"
+        ).df()
     finally:
         con.close()
 
 
-def process_import_logs(ctx, logs: dict[str, list[Path]]) -> LoopResult:
-    """Round 1 of every profile from the target ERP's import logs (profile → log files)."""
+def process_import_logs(ctx: RunContext, logs: dict[str, list[Path]]) -> LoopResult:
+    """Round 1 of every profile from the target ERP's import logs (profile → log files).
+
+    The fix worklists are returned as rows; write them with
+    :func:`workbench.presentation.workbooks.import_worklist.write_fix_worklists`.
+    """
     from workbench.core.targets.profiles import load_project_profiles
 
     profiles = load_project_profiles(ctx.config)

@@ -2,8 +2,8 @@
 
 This module owns the export stage: it refuses to write when the mapping version in use is not
 signed off (unless draft mode, where file names and manifest say DRAFT) or when the coverage
-report has blocking issues; it maps golden records with :mod:`workbench.core.mapping.mapping`, checks every row
-against the profile before writing (required fields, lengths, allowed values, types, characters
+report has blocking issues; it maps golden records with :func:`workbench.core.mapping.map_rows`, checks
+every row against the profile before writing (required fields, lengths, allowed values, types, characters
 the file's encoding cannot hold) and sends every record with a failing field to ``reject_rows``
 with its reasons — a record is written whole or not at all. Cells that Excel would run as a
 formula are neutralised (OWASP: CSV cells starting with ``= + - @``, tab or CR get a leading
@@ -28,12 +28,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 import pandas as pd
 
 from workbench.core.batches.plan import LOADABLE_ROLES
-from workbench.core.mapping.mapping import (
+from workbench.core.mapping import (
     Coverage,
     MappingCoverageError,
     MappingSet,
@@ -44,12 +45,20 @@ from workbench.core.mapping.mapping import (
     map_rows,
     read_approvals,
 )
-from workbench.core.mapping.mapping import approvals_path as _approvals_path
-from workbench.core.targets.profiles import Structure, TargetProfile, load_project_profiles
-from workbench.engine.connection import table_columns, table_exists
+from workbench.core.targets.profiles import Structure, TargetField, TargetProfile, load_project_profiles
+from workbench.engine import catalog
+from workbench.engine.connection import registered, table_columns, table_exists
 from workbench.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
 from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from workbench.project.config import ProjectConfig
+    from workbench.project.context import RunContext
+    from workbench.project.paths import RunPaths
+    from workbench.project.settings.export import ExportSettings
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +95,11 @@ class ExportResult:
     rejects: pd.DataFrame
     load_rows: pd.DataFrame
     manifest_path: Path
-    coverage: Coverage
+    coverage: Coverage | None  # the coverage of the exported records (None: not computed)
     notes: list[str] = field(default_factory=list)
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
+        """Figures the stage records: draft flag, mapping version, files, rows, rejects."""
         return {
             "draft": self.draft,
             "mapping_version": self.mapping_version,
@@ -121,6 +131,7 @@ def guard_formula(value: str, safe_pattern: re.Pattern | None) -> str:
 
 
 def needs_guard(value: str, safe_pattern: re.Pattern | None) -> bool:
+    """Whether :func:`guard_formula` would prefix `value`."""
     return (
         bool(value)
         and value.startswith(FORMULA_START)
@@ -181,7 +192,7 @@ def check_rows(
     return CheckedRows(frames=out, rejects=rejects, guarded_cells=guarded)
 
 
-def _check_value(v: str, f, encoding: str | None) -> str | None:
+def _check_value(v: str, f: TargetField, encoding: str | None) -> str | None:
     m = _BAD_CONTROL.search(v)
     if m:
         return f"control character U+{ord(m.group()):04X} in {v[:30]!r}; remove line breaks and control characters"
@@ -414,6 +425,7 @@ def _read_xml2003(path: Path, profile: TargetProfile) -> dict[str, list[tuple[in
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 (hex) of a file, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -431,7 +443,9 @@ def load_file_name(profile: TargetProfile, batch: str, *, draft: bool, suffix: s
 # the stage
 
 
-def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | None = None) -> ExportResult:
+def export_load_files(
+    ctx: RunContext, *, profiles: list[str] | None = None, draft: bool | None = None
+) -> ExportResult:
     """Write the load-ready files of a run (stage ``export``).
 
     Args:
@@ -454,7 +468,7 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
             raise ExportError(f"profiles {unknown} are not listed under export.profiles {list(all_profiles)}")
         all_profiles = {k: v for k, v in all_profiles.items() if k in profiles}
     mapping = load_mapping_set(config, all_profiles)
-    approvals_file = _approvals_path(config)
+    approvals_file = ctx.project.approvals
     approvals = pd.DataFrame()
     if not draft:
         approvals = check_approval(
@@ -470,7 +484,7 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
             records,
             all_profiles,
             mapping,
-            table="golden_customers",
+            table=catalog.GOLDEN_CUSTOMERS.name,
             region=config.project.default_region,
             extra_columns=(),
         )
@@ -482,7 +496,7 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
                 "or export in draft mode (export.draft: true)"
             )
         result = write_exports(
-            ctx.paths.root,
+            ctx.paths,
             ctx.run_id,
             records,
             plan,
@@ -500,34 +514,39 @@ def export_load_files(ctx, *, profiles: list[str] | None = None, draft: bool | N
     return result
 
 
-def read_export_records(con, config, mapping: MappingSet | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_export_records(
+    con: duckdb.DuckDBPyConnection, config: ProjectConfig, mapping: MappingSet | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Golden records of the batches to export, with their batch, batch_order and wave.
 
     With `mapping`, only the golden columns its lines read are loaded (plus ``master_id``); a
     column the mapping names that golden_customers lacks is left out and reported by coverage.
+
+    Raises:
+        ExportError: ``golden_customers`` or ``batch_plan`` is missing.
     """
-    for t in ("golden_customers", "batch_plan"):
-        if not table_exists(con, t):
+    for t in (catalog.GOLDEN_CUSTOMERS, catalog.BATCH_PLAN):
+        if not table_exists(con, t.name):
             raise ExportError(
-                f"table {t!r} is missing from the run database; run the stage that writes it first"
+                f"table {t.name!r} is missing from the run database; run the stage that writes it first"
             )
-    plan = con.sql("select * from batch_plan order by batch_order, wave, master_id").df()
+    plan = con.sql(f"select * from {catalog.BATCH_PLAN} order by batch_order, wave, master_id").df()
     names = config.export.batches.names.model_dump()
     wanted = config.export.export_batches or [names[r] for r in LOADABLE_ROLES]
     plan = plan[plan["batch"].isin(wanted)].reset_index(drop=True)
     columns = "*"
     if mapping is not None:
-        have = table_columns(con, "golden_customers")
+        have = table_columns(con, catalog.GOLDEN_CUSTOMERS.name)
         need = {c for lines in mapping.lines.values() for ln in lines for c in line_columns(ln)}
         columns = ", ".join(ident(c) for c in have if c == "master_id" or c in need)
-    golden = con.sql(f"select {columns} from golden_customers order by master_id").df()
+    golden = con.sql(f"select {columns} from {catalog.GOLDEN_CUSTOMERS} order by master_id").df()
     records = golden.merge(plan[["master_id", "batch", "batch_order", "wave"]], on="master_id", how="inner")
     records = records.sort_values(["batch_order", "wave", "master_id"], kind="mergesort", ignore_index=True)
     return records, plan
 
 
 def write_exports(
-    root: Path,
+    paths: RunPaths,
     run_id: str,
     records: pd.DataFrame,
     plan: pd.DataFrame,
@@ -535,13 +554,28 @@ def write_exports(
     mapping: MappingSet,
     *,
     draft: bool,
-    settings,
+    settings: ExportSettings,
     region: str = "CN",
     approvals: pd.DataFrame | None = None,
     coverage: Coverage | None = None,
 ) -> ExportResult:
-    """Map, check and write every profile's files under ``<root>/exports/<profile>/``."""
-    exports = root / "exports"
+    """Map, check and write every profile's files under ``<run>/exports/<profile>/``.
+
+    Args:
+        paths: the run folder.
+        run_id: the run (recorded in ``load_rows`` and the manifest).
+        records: :func:`read_export_records` output.
+        plan: the batch plan of the batches to export.
+        profiles: the target profiles by name.
+        mapping: the mapping set.
+        draft: mark file names and manifest DRAFT.
+        settings: the ``export:`` settings (formula guard).
+        region: default phone region.
+        approvals: the approvals of the mapping version (for the manifest).
+        coverage: the coverage of the records (kept in the result).
+    """
+    root = paths.root
+    exports = paths.exports
     _remove_previous_outputs(exports)
     file_rows, load_parts, reject_parts = [], [], []
     batch_of = dict(zip(records["master_id"], records["batch"], strict=True))
@@ -661,7 +695,7 @@ def write_exports(
         rejects=rejects,
         load_rows=load_rows,
         manifest_path=manifest_path,
-        coverage=coverage,  # type: ignore[arg-type]
+        coverage=coverage,
     )
 
 
@@ -680,29 +714,27 @@ def _remove_previous_outputs(exports: Path) -> None:
             p.unlink()
 
 
-def store_export_tables(con, result: ExportResult) -> None:
+def store_export_tables(con: duckdb.DuckDBPyConnection, result: ExportResult) -> None:
     """Replace ``load_rows``, ``reject_rows`` and ``export_files`` with the result's rows."""
     lr = result.load_rows.astype({"row_in_file": "int64"}) if len(result.load_rows) else result.load_rows
-    con.register("__wb_load", lr)
-    con.register("__wb_rej", result.rejects)
-    con.register("__wb_files", result.files.drop(columns=["sheet_rows"]))
-    try:
+    with (
+        registered(con, catalog.temp("load"), lr) as load,
+        registered(con, catalog.temp("rej"), result.rejects) as rej,
+        registered(con, catalog.temp("files"), result.files.drop(columns=["sheet_rows"])) as files,
+    ):
         con.execute(
-            "create or replace table load_rows as select run_id::varchar run_id, profile::varchar profile, "
-            "batch::varchar batch, file::varchar file, row_in_file::integer row_in_file, "
-            "master_id::varchar master_id, row_key::varchar row_key from __wb_load "
-            "order by profile, file, row_in_file"
+            f"create or replace table {catalog.LOAD_ROWS} as select run_id::varchar run_id, "
+            "profile::varchar profile, batch::varchar batch, file::varchar file, "
+            "row_in_file::integer row_in_file, master_id::varchar master_id, row_key::varchar row_key "
+            f"from {load} order by profile, file, row_in_file"
         )
         con.execute(
-            "create or replace table reject_rows as select profile::varchar profile, batch::varchar batch, "
-            "master_id::varchar master_id, field::varchar field, reason::varchar reason from __wb_rej "
-            "order by profile, master_id, field, reason"
+            f"create or replace table {catalog.REJECT_ROWS} as select profile::varchar profile, "
+            "batch::varchar batch, master_id::varchar master_id, field::varchar field, "
+            f"reason::varchar reason from {rej} order by profile, master_id, field, reason"
         )
         con.execute(
-            "create or replace table export_files as select profile::varchar profile, batch::varchar batch, "
-            "file::varchar file, rows::bigint rows, bytes::bigint bytes, sha256::varchar sha256 from __wb_files "
-            "order by profile, file"
+            f"create or replace table {catalog.EXPORT_FILES} as select profile::varchar profile, "
+            "batch::varchar batch, file::varchar file, rows::bigint rows, bytes::bigint bytes, "
+            f"sha256::varchar sha256 from {files} order by profile, file"
         )
-    finally:
-        for v in ("__wb_load", "__wb_rej", "__wb_files"):
-            con.unregister(v)

@@ -1,8 +1,9 @@
 """The explain view of one master record: its members, why each golden value won, why they matched.
 
 This module owns no table; it reads ``golden_customers``, ``golden_provenance``, ``crosswalk``,
-``std_customers`` and ``match_pairs`` and returns a :class:`MasterExplanation` that a notebook shows
-(it renders itself as HTML) and a report can embed.
+``std_customers`` and ``match_pairs`` and returns a :class:`MasterExplanation`: plain data frames.
+The HTML view of it (for the notebook and reports) is
+:mod:`workbench.presentation.reports.master_explanation`.
 
 Match evidence: the pairs among the members from ``match_pairs`` with probability, weight and
 reason (a deterministic rule, ``model`` or ``review:<label>``). When the match stage kept Splink's
@@ -14,13 +15,20 @@ down per comparison into a waterfall table: the comparison level, its Bayes fact
 from __future__ import annotations
 
 import difflib
-import html
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from workbench.core.golden.survivorship import plan_fields
+from workbench.engine.catalog import (
+    CROSSWALK,
+    GOLDEN_CUSTOMERS,
+    GOLDEN_PROVENANCE,
+    MATCH_PAIRS,
+    STD_CUSTOMERS,
+)
 from workbench.engine.connection import table_columns, table_exists
 from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
@@ -33,29 +41,15 @@ PAIR_COLUMNS = (
     "match_reason",
     "decision",
 )
-
-TEXT = {
-    "zh": {
-        "title": "主记录 {m} 的解释",
-        "golden": "黄金记录字段 (值, 来源记录, 规则)",
-        "members": "成员记录",
-        "evidence": "匹配证据 (成员之间的记录对)",
-        "waterfall": "逐项比较 (瀑布)",
-        "parent": "上级主记录",
-        "children": "下级主记录",
-        "none": "无",
-    },
-    "en": {
-        "title": "Explanation of master {m}",
-        "golden": "Golden fields (value, source record, rule)",
-        "members": "Member records",
-        "evidence": "Match evidence (pairs among the members)",
-        "waterfall": "Per-comparison evidence (waterfall)",
-        "parent": "Parent master",
-        "children": "Child masters",
-        "none": "none",
-    },
-}
+WATERFALL_COLUMNS = (
+    "record_key_l",
+    "record_key_r",
+    "comparison",
+    "gamma",
+    "bayes_factor",
+    "match_weight",
+    "cumulative_weight",
+)
 
 
 class UnknownMasterError(WorkbenchError):
@@ -88,42 +82,15 @@ class MasterExplanation:
     waterfall: pd.DataFrame
     parent_master_id: str | None = None
     children: list[str] = field(default_factory=list)
-    language: str = "zh"
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def to_html(self, language: str | None = None) -> str:
-        """The explanation as an HTML fragment (tables escaped by pandas)."""
-        t = TEXT.get(language or self.language, TEXT["en"])
-        none = t["none"]
-
-        def table(df: pd.DataFrame) -> str:
-            return df.to_html(index=False, na_rep="", escape=True, border=0) if not df.empty else none
-
-        parts = [
-            f"<h3>{html.escape(t['title'].format(m=self.master_id))}</h3>",
-            f"<p>{html.escape(t['parent'])}: {html.escape(self.parent_master_id or none)} · "
-            f"{html.escape(t['children'])}: {html.escape(', '.join(self.children) or none)}</p>",
-            f"<h4>{html.escape(t['golden'])}</h4>{table(self.fields)}",
-            f"<h4>{html.escape(t['members'])}</h4>{table(self.members)}",
-            f"<h4>{html.escape(t['evidence'])}</h4>{table(self.evidence)}",
-        ]
-        if not self.waterfall.empty:
-            parts.append(f"<h4>{html.escape(t['waterfall'])}</h4>{table(self.waterfall)}")
-        return "\n".join(parts)
 
 
-def explain_master(
-    con: Any, master_id: str, config: Any = None, *, language: str | None = None
-) -> MasterExplanation:
+def explain_master(con: Any, master_id: str, config: Any = None) -> MasterExplanation:
     """Explain one master record.
 
     Args:
         con: a DuckDB connection to the run's database (after the golden stage).
         master_id: the master to explain.
         config: the project config; adds each field's configured rule chain to ``fields``.
-        language: ``zh`` or ``en`` for the HTML view; default the config's, else ``zh``.
 
     Returns:
         The explanation.
@@ -131,90 +98,89 @@ def explain_master(
     Raises:
         WorkbenchError: a table is missing; UnknownMasterError when the master_id does not exist.
     """
-    for table, stage in (
-        ("golden_customers", "golden"),
-        ("golden_provenance", "golden"),
-        ("crosswalk", "match"),
-        ("std_customers", "standardize"),
-    ):
-        if not table_exists(con, table):
-            raise WorkbenchError(f"table {table!r} is missing; run the {stage} stage first")
-    golden = con.execute("SELECT * FROM golden_customers WHERE master_id = ?", [master_id]).df()
-    if golden.empty:
-        ids = [
-            r[0] for r in con.execute("SELECT master_id FROM golden_customers ORDER BY master_id").fetchall()
-        ]
-        close = difflib.get_close_matches(str(master_id), ids, n=3, cutoff=0.6)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise UnknownMasterError(f"master_id {master_id!r} is not in golden_customers.{hint}")
+    for table in (GOLDEN_CUSTOMERS, GOLDEN_PROVENANCE, CROSSWALK, STD_CUSTOMERS):
+        if not table_exists(con, table.name):
+            raise WorkbenchError(f"table {table.name!r} is missing; run the {table.written_by} stage first")
+    golden = _golden_row(con, master_id)
     row = {k: (None if _missing(v) else v) for k, v in golden.iloc[0].to_dict().items()}
-
-    fields = con.execute(
-        "SELECT field, value, record_key, source, rule FROM golden_provenance WHERE master_id = ? "
-        "ORDER BY field",
-        [master_id],
-    ).df()
-    golden_order = {c: i for i, c in enumerate(golden.columns)}
-    fields = fields.sort_values(
-        "field", key=lambda s: s.map(lambda f: golden_order.get(f, len(golden_order))), kind="mergesort"
-    ).reset_index(drop=True)
+    std_columns = table_columns(con, STD_CUSTOMERS.name)
+    fields = _golden_fields(con, master_id, list(golden.columns))
     if config is not None:
-        fields["rules"] = fields["field"].map(_configured_rules(config, table_columns(con, "std_customers")))
-
-    std_cols = set(table_columns(con, "std_customers"))
-    shown = [f for f in fields["field"] if f in std_cols and f not in ("record_key", "source_id")]
-    extra = "".join(f", s.{ident(f)}" for f in dict.fromkeys(shown))
-    members = con.execute(
-        "SELECT c.record_key, c.source, c.source_id, c.match_probability, c.match_reason"
-        f"{extra} FROM crosswalk c JOIN std_customers s ON s.record_key = c.record_key "
-        "WHERE c.master_id = ? ORDER BY c.record_key",
-        [master_id],
-    ).df()
-
+        fields["rules"] = fields["field"].map(_configured_rules(config, std_columns))
     evidence = pd.DataFrame(columns=list(PAIR_COLUMNS))
-    waterfall = pd.DataFrame(
-        columns=[
-            "record_key_l",
-            "record_key_r",
-            "comparison",
-            "gamma",
-            "bayes_factor",
-            "match_weight",
-            "cumulative_weight",
-        ]
-    )
-    if table_exists(con, "match_pairs"):
-        evidence = con.execute(
-            "SELECT p.* FROM match_pairs p WHERE p.record_key_l IN (SELECT record_key FROM crosswalk "
-            "WHERE master_id = ?) AND p.record_key_r IN (SELECT record_key FROM crosswalk WHERE master_id = ?) "
-            "ORDER BY p.record_key_l, p.record_key_r",
-            [master_id, master_id],
-        ).df()
+    waterfall = pd.DataFrame(columns=list(WATERFALL_COLUMNS))
+    if table_exists(con, MATCH_PAIRS.name):
+        evidence = _member_pairs(con, master_id)
         waterfall = build_waterfall(evidence)
         keep = [c for c in PAIR_COLUMNS if c in evidence.columns]
         evidence = evidence[keep + [c for c in evidence.columns if c.startswith("gamma_")]]
-
     children = [
         r[0]
         for r in con.execute(
-            "SELECT master_id FROM golden_customers WHERE parent_master_id = ? ORDER BY master_id",
+            f"SELECT master_id FROM {GOLDEN_CUSTOMERS} WHERE parent_master_id = ? ORDER BY master_id",
             [master_id],
         ).fetchall()
     ]
-    lang = (
-        language or (getattr(getattr(config, "project", None), "language", None) if config else None) or "zh"
-    )
     return MasterExplanation(
         master_id=master_id,
         golden=row,
-        members=members,
+        members=_members(con, master_id, fields, set(std_columns)),
         fields=fields,
         evidence=evidence.reset_index(drop=True),
         waterfall=waterfall,
         parent_master_id=row.get("parent_master_id"),
         children=children,
-        language=lang,
     )
+
+
+def _golden_row(con: Any, master_id: str) -> pd.DataFrame:
+    """The master's golden_customers row; UnknownMasterError naming close IDs when there is none."""
+    golden = con.execute(f"SELECT * FROM {GOLDEN_CUSTOMERS} WHERE master_id = ?", [master_id]).df()
+    if golden.empty:
+        ids = [
+            r[0] for r in con.execute(f"SELECT master_id FROM {GOLDEN_CUSTOMERS} ORDER BY master_id").fetchall()
+        ]
+        close = difflib.get_close_matches(str(master_id), ids, n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UnknownMasterError(f"master_id {master_id!r} is not in {GOLDEN_CUSTOMERS}.{hint}")
+    return golden
+
+
+def _golden_fields(con: Any, master_id: str, golden_columns: list[str]) -> pd.DataFrame:
+    """The master's provenance rows, in golden_customers column order."""
+    fields = con.execute(
+        f"SELECT field, value, record_key, source, rule FROM {GOLDEN_PROVENANCE} WHERE master_id = ? "
+        "ORDER BY field",
+        [master_id],
+    ).df()
+    order = {c: i for i, c in enumerate(golden_columns)}
+    return fields.sort_values(
+        "field", key=lambda s: s.map(lambda f: order.get(f, len(order))), kind="mergesort"
+    ).reset_index(drop=True)
+
+
+def _members(con: Any, master_id: str, fields: pd.DataFrame, std_columns: set[str]) -> pd.DataFrame:
+    """The member records with their crosswalk columns and the standardized golden fields."""
+    shown = [f for f in fields["field"] if f in std_columns and f not in ("record_key", "source_id")]
+    extra = "".join(f", s.{ident(f)}" for f in dict.fromkeys(shown))
+    members: pd.DataFrame = con.execute(
+        "SELECT c.record_key, c.source, c.source_id, c.match_probability, c.match_reason"
+        f"{extra} FROM {CROSSWALK} c JOIN {STD_CUSTOMERS} s ON s.record_key = c.record_key "
+        "WHERE c.master_id = ? ORDER BY c.record_key",
+        [master_id],
+    ).df()
+    return members
+
+
+def _member_pairs(con: Any, master_id: str) -> pd.DataFrame:
+    """The match_pairs rows between two members of the master."""
+    members = f"(SELECT record_key FROM {CROSSWALK} WHERE master_id = ?)"
+    pairs: pd.DataFrame = con.execute(
+        f"SELECT p.* FROM {MATCH_PAIRS} p WHERE p.record_key_l IN {members} AND p.record_key_r IN {members} "
+        "ORDER BY p.record_key_l, p.record_key_r",
+        [master_id, master_id],
+    ).df()
+    return pairs
 
 
 def build_waterfall(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -224,43 +190,41 @@ def build_waterfall(pairs: pd.DataFrame) -> pd.DataFrame:
     term-frequency adjustments, multiplied in) when ``match_pairs`` has them. The first row of each
     pair is the prior, from the pair's total weight minus the comparisons' weights.
     """
-    columns = [
-        "record_key_l",
-        "record_key_r",
-        "comparison",
-        "gamma",
-        "bayes_factor",
-        "match_weight",
-        "cumulative_weight",
-    ]
     names = [c[3:] for c in pairs.columns if c.startswith("bf_") and not c.startswith("bf_tf_adj_")]
     if pairs.empty or not names:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=list(WATERFALL_COLUMNS))
     rows = []
     for rec in pairs.to_dict("records"):
-        steps = []
-        for n in names:
-            bf = rec.get(f"bf_{n}")
-            if _missing(bf):
-                continue
-            tf = rec.get(f"bf_tf_adj_{n}")
-            bf = float(bf) * (1.0 if _missing(tf) else float(tf))
-            steps.append((n, rec.get(f"gamma_{n}"), bf, math.log2(bf) if bf > 0 else float("-inf")))
-        total = rec.get("match_weight")
-        prior = None if _missing(total) else float(total) - sum(s[3] for s in steps)
-        running = 0.0
-        if prior is not None:
-            running = prior
-            rows.append([rec["record_key_l"], rec["record_key_r"], "prior", None, 2.0**prior, prior, running])
-        for n, gamma, bf, w in steps:
-            running += w
-            rows.append([rec["record_key_l"], rec["record_key_r"], n, gamma, bf, w, running])
-    return pd.DataFrame(rows, columns=columns)
+        rows += _pair_waterfall(rec, names)
+    return pd.DataFrame(rows, columns=list(WATERFALL_COLUMNS))
+
+
+def _pair_waterfall(rec: dict[Any, Any], names: list[str]) -> list[list[Any]]:
+    """The waterfall rows of one pair (see :func:`build_waterfall`)."""
+    steps = []
+    for n in names:
+        bf: Any = rec.get(f"bf_{n}")
+        if _missing(bf):
+            continue
+        tf: Any = rec.get(f"bf_tf_adj_{n}")
+        bf = float(bf) * (1.0 if _missing(tf) else float(tf))
+        steps.append((n, rec.get(f"gamma_{n}"), bf, math.log2(bf) if bf > 0 else float("-inf")))
+    left, right = rec["record_key_l"], rec["record_key_r"]
+    rows: list[list[Any]] = []
+    total: Any = rec.get("match_weight")
+    running = 0.0
+    if not _missing(total):
+        prior = float(total) - sum(s[3] for s in steps)
+        running = prior
+        rows.append([left, right, "prior", None, 2.0**prior, prior, running])
+    for n, gamma, bf, w in steps:
+        running += w
+        rows.append([left, right, n, gamma, bf, w, running])
+    return rows
 
 
 def _configured_rules(config: Any, std_columns: list[str]) -> dict[str, str]:
-    from workbench.core.golden.survivorship import plan_fields
-
+    """Field → its configured rule chain (``valid_value > source_priority``), as provenance names rules."""
     chains = {p.field: " > ".join(p.rules) for p in plan_fields(config, std_columns)}
     chains.update(
         {

@@ -30,28 +30,43 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.engine.catalog import (
+    CROSSWALK,
+    GOLDEN_CUSTOMERS,
+    GOLDEN_PROVENANCE,
+    MATCH_PAIRS,
+    STD_CUSTOMERS,
+    temp,
+)
 from workbench.engine.connection import table_columns, table_exists
 from workbench.engine.sql import ident
 from workbench.errors import WorkbenchError
 from workbench.project.config import Kind, ProjectConfig
-from workbench.project.settings.survivorship import RULE_NAMES, FieldRule, SurvivorshipSettings
+from workbench.project.settings.survivorship import RULE_NAMES, FieldRule, RecordColumn, SurvivorshipSettings
 
 log = logging.getLogger(__name__)
 
-STD_TABLE = "std_customers"
-CROSSWALK_TABLE = "crosswalk"
-PAIRS_TABLE = "match_pairs"
-GOLDEN_TABLE = "golden_customers"
-PROVENANCE_TABLE = "golden_provenance"
-MEMBERS_TABLE = "__golden_members"
-WINNERS_TABLE = "__golden_winners"
-RUNNER_UP_TABLE = "__golden_runner_up"
-SCRATCH_TABLES = ("__golden_parents", "__golden_reviewed", "__golden_activity")
+# scratch TEMP tables of one build (dropped when it ends)
+MEMBERS_TABLE = temp("golden_members")  # crosswalk joined to std_customers, with rank helpers
+WINNERS_TABLE = temp("golden_winners")  # per master: the winning record of every field
+RUNNER_UP_TABLE = temp("golden_runner_up")  # per master and field: the best other value's rank key
+PARENTS_TABLE = temp("golden_parents")  # master → parent master
+REVIEWED_TABLE = temp("golden_reviewed")  # masters joined by a review label
+ACTIVITY_TABLE = temp("golden_activity")  # activity figures per master
+SCRATCH_TABLES = (
+    MEMBERS_TABLE,
+    WINNERS_TABLE,
+    RUNNER_UP_TABLE,
+    PARENTS_TABLE,
+    REVIEWED_TABLE,
+    ACTIVITY_TABLE,
+)
 
 FIELD_SUFFIXES = ("raw", "valid", "issue")  # per-field columns of std_customers that are not extras
 LINEAGE = ("record_key", "_source", "_row_number", "_row_hash", "source_id")
-RECORD_TEXT_COLUMNS = ("customer_type", "record_status")
-RECORD_BOOL_COLUMNS = ("is_test", "is_stale")
+RECORD_TEXT_COLUMNS: tuple[RecordColumn, ...] = ("customer_type", "record_status")
+RECORD_BOOL_COLUMNS: tuple[RecordColumn, ...] = ("is_test", "is_stale")
+RECORD_COLUMNS = RECORD_TEXT_COLUMNS + RECORD_BOOL_COLUMNS
 ACTIVITY_COLUMNS = ("last_activity_date", "activity_amount_12m", "activity_amount_total")
 TAIL_COLUMNS = ("flags", "parent_master_id", "member_count", "sources", "match_type")
 ORG_NAME_KINDS = (Kind.CUSTOMER_NAME, Kind.COMPANY_NAME)
@@ -133,140 +148,9 @@ def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[Survi
     Raises:
         SurvivorshipError: listing every problem of the ``survivorship:`` section at once.
     """
-    settings: SurvivorshipSettings = config.survivorship
-    cols = list(std_columns)
-    colset = set(cols)
-    kinds = {f: k.value for f, k in config.field_kinds().items()}
-    known_kinds = {k.value for k in Kind}
-    sources = [s.name for s in config.customer_sources]
-    problems: list[str] = []
-
-    for kind, chain in settings.kind_rules.items():
-        if kind not in known_kinds:
-            problems.append(
-                f"survivorship.kind_rules: unknown kind {kind!r}; known kinds: {', '.join(sorted(known_kinds))}"
-            )
-        if not chain:
-            problems.append(f"survivorship.kind_rules.{kind}: give at least one rule of {RULE_NAMES}")
-    for name, chain in settings.record_rules.items():
-        if not chain:
-            problems.append(f"survivorship.record_rules.{name}: give at least one rule of {RULE_NAMES}")
-    record_names = set(RECORD_TEXT_COLUMNS + RECORD_BOOL_COLUMNS)
-    allowed_fields = set(kinds) | set(settings.extra_fields)
-    for name in settings.fields:
-        if name in record_names:
-            problems.append(
-                f"survivorship.fields.{name}: a record-level column; set its rules under `record_rules`"
-            )
-        elif name not in allowed_fields:
-            problems.append(
-                f"survivorship.fields: {name!r} is not a canonical field.{_did_you_mean(name, allowed_fields)} "
-                f"Known fields: {', '.join(sorted(allowed_fields))}"
-            )
-    priority_lists = [("survivorship.source_priority", settings.source_priority)] + [
-        (f"survivorship.fields.{n}.source_priority", r.source_priority or [])
-        for n, r in settings.fields.items()
-    ]
-    for where, names in priority_lists:
-        for s in names:
-            if s not in sources:
-                problems.append(
-                    f"{where}: {s!r} is not a customer source.{_did_you_mean(s, sources)} "
-                    f"Customer sources: {', '.join(sources)}"
-                )
-    recency_default = settings.recency_fields
-    if recency_default is None:
-        recency_default = [f for f, k in kinds.items() if k == Kind.DATE.value and f in colset]
-        recency_default += ["last_activity_date"] if "last_activity_date" in colset else []
-    recency_lists = [("survivorship.recency_fields", settings.recency_fields or [])] + [
-        (f"survivorship.fields.{n}.recency_fields", r.recency_fields or [])
-        for n, r in settings.fields.items()
-    ]
-    for where, names in recency_lists:
-        for c in names:
-            if c not in colset:
-                problems.append(
-                    f"{where}: std_customers has no column {c!r}.{_did_you_mean(c, cols)} "
-                    "Name date fields of the customer sources or last_activity_date"
-                )
-    for name in settings.extra_fields:
-        if name not in colset:
-            problems.append(
-                f"survivorship.extra_fields: std_customers has no column {name!r}.{_did_you_mean(name, cols)}"
-            )
-    for name in settings.required_fields:
-        if name not in kinds and name not in settings.extra_fields:
-            problems.append(
-                f"survivorship.required_fields: {name!r} is not a canonical field.{_did_you_mean(name, list(kinds))}"
-            )
-    missing = [f for f in kinds if f not in colset]
-    if missing:
-        problems.append(
-            f"std_customers lacks the canonical field(s) {missing}; rerun the standardize stage with this config"
-        )
-    clashes = sorted(({"master_id"} | set(TAIL_COLUMNS) | set(ACTIVITY_COLUMNS)) & set(kinds))
-    if clashes:
-        problems.append(
-            f"canonical field(s) {clashes} have the name of a golden_customers column; rename the field(s)"
-        )
-    if problems:
-        raise SurvivorshipError(
-            f"{config.config_path}: {len(problems)} problem(s) in the survivorship setup:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
-
-    default_priority = tuple(settings.source_priority) + tuple(
-        s for s in sources if s not in settings.source_priority
-    )
-    extras_of = _assign_extras(cols, list(kinds) + list(settings.extra_fields))
-
-    def make(name: str, kind: str, chain: Sequence[str], rule: FieldRule | None, **kw: Any) -> SurvivingField:
-        priority = default_priority
-        if rule and rule.source_priority:
-            priority = tuple(rule.source_priority) + tuple(
-                s for s in default_priority if s not in rule.source_priority
-            )
-        recency = tuple(rule.recency_fields) if rule and rule.recency_fields else tuple(recency_default)
-        valid = f"{name}_valid" if f"{name}_valid" in colset else None
-        return SurvivingField(
-            field=name,
-            kind=kind,
-            extras=tuple(extras_of.get(name, ())),
-            rules=tuple(chain),
-            source_priority=priority,
-            recency_columns=recency,
-            valid_column=valid,
-            **kw,
-        )
-
-    plans: list[SurvivingField] = []
-    for name, kind in kinds.items():
-        if name in record_names:
-            # a source gives this record-level column (e.g. CRM account type → customer_type): the
-            # standardized column is the record-level one, chosen by `record_rules`
-            continue
-        rule = settings.fields.get(name)
-        chain = rule.rules if rule else settings.kind_rules.get(kind, settings.default_rules)
-        plans.append(make(name, kind, chain, rule, boolean=kind == Kind.FLAG.value))
-    for name in settings.extra_fields:
-        if name in kinds:
-            continue
-        rule = settings.fields.get(name)
-        plans.append(make(name, "extra", rule.rules if rule else settings.default_rules, rule))
-    for name in RECORD_TEXT_COLUMNS + RECORD_BOOL_COLUMNS:
-        if name not in colset:
-            log.warning("std_customers has no column %r; golden %s will be NULL", name, name)
-            continue
-        plans.append(
-            make(
-                name,
-                "record",
-                settings.record_rules[name],
-                None,
-                unknown_values=tuple(settings.unknown_values) if name in RECORD_TEXT_COLUMNS else (),
-                boolean=name in RECORD_BOOL_COLUMNS,
-            )
-        )
+    check_survivorship(config, std_columns)
+    planner = _Planner.of(config, std_columns)
+    plans = planner.field_plans() + planner.extra_field_plans() + planner.record_plans()
     for p in plans:
         if "most_recent" in p.rules and not p.recency_columns:
             log.warning(
@@ -274,6 +158,212 @@ def plan_fields(config: ProjectConfig, std_columns: Sequence[str]) -> list[Survi
                 p.field,
             )
     return plans
+
+
+def check_survivorship(config: ProjectConfig, std_columns: Sequence[str]) -> None:
+    """Check the ``survivorship:`` section against the config's fields, sources and std_customers.
+
+    Raises:
+        SurvivorshipError: listing every problem at once (file, key, bad value, what is allowed).
+    """
+    settings = config.survivorship
+    cols = list(std_columns)
+    kinds = {f: k.value for f, k in config.field_kinds().items()}
+    sources = [s.name for s in config.customer_sources]
+    problems = [
+        *_rule_chain_problems(settings),
+        *_field_name_problems(settings, kinds),
+        *_source_problems(settings, sources),
+        *_column_problems(settings, kinds, cols),
+    ]
+    if problems:
+        raise SurvivorshipError(
+            f"{config.config_path}: {len(problems)} problem(s) in the survivorship setup:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def _rule_chain_problems(settings: SurvivorshipSettings) -> list[str]:
+    """Unknown kinds in ``kind_rules`` and empty rule chains."""
+    known_kinds = {k.value for k in Kind}
+    problems: list[str] = []
+    for kind, chain in settings.kind_rules.items():
+        if kind not in known_kinds:
+            problems.append(
+                f"survivorship.kind_rules: unknown kind {kind!r}; known kinds: {', '.join(sorted(known_kinds))}"
+            )
+        if not chain:
+            problems.append(f"survivorship.kind_rules.{kind}: give at least one rule of {RULE_NAMES}")
+    for column, chain in settings.record_rules.items():
+        if not chain:
+            problems.append(f"survivorship.record_rules.{column}: give at least one rule of {RULE_NAMES}")
+    return problems
+
+
+def _field_name_problems(settings: SurvivorshipSettings, kinds: dict[str, str]) -> list[str]:
+    """``fields`` entries that name a record-level column or no field."""
+    allowed = set(kinds) | set(settings.extra_fields)
+    problems: list[str] = []
+    for name in settings.fields:
+        if name in RECORD_COLUMNS:
+            problems.append(
+                f"survivorship.fields.{name}: a record-level column; set its rules under `record_rules`"
+            )
+        elif name not in allowed:
+            problems.append(
+                f"survivorship.fields: {name!r} is not a canonical field.{_did_you_mean(name, allowed)} "
+                f"Known fields: {', '.join(sorted(allowed))}"
+            )
+    return problems
+
+
+def _source_problems(settings: SurvivorshipSettings, sources: list[str]) -> list[str]:
+    """Source priority lists (of the section and of each field) that name no customer source."""
+    priority_lists = [("survivorship.source_priority", settings.source_priority)] + [
+        (f"survivorship.fields.{n}.source_priority", r.source_priority or [])
+        for n, r in settings.fields.items()
+    ]
+    return [
+        f"{where}: {s!r} is not a customer source.{_did_you_mean(s, sources)} "
+        f"Customer sources: {', '.join(sources)}"
+        for where, names in priority_lists
+        for s in names
+        if s not in sources
+    ]
+
+
+def _column_problems(settings: SurvivorshipSettings, kinds: dict[str, str], cols: list[str]) -> list[str]:
+    """Recency and extra columns std_customers lacks, unknown required fields, missing or clashing fields."""
+    colset = set(cols)
+    recency_lists = [("survivorship.recency_fields", settings.recency_fields or [])] + [
+        (f"survivorship.fields.{n}.recency_fields", r.recency_fields or [])
+        for n, r in settings.fields.items()
+    ]
+    problems = [
+        f"{where}: {STD_CUSTOMERS} has no column {c!r}.{_did_you_mean(c, cols)} "
+        "Name date fields of the customer sources or last_activity_date"
+        for where, names in recency_lists
+        for c in names
+        if c not in colset
+    ]
+    problems += [
+        f"survivorship.extra_fields: {STD_CUSTOMERS} has no column {name!r}.{_did_you_mean(name, cols)}"
+        for name in settings.extra_fields
+        if name not in colset
+    ]
+    problems += [
+        f"survivorship.required_fields: {name!r} is not a canonical field.{_did_you_mean(name, list(kinds))}"
+        for name in settings.required_fields
+        if name not in kinds and name not in settings.extra_fields
+    ]
+    missing = [f for f in kinds if f not in colset]
+    if missing:
+        problems.append(
+            f"{STD_CUSTOMERS} lacks the canonical field(s) {missing}; rerun the standardize stage with this config"
+        )
+    clashes = sorted(({"master_id"} | set(TAIL_COLUMNS) | set(ACTIVITY_COLUMNS)) & set(kinds))
+    if clashes:
+        problems.append(
+            f"canonical field(s) {clashes} have the name of a {GOLDEN_CUSTOMERS} column; rename the field(s)"
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class _Planner:
+    """Builds the :class:`SurvivingField` plans of a checked config (see :func:`plan_fields`)."""
+
+    settings: SurvivorshipSettings
+    kinds: dict[str, str]
+    columns: frozenset[str]
+    default_priority: tuple[str, ...]
+    default_recency: tuple[str, ...]
+    extras_of: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, config: ProjectConfig, std_columns: Sequence[str]) -> _Planner:
+        """The planner of a config whose ``survivorship:`` section passed :func:`check_survivorship`."""
+        settings = config.survivorship
+        cols = list(std_columns)
+        kinds = {f: k.value for f, k in config.field_kinds().items()}
+        sources = [s.name for s in config.customer_sources]
+        recency = settings.recency_fields
+        if recency is None:
+            # default: every date field, then the newest activity
+            recency = [f for f, k in kinds.items() if k == Kind.DATE.value and f in cols]
+            recency += ["last_activity_date"] if "last_activity_date" in cols else []
+        return cls(
+            settings=settings,
+            kinds=kinds,
+            columns=frozenset(cols),
+            default_priority=tuple(settings.source_priority)
+            + tuple(s for s in sources if s not in settings.source_priority),
+            default_recency=tuple(recency),
+            extras_of=_assign_extras(cols, list(kinds) + list(settings.extra_fields)),
+        )
+
+    def make(
+        self, name: str, kind: str, chain: Sequence[str], rule: FieldRule | None, **options: Any
+    ) -> SurvivingField:
+        """One plan: the field's own source priority and recency columns, else the section's."""
+        priority = self.default_priority
+        if rule and rule.source_priority:
+            priority = tuple(rule.source_priority) + tuple(
+                s for s in self.default_priority if s not in rule.source_priority
+            )
+        recency = tuple(rule.recency_fields) if rule and rule.recency_fields else self.default_recency
+        return SurvivingField(
+            field=name,
+            kind=kind,
+            extras=tuple(self.extras_of.get(name, ())),
+            rules=tuple(chain),
+            source_priority=priority,
+            recency_columns=recency,
+            valid_column=f"{name}_valid" if f"{name}_valid" in self.columns else None,
+            **options,
+        )
+
+    def field_plans(self) -> list[SurvivingField]:
+        """The canonical fields, by their field rule, else their kind's, else the default chain."""
+        plans = []
+        for name, kind in self.kinds.items():
+            if name in RECORD_COLUMNS:
+                # a source gives this record-level column (e.g. CRM account type → customer_type): the
+                # standardized column is the record-level one, chosen by `record_rules`
+                continue
+            rule = self.settings.fields.get(name)
+            chain = rule.rules if rule else self.settings.kind_rules.get(kind, self.settings.default_rules)
+            plans.append(self.make(name, kind, chain, rule, boolean=kind == Kind.FLAG.value))
+        return plans
+
+    def extra_field_plans(self) -> list[SurvivingField]:
+        """The ``extra_fields`` that are not canonical fields (kind ``extra``)."""
+        plans = []
+        for name in self.settings.extra_fields:
+            if name in self.kinds:
+                continue
+            rule = self.settings.fields.get(name)
+            plans.append(self.make(name, "extra", rule.rules if rule else self.settings.default_rules, rule))
+        return plans
+
+    def record_plans(self) -> list[SurvivingField]:
+        """The record-level columns std_customers has (kind ``record``), by ``record_rules``."""
+        plans = []
+        for name in RECORD_TEXT_COLUMNS + RECORD_BOOL_COLUMNS:
+            if name not in self.columns:
+                log.warning("%s has no column %r; golden %s will be NULL", STD_CUSTOMERS, name, name)
+                continue
+            plans.append(
+                self.make(
+                    name,
+                    "record",
+                    self.settings.record_rules[name],
+                    None,
+                    unknown_values=tuple(self.settings.unknown_values) if name in RECORD_TEXT_COLUMNS else (),
+                    boolean=name in RECORD_BOOL_COLUMNS,
+                )
+            )
+        return plans
 
 
 def _assign_extras(columns: Sequence[str], fields: Sequence[str]) -> dict[str, list[str]]:
@@ -333,6 +423,7 @@ class _Sql:
     params: list[Any] = field(default_factory=list)
 
     def bind(self, value: Any) -> str:
+        """Add `value` as the next parameter; returns its placeholder."""
         self.params.append(value)
         return "?"
 
@@ -436,7 +527,7 @@ def build_members_sql(
     text = (
         f"CREATE OR REPLACE TEMP TABLE {MEMBERS_TABLE} AS WITH base AS MATERIALIZED (SELECT "
         + ",\n  ".join(select)
-        + f"\nFROM {CROSSWALK_TABLE} c JOIN {STD_TABLE} s ON s.record_key = c.record_key) "
+        + f"\nFROM {CROSSWALK} c JOIN {STD_CUSTOMERS} s ON s.record_key = c.record_key) "
         + "SELECT base.*"
         + "".join(f", f{i}.n AS __freq{i}" for i in freq)
         + f" FROM base{counts}"
@@ -528,7 +619,7 @@ def build_parent_sql(plan: SurvivingField, i: int, aliases: _Aliases) -> str:
     return (
         "SELECT m.master_id, "
         f"arg_min(struct_pack(pm := px.master_id, rk := m.__rk, src := m.__source), {key}) AS p "
-        f"FROM {MEMBERS_TABLE} m JOIN {CROSSWALK_TABLE} px "
+        f"FROM {MEMBERS_TABLE} m JOIN {CROSSWALK} px "
         "ON px.source = m.__source AND CAST(px.source_id AS VARCHAR) = m.__parent_ref "
         "WHERE px.master_id <> m.master_id GROUP BY m.master_id"
     )
@@ -570,71 +661,119 @@ def build_golden_tables(con: Any, config: ProjectConfig) -> GoldenResult:
             exactly once, or the survivorship config is wrong.
     """
     started = time.perf_counter()
-    for table, stage in ((STD_TABLE, "standardize"), (CROSSWALK_TABLE, "match")):
-        if not table_exists(con, table):
-            raise SurvivorshipError(f"table {table!r} is missing; run the {stage} stage first")
-    std_columns = table_columns(con, STD_TABLE)
-    for needed in ("record_key", "_source", "source_id"):
-        if needed not in std_columns:
-            raise SurvivorshipError(f"std_customers has no column {needed!r}; rerun the standardize stage")
-    check_crosswalk(con)
+    std_columns = _check_inputs(con)
     plans = plan_fields(config, std_columns)
     parent_field = resolve_parent_field(config)
     notes: list[str] = []
-
     try:
-        members_sql, params, aliases = build_members_sql(plans, std_columns, parent_field)
-        con.execute(members_sql, params)
-        con.execute(build_winners_sql(plans, aliases))
-        con.execute(build_runner_up_sql(plans, aliases))
-
-        parent_counts = {"refs": 0, "unresolved": 0, "cycles": 0}
-        parent_join = ""
-        if parent_field:
-            p_index = next(i for i, p in enumerate(plans) if p.field == parent_field)
-            parent_counts = _resolve_parents(con, plans[p_index], p_index, aliases, notes)
-            parent_join = "LEFT JOIN __golden_parents gp ON gp.master_id = w.master_id"
-
-        reviewed_join = ""
-        if table_exists(con, PAIRS_TABLE):
-            pair_columns = table_columns(con, PAIRS_TABLE)
-            for needed in ("record_key_l", "record_key_r", "match_reason"):
-                if needed not in pair_columns:
-                    raise SurvivorshipError(f"match_pairs has no column {needed!r}; rerun the match stage")
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE __golden_reviewed AS SELECT DISTINCT a.master_id "
-                f"FROM {PAIRS_TABLE} mp JOIN {CROSSWALK_TABLE} a ON a.record_key = mp.record_key_l "
-                f"JOIN {CROSSWALK_TABLE} b ON b.record_key = mp.record_key_r "
-                "WHERE a.master_id = b.master_id AND starts_with(mp.match_reason, 'review:')"
-            )
-            reviewed_join = "LEFT JOIN __golden_reviewed rv ON rv.master_id = w.master_id"
-        else:
-            notes.append("no match_pairs table: match_type is single or merged (no review labels known)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __golden_activity AS {_activity_sql()}")
-
-        golden_sql, golden_params = _golden_select_sql(
-            plans, config, parent_join=parent_join, reviewed_join=reviewed_join
-        )
-        provenance_sql, provenance_params = _provenance_select_sql(plans, aliases, parent_join=parent_join)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_TABLE} AS {golden_sql}", golden_params)
-            con.execute(f"CREATE OR REPLACE TABLE {PROVENANCE_TABLE} AS {provenance_sql}", provenance_params)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        parent_counts = _build_in_scratch(con, config, plans, std_columns, parent_field, notes)
     finally:
-        for t in (MEMBERS_TABLE, WINNERS_TABLE, RUNNER_UP_TABLE, *SCRATCH_TABLES):
+        for t in SCRATCH_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {t}")
+    result = _golden_result(con, plans, parent_field, parent_counts, notes, started)
+    for note in notes:
+        log.warning(note)
+    log.info(
+        "golden records: %d masters (%d merged, %d reviewed) from %d rows in %.2fs",
+        result.masters,
+        result.merged_masters,
+        result.reviewed_masters,
+        result.members,
+        result.seconds,
+    )
+    return result
 
+
+def _check_inputs(con: Any) -> list[str]:
+    """Check std_customers and the crosswalk; returns the std_customers columns."""
+    for table in (STD_CUSTOMERS, CROSSWALK):
+        if not table_exists(con, table.name):
+            raise SurvivorshipError(f"table {table.name!r} is missing; run the {table.written_by} stage first")
+    std_columns = table_columns(con, STD_CUSTOMERS.name)
+    for needed in ("record_key", "_source", "source_id"):
+        if needed not in std_columns:
+            raise SurvivorshipError(f"{STD_CUSTOMERS} has no column {needed!r}; rerun the standardize stage")
+    check_crosswalk(con)
+    return std_columns
+
+
+def _build_in_scratch(
+    con: Any,
+    config: ProjectConfig,
+    plans: list[SurvivingField],
+    std_columns: list[str],
+    parent_field: str | None,
+    notes: list[str],
+) -> dict[str, int]:
+    """The scratch tables (members, winners, runner-ups, parents, reviewed, activity), then both tables.
+
+    Returns:
+        The parent reference counts (see :func:`_resolve_parents`).
+    """
+    members_sql, params, aliases = build_members_sql(plans, std_columns, parent_field)
+    con.execute(members_sql, params)
+    con.execute(build_winners_sql(plans, aliases))
+    con.execute(build_runner_up_sql(plans, aliases))
+    parent_counts = {"refs": 0, "unresolved": 0, "cycles": 0}
+    parent_join = ""
+    if parent_field:
+        p_index = next(i for i, p in enumerate(plans) if p.field == parent_field)
+        parent_counts = _resolve_parents(con, plans[p_index], p_index, aliases, notes)
+        parent_join = f"LEFT JOIN {PARENTS_TABLE} gp ON gp.master_id = w.master_id"
+    reviewed_join = ""
+    if _find_reviewed(con):
+        reviewed_join = f"LEFT JOIN {REVIEWED_TABLE} rv ON rv.master_id = w.master_id"
+    else:
+        notes.append(f"no {MATCH_PAIRS} table: match_type is single or merged (no review labels known)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ACTIVITY_TABLE} AS {_activity_sql()}")
+    golden_sql, golden_params = _golden_select_sql(
+        plans, config, parent_join=parent_join, reviewed_join=reviewed_join
+    )
+    provenance_sql, provenance_params = _provenance_select_sql(plans, aliases, parent_join=parent_join)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_CUSTOMERS} AS {golden_sql}", golden_params)
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_PROVENANCE} AS {provenance_sql}", provenance_params)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return parent_counts
+
+
+def _find_reviewed(con: Any) -> bool:
+    """Create the reviewed-masters table from the review labels in match_pairs; False without match_pairs."""
+    if not table_exists(con, MATCH_PAIRS.name):
+        return False
+    pair_columns = table_columns(con, MATCH_PAIRS.name)
+    for needed in ("record_key_l", "record_key_r", "match_reason"):
+        if needed not in pair_columns:
+            raise SurvivorshipError(f"{MATCH_PAIRS} has no column {needed!r}; rerun the match stage")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {REVIEWED_TABLE} AS SELECT DISTINCT a.master_id "
+        f"FROM {MATCH_PAIRS} mp JOIN {CROSSWALK} a ON a.record_key = mp.record_key_l "
+        f"JOIN {CROSSWALK} b ON b.record_key = mp.record_key_r "
+        "WHERE a.master_id = b.master_id AND starts_with(mp.match_reason, 'review:')"
+    )
+    return True
+
+
+def _golden_result(
+    con: Any,
+    plans: list[SurvivingField],
+    parent_field: str | None,
+    parent_counts: dict[str, int],
+    notes: list[str],
+    started: float,
+) -> GoldenResult:
+    """The counts of the tables just built."""
     counts = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE match_type = 'merged'), "
         f"count(*) FILTER (WHERE match_type = 'reviewed'), coalesce(sum(member_count), 0), "
-        f"count(parent_master_id) FROM {GOLDEN_TABLE}"
+        f"count(parent_master_id) FROM {GOLDEN_CUSTOMERS}"
     ).fetchall()[0]
-    prov = con.execute(f"SELECT count(*), count(DISTINCT field) FROM {PROVENANCE_TABLE}").fetchall()[0]
-    result = GoldenResult(
+    prov = con.execute(f"SELECT count(*), count(DISTINCT field) FROM {GOLDEN_PROVENANCE}").fetchall()[0]
+    return GoldenResult(
         masters=int(counts[0]),
         merged_masters=int(counts[1]),
         reviewed_masters=int(counts[2]),
@@ -650,35 +789,24 @@ def build_golden_tables(con: Any, config: ProjectConfig) -> GoldenResult:
         plans=plans,
         notes=notes,
     )
-    for note in notes:
-        log.warning(note)
-    log.info(
-        "golden records: %d masters (%d merged, %d reviewed) from %d rows in %.2fs",
-        result.masters,
-        result.merged_masters,
-        result.reviewed_masters,
-        result.members,
-        result.seconds,
-    )
-    return result
 
 
 def _resolve_parents(
     con: Any, plan: SurvivingField, i: int, aliases: _Aliases, notes: list[str]
 ) -> dict[str, int]:
-    """Create ``__golden_parents`` (master → parent master) and count the parent references."""
-    con.execute("CREATE OR REPLACE TEMP TABLE __golden_parents AS " + build_parent_sql(plan, i, aliases))
+    """Create the parents table (master → parent master) and count the parent references."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PARENTS_TABLE} AS " + build_parent_sql(plan, i, aliases))
     mutual = (
-        "SELECT a.master_id FROM __golden_parents a JOIN __golden_parents b "
+        f"SELECT a.master_id FROM {PARENTS_TABLE} a JOIN {PARENTS_TABLE} b "
         "ON a.p.pm = b.master_id AND b.p.pm = a.master_id"
     )
     cycles = con.execute(f"SELECT count(*) FROM ({mutual})").fetchall()[0][0]
     if cycles:
         # two masters naming each other as parent: the data contradicts itself, keep neither link
-        con.execute(f"DELETE FROM __golden_parents WHERE master_id IN ({mutual})")
+        con.execute(f"DELETE FROM {PARENTS_TABLE} WHERE master_id IN ({mutual})")
         notes.append(f"{cycles} master(s) named each other as parent; those parent links were dropped")
     refs, unresolved = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {CROSSWALK_TABLE} px "
+        f"SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {CROSSWALK} px "
         "WHERE px.source = m.__source AND CAST(px.source_id AS VARCHAR) = m.__parent_ref)) "
         f"FROM {MEMBERS_TABLE} m WHERE m.__parent_ref IS NOT NULL"
     ).fetchall()[0]
@@ -696,34 +824,36 @@ def check_crosswalk(con: Any) -> None:
     Raises:
         SurvivorshipError: naming up to ten offending record keys and what to do.
     """
-    problems: list[str] = []
-    dup = con.execute(
-        f"SELECT record_key, count(*) FROM {CROSSWALK_TABLE} GROUP BY record_key HAVING count(*) > 1 "
-        "ORDER BY record_key LIMIT 10"
-    ).fetchall()
-    if dup:
-        problems.append(f"record_key(s) listed more than once in crosswalk: {[r[0] for r in dup]}")
-    nulls = con.execute(
-        f"SELECT record_key FROM {CROSSWALK_TABLE} WHERE master_id IS NULL OR record_key IS NULL "
-        "ORDER BY record_key LIMIT 10"
-    ).fetchall()
-    if nulls:
-        problems.append(f"crosswalk rows without master_id or record_key: {[r[0] for r in nulls]}")
-    missing = con.execute(
-        f"SELECT s.record_key FROM {STD_TABLE} s ANTI JOIN {CROSSWALK_TABLE} c ON c.record_key = s.record_key "
-        "ORDER BY s.record_key LIMIT 10"
-    ).fetchall()
-    if missing:
-        problems.append(f"std_customers rows missing from crosswalk: {[r[0] for r in missing]}")
-    extra = con.execute(
-        f"SELECT c.record_key FROM {CROSSWALK_TABLE} c ANTI JOIN {STD_TABLE} s ON c.record_key = s.record_key "
-        "ORDER BY c.record_key LIMIT 10"
-    ).fetchall()
-    if extra:
-        problems.append(f"crosswalk rows with no std_customers row: {[r[0] for r in extra]}")
+    checks = (
+        (
+            f"SELECT record_key, count(*) FROM {CROSSWALK} GROUP BY record_key HAVING count(*) > 1 "
+            "ORDER BY record_key LIMIT 10",
+            f"record_key(s) listed more than once in {CROSSWALK}",
+        ),
+        (
+            f"SELECT record_key FROM {CROSSWALK} WHERE master_id IS NULL OR record_key IS NULL "
+            "ORDER BY record_key LIMIT 10",
+            f"{CROSSWALK} rows without master_id or record_key",
+        ),
+        (
+            f"SELECT s.record_key FROM {STD_CUSTOMERS} s ANTI JOIN {CROSSWALK} c ON c.record_key = s.record_key "
+            "ORDER BY s.record_key LIMIT 10",
+            f"{STD_CUSTOMERS} rows missing from {CROSSWALK}",
+        ),
+        (
+            f"SELECT c.record_key FROM {CROSSWALK} c ANTI JOIN {STD_CUSTOMERS} s ON c.record_key = s.record_key "
+            "ORDER BY c.record_key LIMIT 10",
+            f"{CROSSWALK} rows with no {STD_CUSTOMERS} row",
+        ),
+    )
+    problems = []
+    for sql, problem in checks:
+        keys = [r[0] for r in con.execute(sql).fetchall()]
+        if keys:
+            problems.append(f"{problem}: {keys}")
     if problems:
         raise SurvivorshipError(
-            "the crosswalk must hold every std_customers row exactly once: "
+            f"the {CROSSWALK} must hold every {STD_CUSTOMERS} row exactly once: "
             + "; ".join(problems)
             + ". Rerun the standardize and match stages of this run in order"
         )
@@ -789,7 +919,7 @@ def _golden_select_sql(
     text = (
         "SELECT "
         + ",\n  ".join(select)
-        + f"\nFROM {WINNERS_TABLE} w LEFT JOIN __golden_activity act ON act.master_id = w.master_id "
+        + f"\nFROM {WINNERS_TABLE} w LEFT JOIN {ACTIVITY_TABLE} act ON act.master_id = w.master_id "
         + f"{parent_join} {reviewed_join}\nORDER BY w.master_id"
     )
     return text, sql.params
@@ -854,7 +984,7 @@ def _provenance_select_sql(
     per_master = (
         f"SELECT w.master_id, [{', '.join(entries)}] AS e FROM {WINNERS_TABLE} w "
         f"LEFT JOIN {RUNNER_UP_TABLE} r ON r.master_id = w.master_id "
-        f"LEFT JOIN __golden_activity act ON act.master_id = w.master_id {parent_join} ORDER BY w.master_id"
+        f"LEFT JOIN {ACTIVITY_TABLE} act ON act.master_id = w.master_id {parent_join} ORDER BY w.master_id"
     )
     text = (
         "SELECT master_id, e.field, e.value, e.record_key, e.source, e.rule "
@@ -877,7 +1007,7 @@ def _did_you_mean(value: str, options: Sequence[str] | set[str]) -> str:
 def count_match_types(con: Any) -> pd.DataFrame:
     """Golden records by match type: ``match_type, masters, members`` (single, merged, reviewed)."""
     return con.execute(
-        f"SELECT match_type, count(*) AS masters, sum(member_count)::BIGINT AS members FROM {GOLDEN_TABLE} "
+        f"SELECT match_type, count(*) AS masters, sum(member_count)::BIGINT AS members FROM {GOLDEN_CUSTOMERS} "
         "GROUP BY match_type ORDER BY CASE match_type WHEN 'single' THEN 1 WHEN 'merged' THEN 2 ELSE 3 END"
     ).df()
 
@@ -885,7 +1015,7 @@ def count_match_types(con: Any) -> pd.DataFrame:
 def count_deciding_rules(con: Any) -> pd.DataFrame:
     """How golden values were decided: ``field, rule, value_count`` from golden_provenance."""
     return con.execute(
-        f"SELECT field, rule, count(*) AS value_count FROM {PROVENANCE_TABLE} GROUP BY field, rule "
+        f"SELECT field, rule, count(*) AS value_count FROM {GOLDEN_PROVENANCE} GROUP BY field, rule "
         "ORDER BY field, value_count DESC, rule"
     ).df()
 
@@ -895,7 +1025,7 @@ def sample_golden(con: Any, n: int = 10, *, match_type: str | None = None, seed:
     where, params = ("WHERE match_type = ?", [match_type]) if match_type else ("", [])
     return (
         con.execute(
-            f"SELECT * FROM {GOLDEN_TABLE} {where} ORDER BY hash(master_id, ?), master_id LIMIT ?",
+            f"SELECT * FROM {GOLDEN_CUSTOMERS} {where} ORDER BY hash(master_id, ?), master_id LIMIT ?",
             [*params, seed, n],
         )
         .df()
@@ -913,7 +1043,7 @@ def pick_master(con: Any, master_id: str = "") -> str | None:
     if master_id:
         return master_id
     rows = con.execute(
-        f"SELECT master_id FROM {GOLDEN_TABLE} ORDER BY CASE match_type WHEN 'merged' THEN 1 "
+        f"SELECT master_id FROM {GOLDEN_CUSTOMERS} ORDER BY CASE match_type WHEN 'merged' THEN 1 "
         "WHEN 'reviewed' THEN 2 ELSE 3 END, member_count DESC, master_id LIMIT 1"
     ).fetchall()
     return rows[0][0] if rows else None
@@ -922,7 +1052,7 @@ def pick_master(con: Any, master_id: str = "") -> str | None:
 def read_provenance(con: Any, master_id: str) -> pd.DataFrame:
     """The provenance rows of one master: ``field, value, record_key, source, rule``."""
     return con.execute(
-        f"SELECT field, value, record_key, source, rule FROM {PROVENANCE_TABLE} WHERE master_id = ? "
+        f"SELECT field, value, record_key, source, rule FROM {GOLDEN_PROVENANCE} WHERE master_id = ? "
         "ORDER BY field",
         [master_id],
     ).df()

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from workbench.errors import SourceError
 
@@ -80,6 +81,7 @@ class DecodeScan:
 
     @property
     def bad_share(self) -> float:
+        """Share of the lines with invalid bytes (0 for no lines)."""
         return self.bad_lines / self.lines if self.lines else 0.0
 
     @property
@@ -132,6 +134,21 @@ def detect_encoding(path: str | Path) -> EncodingGuess:
         SourceError: the file does not exist or cannot be read.
     """
     path = Path(path)
+    sample, truncated = _read_sample(path)
+    marked = _guess_from_marks(path, sample)
+    if marked is not None:
+        return marked
+    line_end = detect_line_end(sample)
+    sample_guess = _guess_sample(sample, line_end)
+    if sample_guess is None:
+        return _guess_with_charset_normalizer(sample)
+    if not truncated:
+        return sample_guess
+    return _check_whole_file(path, sample, sample_guess.encoding, line_end)
+
+
+def _read_sample(path: Path) -> tuple[bytes, bool]:
+    """The first :data:`SAMPLE_BYTES` of a file, cut to whole lines, and whether the file is longer."""
     try:
         with path.open("rb") as fh:
             sample = fh.read(SAMPLE_BYTES + 1)
@@ -144,7 +161,12 @@ def detect_encoding(path: str | Path) -> EncodingGuess:
         cut = sample.rfind(b"\n")
         if cut > 0:
             sample = sample[: cut + 1]
+    return sample, truncated
 
+
+def _guess_from_marks(path: Path, sample: bytes) -> EncodingGuess | None:
+    """The encoding a byte-order mark or many NUL bytes (UTF-16/32) tell, ``utf-8`` for an empty
+    file, else None."""
     if sample.startswith(UTF8_BOM):
         scan = scan_decoding(path, "utf-8-sig")
         if scan.bad_lines:
@@ -166,21 +188,21 @@ def detect_encoding(path: str | Path) -> EncodingGuess:
             return wide
     if not sample:
         return EncodingGuess("utf-8", 1.0, "empty file")
+    return None
 
-    line_end = detect_line_end(sample)
+
+def _guess_sample(sample: bytes, line_end: bytes) -> EncodingGuess | None:
+    """ASCII, UTF-8 or GB18030 from the sample alone, or None when neither fits."""
     utf8 = scan_bytes(sample, "utf-8", line_end=line_end)
     if utf8.bad_lines == 0 and not _has_high_bytes(sample):
-        candidate = "utf-8"
-        sample_guess = EncodingGuess("utf-8", 1.0, "ASCII only; read as UTF-8")
-    else:
-        gb = scan_bytes(sample, "gb18030", line_end=line_end, keep_text=True) if utf8.bad_lines else None
-        sample_guess = _choose(utf8, gb)
-        candidate = sample_guess.encoding if sample_guess else ""
-    if sample_guess is None:
-        return _guess_with_charset_normalizer(sample)
-    if not truncated:
-        return sample_guess
-    # the full streaming check: the rest of the file must agree with the sample
+        return EncodingGuess("utf-8", 1.0, "ASCII only; read as UTF-8")
+    gb = scan_bytes(sample, "gb18030", line_end=line_end, keep_text=True) if utf8.bad_lines else None
+    return _choose(utf8, gb)
+
+
+def _check_whole_file(path: Path, sample: bytes, candidate: str, line_end: bytes) -> EncodingGuess:
+    """The full streaming check of the sample's `candidate`: the rest of the file must agree."""
+    gb_full: DecodeScan | None
     if candidate == "utf-8":
         utf8_full = scan_decoding(path, "utf-8", line_end=line_end)
         gb_full = (
@@ -364,23 +386,24 @@ def scan_decoding(
     kept: list[str] = []
     kept_len = 0
     for block in iter_decoded_blocks(path, encoding, line_end=line_end):
+        good: list[str]
         if UndecodableLine in set(map(type, block)):
             for i, item in enumerate(block, start=lines + 1):
-                if item.__class__ is UndecodableLine:
+                if isinstance(item, UndecodableLine):
                     bad += 1
                     if first_bad_line is None:
-                        first_bad_line, first_bad_offset = i, item.offset  # type: ignore[union-attr]
-            good = [item for item in block if item.__class__ is str]
+                        first_bad_line, first_bad_offset = i, item.offset
+            good = [item for item in block if isinstance(item, str)]
         else:
-            good = block
+            good = cast("list[str]", block)  # no UndecodableLine in it
         lines += len(block)
-        n_ascii = sum(map(str.isascii, good))  # type: ignore[arg-type]
+        n_ascii = sum(map(str.isascii, good))
         nonascii += len(good) - n_ascii
         if keep_text and kept_len < SAMPLE_BYTES and n_ascii < len(good):
-            for item in good:
-                if not item.isascii():  # type: ignore[union-attr]
-                    kept.append(item)  # type: ignore[arg-type]
-                    kept_len += len(item)
+            for text in good:
+                if not text.isascii():
+                    kept.append(text)
+                    kept_len += len(text)
                     if kept_len >= SAMPLE_BYTES:
                         break
     return DecodeScan(encoding, lines, bad, first_bad_line, first_bad_offset, nonascii, "".join(kept))
@@ -486,7 +509,7 @@ def _decode_block(
         pass
     else:
         if sep == "\n" and _splitlines_is_safe(text):
-            return text.splitlines(keepends=True)  # type: ignore[return-value]
+            return cast("list[str | UndecodableLine]", text.splitlines(keepends=True))
         parts = text.split(sep)
         last = parts.pop()  # '' after the final line end, or an unterminated last line
         lines: list[str | UndecodableLine] = [part + sep for part in parts]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from workbench.core.linkage.settings_builder import PIN, MatchField, helper
 from workbench.engine.sql import ident
@@ -34,6 +35,7 @@ class BlockingKey:
     right: str | None = None  # a cross-field key: the right record's expression differs
 
     def sql(self, alias: str) -> str:
+        """The key's expression on the record with table alias `alias` (``l``, ``r`` or none)."""
         template = self.right if alias == "r" and self.right is not None else self.template
         return template.format(t=f"{alias}." if alias else "")
 
@@ -48,14 +50,17 @@ class BlockingChoice:
 
     @property
     def name(self) -> str:
+        """The rule's name: its keys' names joined by ``&``."""
         return " & ".join(k.name for k in self.keys)
 
     @property
     def rule(self) -> str:
+        """The rule as Splink SQL."""
         return rule_sql(self.keys)
 
     @property
     def fields(self) -> set[str]:
+        """The compared fields the rule blocks on."""
         return {k.field for k in self.keys}
 
 
@@ -68,48 +73,58 @@ def _col(column: str) -> str:
     return "{t}" + ident(column)
 
 
+def _key(p: MatchField, role: str) -> BlockingKey:
+    """The exact key on the column of one role of a field."""
+    column = p.columns[role]
+    return BlockingKey(column, p.field, _col(column))
+
+
+def _company_name_keys(p: MatchField) -> list[BlockingKey]:
+    core = p.columns["core"]
+    keys = [_key(p, "core")]
+    if "pinyin" in p.columns:
+        pin = _col(helper(p, PIN))
+        keys.append(BlockingKey(helper(p, PIN), p.field, pin))
+        # the first letters of the pinyin meet a romanised name (华瑞科技 / Huarui Technology)
+        prefix = f"CASE WHEN length({pin}) >= 5 THEN left({pin}, 5) END"
+        keys.append(BlockingKey(f"{helper(p, PIN)}[1:5]", p.field, prefix))
+    keys.append(BlockingKey(f"{core}[1:2]", p.field, f"nullif(left({_col(core)}, 2), '')"))
+    return keys
+
+
+def _phone_keys(p: MatchField) -> list[BlockingKey]:
+    roles: list[str] = [r for r in ("e164", "last8") if r in p.columns]
+    return [_key(p, r) for r in roles or ["value"]]
+
+
+# the roles a field of a kind offers as exact keys, after its value (when present in the field)
+_EXTRA_KEY_ROLES: dict[Kind, str] = {
+    Kind.EMAIL: "local",
+    Kind.PERSON_NAME: "pinyin",
+    Kind.COMPANY_NAME: "pinyin",  # a company name without a name core
+    Kind.CUSTOMER_NAME: "pinyin",
+    Kind.ADDRESS: "detail",
+}
+
+
+def field_keys(p: MatchField) -> list[BlockingKey]:
+    """The blocking keys of one compared field, most specific first."""
+    if p.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and "core" in p.columns:
+        return _company_name_keys(p)
+    if p.kind == Kind.PHONE:
+        return _phone_keys(p)
+    keys = [_key(p, "value")]
+    extra = _EXTRA_KEY_ROLES.get(p.kind)
+    if extra and extra in p.columns:
+        keys.append(_key(p, extra))
+    return keys
+
+
 def blocking_keys(plans: list[MatchField]) -> list[BlockingKey]:
     """The candidate blocking keys of the compared fields, most specific first per field."""
     out: list[BlockingKey] = []
     for p in plans:
-        keys: list[BlockingKey] = []
-        c = p.columns
-        if p.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and "core" in c:
-            keys.append(BlockingKey(c["core"], p.field, _col(c["core"])))
-            if "pinyin" in c:
-                pin = _col(helper(p, PIN))
-                keys.append(BlockingKey(helper(p, PIN), p.field, pin))
-                # the first letters of the pinyin meet a romanised name (华瑞科技 / Huarui Technology)
-                keys.append(
-                    BlockingKey(
-                        f"{helper(p, PIN)}[1:5]",
-                        p.field,
-                        f"CASE WHEN length({pin}) >= 5 THEN left({pin}, 5) END",
-                    )
-                )
-            keys.append(BlockingKey(f"{c['core']}[1:2]", p.field, f"nullif(left({_col(c['core'])}, 2), '')"))
-        elif p.kind == Kind.PHONE:
-            if "e164" in c:
-                keys.append(BlockingKey(c["e164"], p.field, _col(c["e164"])))
-            if "last8" in c:
-                keys.append(BlockingKey(c["last8"], p.field, _col(c["last8"])))
-            if "e164" not in c and "last8" not in c:
-                keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
-        elif p.kind == Kind.EMAIL:
-            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
-            if "local" in c:
-                keys.append(BlockingKey(c["local"], p.field, _col(c["local"])))
-        elif p.kind in (Kind.PERSON_NAME, Kind.COMPANY_NAME, Kind.CUSTOMER_NAME):
-            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
-            if "pinyin" in c:
-                keys.append(BlockingKey(c["pinyin"], p.field, _col(c["pinyin"])))
-        elif p.kind == Kind.ADDRESS:
-            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
-            if "detail" in c:
-                keys.append(BlockingKey(c["detail"], p.field, _col(c["detail"])))
-        else:
-            keys.append(BlockingKey(c["value"], p.field, _col(c["value"])))
-        out += [replace(k, kind=p.kind.value) for k in keys]
+        out += [replace(k, kind=p.kind.value) for k in field_keys(p)]
     out += cross_field_keys(plans)
     return out
 
@@ -152,7 +167,7 @@ def count_pairs_sql(table: str, keys: tuple[BlockingKey, ...] | list[BlockingKey
 
 
 def choose_blocking_rules(
-    con, table: str, keys: list[BlockingKey], *, pairs_per_record: float, max_rules: int
+    con: Any, table: str, keys: list[BlockingKey], *, pairs_per_record: float, max_rules: int
 ) -> list[BlockingChoice]:
     """Pick the blocking rules: every key within the pair budget alone, then pairs of coarse keys.
 

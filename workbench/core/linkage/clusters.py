@@ -8,6 +8,11 @@ labelled ``non_match``. Such a cluster is never kept: it is rebuilt from its edg
 conflicting values is left out. The edges left out are reported (they go to clerical review).
 A ``match`` label is a reviewer's decision on exactly this question, so it links even across
 different tax IDs (it still never joins a pair labelled ``non_match``).
+
+A cluster bigger than ``match.max_cluster_size`` is broken by raising the bar for model links
+(:func:`split_oversized`). The pure algorithms work on :class:`Edge` lists; the engine steps
+(:func:`guard_conflicts`, :func:`split_large_clusters`) run them on the scratch tables of a match
+(:mod:`workbench.core.linkage.scratch`) and record every cut link in ``SPLIT``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from workbench.core.linkage.scratch import (
+    CLUSTERS,
+    COMPONENTS,
+    CONFLICT_VALUES,
+    EDGES,
+    LABELS,
+    PAIRS,
+    RECORDS,
+    SPLIT,
+)
+from workbench.engine.catalog import temp
+from workbench.engine.connection import registered, table_columns
+from workbench.engine.sql import ident, literal
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +55,8 @@ class Edge:
     probability: float
     weight: float
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, float, float, str, str]:
+        """Strongest first: review label, deterministic rule, then model probability and weight."""
         return (-self.rank, -self.probability, -self.weight, self.left, self.right)
 
 
@@ -168,7 +192,7 @@ def has_conflict(
     return any(a in member_set and b in member_set for a, b in cannot_link or set())
 
 
-def connected_components(db_api, nodes_table: str, edges_table: str):
+def connected_components(db_api: Any, nodes_table: str, edges_table: str) -> Any:
     """Connected components with Splink's clustering (all given edges link).
 
     Args:
@@ -185,4 +209,171 @@ def connected_components(db_api, nodes_table: str, edges_table: str):
     edges = db_api.register(edges_table)
     return cluster_pairwise_predictions_at_threshold(
         nodes, edges, db_api=db_api, node_id_column_name="record_key"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# engine steps on the scratch tables of a match
+
+
+def cluster_links(con: duckdb.DuckDBPyConnection, db_api: Any) -> None:
+    """``COMPONENTS``: the connected components of the pairs decided ``match`` in ``PAIRS``."""
+    con.execute(
+        f"CREATE TABLE {EDGES} AS SELECT record_key_l, record_key_r FROM {PAIRS} WHERE decision = 'match'"
+    )
+    cc = connected_components(db_api, RECORDS, EDGES)
+    con.execute(f"CREATE TABLE {COMPONENTS} AS SELECT record_key, cluster_id FROM {cc.physical_name}")
+
+
+def guard_conflicts(con: duckdb.DuckDBPyConnection, conflict_columns: list[str]) -> None:
+    """Split the components that join conflicting records (see the module docstring).
+
+    Writes ``CLUSTERS`` (record_key, cluster) and ``SPLIT`` (the links cut, with why); the cut pairs
+    get the decision ``split`` in ``PAIRS``.
+    """
+    con.execute(f"CREATE TABLE {CONFLICT_VALUES} AS {_conflict_values_sql(con, conflict_columns)}")
+    bad = _conflicted_components(con)
+    con.execute(f"CREATE TABLE {CLUSTERS} AS SELECT record_key, cluster_id AS cluster FROM {COMPONENTS}")
+    con.execute(f"CREATE TABLE {SPLIT} (record_key_l VARCHAR, record_key_r VARCHAR, reason VARCHAR)")
+    if not bad:
+        return
+    with registered(con, temp("bad"), pd.DataFrame({"cluster_id": bad})) as bad_table:
+        members = con.execute(
+            f"SELECT c.cluster_id, c.record_key FROM {COMPONENTS} c JOIN {bad_table} USING (cluster_id) "
+            "ORDER BY 1, 2"
+        ).df()
+        values = con.execute(
+            f"SELECT v.record_key, v.field, v.value FROM {CONFLICT_VALUES} v JOIN {COMPONENTS} c USING (record_key) "
+            f"JOIN {bad_table} USING (cluster_id) ORDER BY 1, 2"
+        ).df()
+        edges = _edges_by_cluster(
+            con.execute(
+                "SELECT c.cluster_id, p.record_key_l, p.record_key_r, p.edge_rank, coalesce(p.match_probability, 0), "
+                f"coalesce(p.match_weight, 0) FROM {PAIRS} p JOIN {COMPONENTS} c ON c.record_key = p.record_key_l "
+                f"JOIN {bad_table} USING (cluster_id) WHERE p.decision = 'match' ORDER BY 1, 2, 3"
+            ).fetchall()
+        )
+        cannot = {
+            (r[0], r[1])
+            for r in con.execute(
+                f"SELECT record_key_l, record_key_r FROM {LABELS} WHERE label = 'non_match'"
+            ).fetchall()
+        }
+    value_map: dict[str, dict[str, str]] = {}
+    for k, f, v in values.itertuples(index=False):
+        value_map.setdefault(k, {})[f] = v
+    new_rows: list[tuple[str, str]] = []
+    items: list[dict[str, Any]] = []
+    for cid, group in members.groupby("cluster_id", sort=True):
+        keys = group["record_key"].tolist()
+        rep, rejected = split_conflicting(keys, edges.get(str(cid), []), value_map, cannot)
+        new_rows += [(k, f"{cid}~{rep[k]}") for k in keys]
+        items += [{"record_key_l": e.left, "record_key_r": e.right, "reason": why} for e, why in rejected]
+    log.warning(
+        "%d cluster(s) would join records with different %s or labelled non_match; split (%d link(s) cut, "
+        "sent to review)",
+        len(bad),
+        "/".join(conflict_columns) or "values",
+        len(items),
+    )
+    _apply_splits(con, new_rows, items)
+
+
+def split_large_clusters(con: duckdb.DuckDBPyConnection, max_size: int, threshold: float) -> None:
+    """Break the ``CLUSTERS`` above `max_size` by raising the model-link threshold.
+
+    See :func:`split_oversized`; the links dropped are recorded like those the conflict guard cuts.
+    """
+    big = [
+        r[0]
+        for r in con.execute(
+            f"SELECT cluster FROM {CLUSTERS} GROUP BY cluster HAVING count(*) > ? ORDER BY 1", [max_size]
+        ).fetchall()
+    ]
+    if not big:
+        return
+    # 1 - (1 - t) / 10^k: 0.9 → 0.99 → 0.999 …
+    thresholds = tuple(1 - (1 - threshold) / 10**k for k in range(1, 6))
+    with registered(con, temp("big"), pd.DataFrame({"cluster": big})) as big_table:
+        members = con.execute(
+            f"SELECT f.cluster, f.record_key FROM {CLUSTERS} f JOIN {big_table} USING (cluster) ORDER BY 1, 2"
+        ).df()
+        edges = _edges_by_cluster(
+            con.execute(
+                "SELECT f.cluster, p.record_key_l, p.record_key_r, p.edge_rank, coalesce(p.match_probability, 0), "
+                f"coalesce(p.match_weight, 0) FROM {PAIRS} p JOIN {CLUSTERS} f ON f.record_key = p.record_key_l "
+                f"JOIN {CLUSTERS} g ON g.record_key = p.record_key_r AND g.cluster = f.cluster "
+                f"JOIN {big_table} b ON b.cluster = f.cluster WHERE p.decision = 'match' ORDER BY 1, 2, 3"
+            ).fetchall()
+        )
+    new_rows: list[tuple[str, str]] = []
+    items: list[dict[str, Any]] = []
+    for cid, group in members.groupby("cluster", sort=True):
+        keys = group["record_key"].tolist()
+        rep, dropped, used = split_oversized(keys, edges.get(str(cid), []), max_size, thresholds)
+        new_rows += [(k, f"{cid}^{rep[k]}") for k in keys]
+        items += [{"record_key_l": e.left, "record_key_r": e.right, "reason": why} for e, why in dropped]
+        log.warning(
+            "cluster of %d records split with model threshold %s (%d links cut)",
+            len(keys),
+            used,
+            len(dropped),
+        )
+    _apply_splits(con, new_rows, items)
+
+
+def _conflict_values_sql(con: duckdb.DuckDBPyConnection, conflict_columns: list[str]) -> str:
+    """``record_key, field, value`` of every present (and, where known, valid) conflict value."""
+    record_columns = set(table_columns(con, RECORDS))
+    parts = []
+    for c in conflict_columns:
+        valid = f" AND {ident(c + '_valid')}" if c + "_valid" in record_columns else ""
+        parts.append(
+            f"SELECT record_key, {literal(c)} AS field, CAST({ident(c)} AS VARCHAR) AS value FROM {RECORDS} "
+            f"WHERE {ident(c)} IS NOT NULL{valid}"
+        )
+    return (
+        " UNION ALL ".join(parts)
+        or "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS field, NULL::VARCHAR AS value WHERE false"
+    )
+
+
+def _conflicted_components(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The components holding two values of one conflict field, or both records of a non_match label."""
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT c.cluster_id FROM {CONFLICT_VALUES} v JOIN {COMPONENTS} c USING (record_key) "
+            "GROUP BY c.cluster_id, v.field HAVING count(DISTINCT v.value) > 1 "
+            f"UNION SELECT DISTINCT a.cluster_id FROM {LABELS} l JOIN {COMPONENTS} a ON a.record_key = l.record_key_l "
+            f"JOIN {COMPONENTS} b ON b.record_key = l.record_key_r WHERE l.label = 'non_match' "
+            "AND a.cluster_id = b.cluster_id ORDER BY 1"
+        ).fetchall()
+    ]
+
+
+def _edges_by_cluster(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[Edge]]:
+    """Rows ``cluster, left, right, rank, probability, weight`` as edges per cluster."""
+    out: dict[str, list[Edge]] = {}
+    for cid, left, right, rank, prob, weight in rows:
+        out.setdefault(str(cid), []).append(Edge(left, right, int(rank), float(prob), float(weight)))
+    return out
+
+
+def _apply_splits(
+    con: duckdb.DuckDBPyConnection, new_rows: list[tuple[str, str]], items: list[dict[str, Any]]
+) -> None:
+    """Give records their new cluster labels and record the cut links (their pairs become ``split``)."""
+    with registered(con, temp("new"), pd.DataFrame(new_rows, columns=["record_key", "cluster"])) as new:
+        con.execute(
+            f"UPDATE {CLUSTERS} SET cluster = n.cluster FROM {new} n "
+            f"WHERE {CLUSTERS}.record_key = n.record_key"
+        )
+    if not items:
+        return
+    with registered(con, temp("items"), pd.DataFrame(items)) as cut:
+        con.execute(f"INSERT INTO {SPLIT} SELECT record_key_l, record_key_r, reason FROM {cut}")
+    con.execute(
+        f"UPDATE {PAIRS} SET decision = 'split' FROM {SPLIT} s "
+        f"WHERE {PAIRS}.record_key_l = s.record_key_l AND {PAIRS}.record_key_r = s.record_key_r"
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 
 from workbench.core.linkage.settings_builder import MatchField, MatchSettingsError
-from workbench.engine.sql import ident
+from workbench.engine.catalog import STD_CUSTOMERS
+from workbench.engine.sql import ident, literal
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.match import DeterministicRule
 
@@ -70,7 +71,7 @@ def resolve_rules(
         for column in rule.columns:
             if column not in std_columns:
                 raise MatchSettingsError(
-                    f"{config.config_path}: match.deterministic_rules ({rule.name}): std_customers has no "
+                    f"{config.config_path}: match.deterministic_rules ({rule.name}): {STD_CUSTOMERS} has no "
                     f"column {column!r}; use a standardized column such as "
                     f"{sorted(c for c in std_columns if not c.endswith(('_raw', '_issue')))[:12]}"
                 )
@@ -98,7 +99,7 @@ def deterministic_edges_sql(table: str, rules: list[DeterministicRule]) -> str:
         present = " AND ".join(f"{ident(c)} IS NOT NULL" for c in rule.columns)
         parts.append(
             f"SELECT min(record_key) OVER (PARTITION BY {cols}) AS record_key_l, record_key AS record_key_r, "
-            f"'{rule.name}' AS rule, {i} AS rule_order FROM {table} WHERE {present}"
+            f"{literal(rule.name)} AS rule, {i} AS rule_order FROM {table} WHERE {present}"
         )
     union = " UNION ALL ".join(parts)
     return (

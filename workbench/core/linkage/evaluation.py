@@ -21,11 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.sql import ident
+from workbench.engine.catalog import temp
+from workbench.engine.sql import ident, literal_list
 from workbench.errors import WorkbenchError
 from workbench.project.settings.match import HardCase
 
 log = logging.getLogger(__name__)
+
+EVAL = temp("eval")  # a TEMP table: the scored records with their cluster and true entity
 
 
 class GroundTruthError(WorkbenchError):
@@ -79,7 +82,7 @@ def _pairs(n: str) -> str:
 
 def _flag_sql(case: HardCase, column: str) -> str:
     """For contains_any: the record holds one of the values (split on ;)."""
-    values = "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in case.values) + "]"
+    values = literal_list(case.values)
     return f"list_has_any(string_split(coalesce(CAST({ident(column)} AS VARCHAR), ''), ';'), {values})"
 
 
@@ -92,18 +95,18 @@ def _slice_counts_sql(case: HardCase, column: str, group: str) -> str:
     c = ident(column)
     if case.test == "same":
         return (
-            f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) AS n FROM __wb_eval "
+            f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) AS n FROM {EVAL} "
             f"WHERE {c} IS NOT NULL GROUP BY {group}, {c})"
         )
     if case.test == "differ":
         return (
             f"SELECT coalesce(sum({_pairs('n')} - same), 0) FROM (SELECT sum(k) AS n, "
-            f"sum({_pairs('k')}) AS same FROM (SELECT {group}, {c}, count(*) AS k FROM __wb_eval "
+            f"sum({_pairs('k')}) AS same FROM (SELECT {group}, {c}, count(*) AS k FROM {EVAL} "
             f"WHERE {c} IS NOT NULL GROUP BY {group}, {c}) GROUP BY {group})"
         )
     return (
         f"SELECT coalesce(sum({_pairs('n')} - {_pairs('clean')}), 0) FROM (SELECT count(*) AS n, "
-        f"count(*) FILTER (NOT {_flag_sql(case, column)}) AS clean FROM __wb_eval GROUP BY {group})"
+        f"count(*) FILTER (NOT {_flag_sql(case, column)}) AS clean FROM {EVAL} GROUP BY {group})"
     )
 
 
@@ -141,7 +144,7 @@ def evaluate_clusters(
         if col != "entity_id"
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __wb_eval AS SELECT p.record_key, p.master_id, t.entity_id{extra} "
+        f"CREATE OR REPLACE TEMP TABLE {EVAL} AS SELECT p.record_key, p.master_id, t.entity_id{extra} "
         f"FROM {predicted} p JOIN {truth} t USING (record_key)"
     )
 
@@ -149,23 +152,23 @@ def evaluate_clusters(
         return int(con.execute(sql).fetchall()[0][0])
 
     n_pred = one(
-        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM __wb_eval GROUP BY master_id)"
+        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM {EVAL} GROUP BY master_id)"
     )
     n_true = one(
-        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM __wb_eval GROUP BY entity_id)"
+        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM {EVAL} GROUP BY entity_id)"
     )
     tp = one(
-        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM __wb_eval GROUP BY master_id, entity_id)"
+        f"SELECT coalesce(sum({_pairs('n')}), 0) FROM (SELECT count(*) n FROM {EVAL} GROUP BY master_id, entity_id)"
     )
     pairwise = {**prf(tp, n_pred, n_true), "tp": tp, "predicted_pairs": n_pred, "true_pairs": n_true}
     # a cluster is exact when its (cluster, entity) cell holds the whole cluster and the whole entity;
     # window sums instead of joins on the counts (DuckDB may join pc and tc on the count: a blow-up)
     right, n_pc, n_tc = con.execute(
-        "WITH cell AS (SELECT master_id, entity_id, count(*) AS n FROM __wb_eval GROUP BY ALL), "
+        f"WITH cell AS (SELECT master_id, entity_id, count(*) AS n FROM {EVAL} GROUP BY ALL), "
         "x AS (SELECT n, sum(n) OVER (PARTITION BY master_id) AS pn, "
         "sum(n) OVER (PARTITION BY entity_id) AS tn FROM cell) "
         "SELECT count(*) FILTER (WHERE n = pn AND n = tn), "
-        "(SELECT count(DISTINCT master_id) FROM __wb_eval), (SELECT count(DISTINCT entity_id) FROM __wb_eval) "
+        f"(SELECT count(DISTINCT master_id) FROM {EVAL}), (SELECT count(DISTINCT entity_id) FROM {EVAL}) "
         "FROM x"
     ).fetchall()[0]
     cluster = {
@@ -177,7 +180,7 @@ def evaluate_clusters(
     out: dict[str, Any] = {
         "pairwise": pairwise,
         "cluster": cluster,
-        "records_scored": one("SELECT count(*) FROM __wb_eval"),
+        "records_scored": one(f"SELECT count(*) FROM {EVAL}"),
     }
     results: dict[str, Any] = {}
     for name, case in cases.items():
@@ -192,7 +195,7 @@ def evaluate_clusters(
             "false_merges": pred_s - tp_s,
         }
     out["hard_cases"] = results
-    con.execute("DROP TABLE IF EXISTS __wb_eval")
+    con.execute(f"DROP TABLE IF EXISTS {EVAL}")
     return out
 
 

@@ -1,10 +1,10 @@
 """Clerical review labels as input of the match stage: overrides, and measured precision/recall.
 
 The labels CSV (``match.labels_path``, format in docs/architecture.md) is read with
-:func:`workbench.core.linkage.review.read_decisions` (newest decision per pair wins). In the match stage a
-``match`` label links the pair whatever the model says, a ``non_match`` label keeps the two records
-apart (the pair is cut and the records never share a cluster), ``skip`` changes nothing. Labels
-naming records that are not in this run are reported and ignored.
+:func:`workbench.core.linkage.review_queue.read_decisions` (newest decision per pair wins). In the
+match stage a ``match`` label links the pair whatever the model says, a ``non_match`` label keeps
+the two records apart (the pair is cut and the records never share a cluster), ``skip`` changes
+nothing. Labels naming records that are not in this run are reported and ignored.
 
 Labels also measure the model: on the labelled pairs, the model's decision at the threshold (before
 the labels override it; a pair no blocking rule generated counts as "not linked") against the label.
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from workbench.core.linkage.review_queue import read_decisions
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,8 @@ def read_labels(path: Path, known_keys: set[str] | None = None) -> tuple[pd.Data
         out because a record is not in this run.
 
     Raises:
-        workbench.core.linkage.review.ReviewLabelsError: naming the file, line, column and bad value.
+        workbench.core.linkage.review_queue.ReviewLabelsError: naming the file, line, column and bad value.
     """
-    from workbench.core.linkage.review import read_decisions
-
     df = read_decisions(path)
     df = df[df["label"].isin(["match", "non_match"])]
     unknown = 0

@@ -47,6 +47,7 @@ class Registry:
 
     @classmethod
     def empty(cls) -> Registry:
+        """A registry without identities (the first run of a project)."""
         return cls(pd.DataFrame({c: pd.Series(dtype="object") for c in REGISTRY_COLUMNS}), 1)
 
 

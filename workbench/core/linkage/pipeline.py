@@ -1,51 +1,74 @@
 """The match stage: ``std_customers`` in; ``match_pairs``, ``crosswalk`` and ``review_queue`` out.
 
-Steps (each a function of this package):
+:func:`match_customers` runs these steps, each a small function of this package, on the scratch
+tables of :mod:`workbench.core.linkage.scratch` inside Splink's own in-memory engine:
 
-1. plan the compared fields from their kinds, copy the needed columns into the engine;
-2. deterministic rules → always-match pairs;
-3. blocking rules chosen from the data (or from config);
-4. Splink model (link_and_dedupe across all customer sources): prior from the deterministic pairs,
-   u by seeded sampling, m by EM passes; saved as ``splink/model.json``;
-5. scores of the blocked pairs; labels from the previous review override them;
-6. clusters (connected components), split where they would join different valid tax IDs or a
-   pair labelled ``non_match``; stable master IDs from the project's registry;
-7. tables ``match_pairs``, ``crosswalk`` (also ``tables/crosswalk.csv`` / ``.parquet``) and
-   ``review_queue``; Splink charts as HTML in ``splink/``; accuracy against a ground truth when one
-   is configured.
+1. :func:`plan_match_inputs`: the compared fields from their kinds; :func:`load_records` copies the
+   needed columns into the engine; :func:`load_labels` the review labels of earlier runs;
+2. :func:`find_deterministic_pairs`: deterministic rules → always-match pairs;
+3. :func:`choose_prediction_rules`: blocking rules chosen from the data (or from config);
+4. :func:`train_linker`: the Splink model (link_and_dedupe across all customer sources): prior from
+   the deterministic pairs, u by seeded sampling, m by EM passes; saved as ``splink/model.json``;
+5. :func:`score_pairs` and :func:`decide_pairs`: scores of the blocked pairs; labels from the
+   previous review override them;
+6. :func:`build_clusters`: connected components, split where they would join different valid tax
+   IDs or a pair labelled ``non_match``, or where they grow too large;
+7. :func:`assign_masters`: stable master IDs from the project's registry;
+8. :func:`build_outputs` and :func:`write_outputs`: the tables ``match_pairs``, ``crosswalk``
+   (also ``tables/crosswalk.csv`` / ``.parquet``) and ``review_queue``; accuracy against a ground
+   truth when one is configured.
+
+Splink's own charts are not drawn here: the caller may pass a `chart_writer` (the match stage passes
+:func:`workbench.presentation.splink_charts.save_splink_charts`), which is handed the trained linker
+and its predictions as a :class:`ScoredModel` while the engine is still open.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from workbench.core.linkage import blocking, clusters, deterministic, evaluation, labels, master_ids, predict
-from workbench.core.linkage.settings_builder import build_settings, helper_columns, plan_fields
+from workbench.core.linkage.scratch import (
+    CLUSTERED,
+    CLUSTERS,
+    DETERMINISTIC,
+    LABELS,
+    MASTERS,
+    MODELLED,
+    OUTPUTS,
+    PAIRS,
+    RECORDS,
+    SPLIT,
+    TRUTH,
+    source_view,
+)
+from workbench.core.linkage.settings_builder import MatchField, build_settings, helper_columns, plan_fields
 from workbench.core.linkage.training import TrainingReport, clamp_weights, train_model
-from workbench.engine.connection import table_exists
+from workbench.engine.catalog import CROSSWALK, MATCH_PAIRS, REVIEW_QUEUE, STD_CUSTOMERS, temp
+from workbench.engine.connection import registered, table_columns, table_exists
 from workbench.engine.files import atomic_path, write_text_atomic
 from workbench.engine.splink_backend import Engine, create_engine
-from workbench.engine.sql import ident
+from workbench.engine.sql import copy_to, ident, literal
 from workbench.errors import WorkbenchError
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.context import RunContext
+from workbench.project.settings.match import DeterministicRule, MatchSettings
 
 log = logging.getLogger(__name__)
 
-STD_TABLE = "std_customers"
-RECORDS = "wb_records"
 TYPE_COLUMN = "customer_type"  # B2B / B2C (std_customers contract)
-MODELLED = "wb_modelled"  # the records the model sees: test records (is_test) are left out
 LINEAGE = ("record_key", "_source", "source_id", "_row_hash")
 MAX_RECORDS_WITHOUT_BLOCKING = 2_000  # all pairs of this many records are still cheap to score
+CROSSWALK_FILES = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet"}  # tables/crosswalk.<ext>
 
 
 class MatchError(WorkbenchError):
@@ -57,10 +80,12 @@ class MatchResult:
     """What the match stage produced.
 
     Attributes:
-        metrics: the figures the notebook records (``ctx.record_metrics("match", …)``).
+        metrics: the figures the stage records (``metrics/match.json``).
         blocking: every evaluated blocking rule with its pair count and whether it was used.
-        files: name → path of the files written (model, charts, crosswalk).
+        files: name → path of the files written (model, crosswalk, registry, and the charts of the
+            `chart_writer`).
         accuracy: the full evaluation result when a ground truth was configured.
+        timings: seconds per step.
     """
 
     metrics: dict[str, Any]
@@ -70,25 +95,208 @@ class MatchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def registry_path_for(config: ProjectConfig) -> Path:
-    """The master ID registry of a project."""
-    configured = config.match.registry_path
-    return config.resolve(configured) if configured else config.output_dir / "master_id_registry.parquet"
+@dataclass
+class ScoredModel:
+    """The trained linker and its scored pairs, while the match engine is open.
+
+    This is what Splink draws its charts from; a `chart_writer` of :func:`match_customers` gets it,
+    and it is valid only during that call (the engine closes when the match ends).
+
+    Attributes:
+        linker: the trained ``splink.Linker``.
+        predictions: the Splink dataframe of the scored pairs.
+        db_api: the Splink database API of the engine.
+        con: the engine's connection.
+    """
+
+    linker: Any
+    predictions: Any
+    db_api: Any
+    con: duckdb.DuckDBPyConnection
+
+    def pairs_nearest_even(self, n: int) -> list[dict[str, Any]]:
+        """The `n` scored pairs whose probability is closest to 0.5 (ties by record keys), as JSON records."""
+        records = self.con.execute(
+            f"SELECT * FROM {self.predictions.physical_name} ORDER BY abs(match_probability - 0.5), "
+            f"record_key_l, record_key_r LIMIT {int(n)}"
+        ).df()
+        if records.empty:
+            return []
+        rows: list[dict[str, Any]] = json.loads(records.to_json(orient="records", date_format="iso"))
+        return rows
+
+    def largest_cluster_ids(self, n: int) -> list[str]:
+        """The master IDs of the `n` largest merged clusters (ties by master ID)."""
+        return [
+            r[0]
+            for r in self.con.execute(
+                f"SELECT master_id FROM {MASTERS} GROUP BY master_id HAVING count(*) > 1 "
+                f"ORDER BY count(*) DESC, master_id LIMIT {int(n)}"
+            ).fetchall()
+        ]
+
+    def register_clusters(self) -> Any:
+        """Every record with its master ID as ``cluster_id``, registered with Splink (cluster studio)."""
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {CLUSTERED} AS SELECT m.master_id AS cluster_id, r.* "
+            f"FROM {RECORDS} r JOIN {MASTERS} m USING (record_key)"
+        )
+        return self.db_api.register(CLUSTERED)
 
 
-def _std_types(con: Any) -> dict[str, str]:
-    if not table_exists(con, STD_TABLE):
-        raise MatchError(f"table {STD_TABLE!r} is not in the run database; run the standardize stage first")
+ChartWriter = Callable[[RunContext, ScoredModel], dict[str, Path]]
+
+
+@dataclass
+class MatchInputs:
+    """What the match stage reads from std_customers: compared fields, rules and their columns."""
+
+    plans: list[MatchField]
+    rules: list[DeterministicRule]
+    conflict_columns: list[str]
+    columns: list[str]
+    helpers: dict[str, str]
+
+    def select_sql(self, table: str) -> str:
+        """SQL reading the needed columns of `table` plus the per-record helper columns."""
+        cols = [ident(c) for c in self.columns]
+        cols += [f"{sql} AS {ident(name)}" for name, sql in self.helpers.items()]
+        return f"SELECT {', '.join(cols)} FROM {table}"
+
+
+@dataclass
+class _Facts:
+    """What the steps found on the way, for the metrics."""
+
+    records: int = 0
+    test_records: int = 0
+    sources: list[str] = field(default_factory=list)
+    labels_used: int = 0
+    labels_unknown: int = 0
+    deterministic_pairs: int = 0
+    prediction_rules: int = 0
+    link_type: str = ""
+    pairs_scored: int = 0
+    label_metrics: dict[str, Any] = field(default_factory=dict)
+    training: TrainingReport = field(default_factory=TrainingReport)
+
+
+@dataclass
+class _Clock:
+    """Seconds per step, each lap measured from the end of the previous one."""
+
+    start: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str) -> None:
+        """Record the seconds since the previous lap as step `name`."""
+        self.timings[name] = round(time.perf_counter() - self.start - sum(self.timings.values()), 3)
+
+
+# --------------------------------------------------------------------------------------------
+# the stage
+
+
+def match_customers(ctx: RunContext, *, chart_writer: ChartWriter | None = None) -> MatchResult:
+    """Run the match stage on the run's ``std_customers``.
+
+    Args:
+        ctx: the run.
+        chart_writer: draws Splink's charts from the trained model while the engine is open and
+            returns the files it wrote (they join ``result.files``); None: no charts.
+
+    Returns:
+        The metrics, the blocking rules and the files written.
+
+    Raises:
+        MatchError: std_customers is missing or lacks columns.
+        workbench.core.linkage.settings_builder.MatchSettingsError: the `match:` section names unknown
+            fields or columns.
+    """
+    clock = _Clock()
+    with ctx.connect() as wh:
+        inputs = plan_match_inputs(ctx.config, _std_types(wh))
+        records = wh.sql(f"{inputs.select_sql(str(STD_CUSTOMERS))} ORDER BY record_key").to_arrow_table()
+    clock.lap("read")
+    engine = create_engine()
+    try:
+        result = _match_in_engine(ctx, engine, records, inputs, clock, chart_writer)
+    finally:
+        engine.close()
+    result.timings = clock.timings
+    result.metrics.update({f"seconds_{k}": v for k, v in clock.timings.items()})
+    return result
+
+
+def _match_in_engine(
+    ctx: RunContext,
+    engine: Engine,
+    records: Any,
+    inputs: MatchInputs,
+    clock: _Clock,
+    chart_writer: ChartWriter | None,
+) -> MatchResult:
+    """The steps of the module docstring, in order, inside the engine."""
+    settings = ctx.config.match
+    con = engine.con
+    facts = load_records(con, records, match_test_records=settings.match_test_records)
+    label_df, facts.labels_unknown = load_labels(con, ctx.project.review_labels)
+    facts.labels_used = len(label_df)
+    facts.deterministic_pairs = find_deterministic_pairs(con, inputs.rules)
+    clock.lap("deterministic")
+    choices, prediction_rules = choose_prediction_rules(con, inputs, settings, facts.records)
+    facts.prediction_rules = len(prediction_rules)
+    clock.lap("blocking")
+    linker = train_linker(ctx, engine, inputs, facts, choices, prediction_rules)
+    model_path = ctx.paths.model
+    clock.lap("training")
+    prediction, facts.pairs_scored = score_pairs(con, linker, settings)
+    clock.lap("predict")
+    facts.label_metrics = decide_pairs(con, prediction, label_df, settings)
+    build_clusters(con, engine.db_api, inputs.conflict_columns, settings)
+    clock.lap("cluster")
+    registry = assign_masters(con, ctx)
+    build_outputs(con, settings.max_cluster_size)
+    clock.lap("master_ids")
+    files = write_outputs(ctx, con, model_path, registry)
+    clock.lap("write")
+    metrics = _metrics(con, facts, settings)
+    accuracy = None
+    if settings.ground_truth_path:
+        accuracy = _evaluate(con, ctx)
+        metrics.update(evaluation.flatten_metrics(accuracy))
+    clock.lap("evaluate")
+    if chart_writer is not None:
+        files.update(chart_writer(ctx, ScoredModel(linker, prediction, engine.db_api, con)))
+    clock.lap("charts")
+    return MatchResult(metrics=metrics, blocking=_blocking_table(choices), files=files, accuracy=accuracy)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. inputs
+
+
+def read_std_types(ctx: RunContext) -> dict[str, str]:
+    """Column → DuckDB type of the run's std_customers (checked to have the lineage columns)."""
+    with ctx.connect(read_only=True) as con:
+        return _std_types(con)
+
+
+def _std_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    if not table_exists(con, STD_CUSTOMERS.name):
+        raise MatchError(
+            f"table {STD_CUSTOMERS.name!r} is not in the run database; run the standardize stage first"
+        )
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
         "ORDER BY ordinal_position",
-        [STD_TABLE],
+        [STD_CUSTOMERS.name],
     ).fetchall()
     types = {r[0]: str(r[1]) for r in rows}
     missing = [c for c in LINEAGE if c not in types]
     if missing:
         raise MatchError(
-            f"{STD_TABLE} lacks the lineage column(s) {missing}; rerun the standardize stage "
+            f"{STD_CUSTOMERS} lacks the lineage column(s) {missing}; rerun the standardize stage "
             "(see docs/architecture.md)"
         )
     return types
@@ -119,26 +327,9 @@ def _conflict_columns(config: ProjectConfig, types: dict[str, str]) -> list[str]
     for name in names:
         if name not in types:
             raise MatchError(
-                f"{config.config_path}: match.conflict_fields: std_customers has no column {name!r}"
+                f"{config.config_path}: match.conflict_fields: {STD_CUSTOMERS} has no column {name!r}"
             )
     return list(names)
-
-
-@dataclass
-class MatchInputs:
-    """What the match stage reads from std_customers: compared fields, rules and their columns."""
-
-    plans: list
-    rules: list
-    conflict_columns: list[str]
-    columns: list[str]
-    helpers: dict[str, str]
-
-    def select_sql(self, table: str) -> str:
-        """SQL reading the needed columns of `table` plus the per-record helper columns."""
-        cols = [ident(c) for c in self.columns]
-        cols += [f"{sql} AS {ident(name)}" for name, sql in self.helpers.items()]
-        return f"SELECT {', '.join(cols)} FROM {table}"
 
 
 def plan_match_inputs(config: ProjectConfig, std_types: dict[str, str]) -> MatchInputs:
@@ -162,115 +353,87 @@ def plan_match_inputs(config: ProjectConfig, std_types: dict[str, str]) -> Match
     return MatchInputs(plans, rules, conflict_cols, list(dict.fromkeys(needed)), helper_columns(plans))
 
 
-def read_std_types(ctx: RunContext) -> dict[str, str]:
-    """Column → DuckDB type of the run's std_customers (checked to have the lineage columns)."""
-    with ctx.connect(read_only=True) as con:
-        return _std_types(con)
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-def match_customers(ctx: RunContext, *, charts: bool | None = None) -> MatchResult:
-    """Run the match stage on the run's ``std_customers``.
+def load_records(con: duckdb.DuckDBPyConnection, records: Any, *, match_test_records: bool) -> _Facts:
+    """Copy the records into ``RECORDS``; ``MODELLED`` is the view of those the model sees.
 
     Args:
-        ctx: the run.
-        charts: save the Splink charts (default: ``match.charts.enabled``).
+        con: the engine's connection.
+        records: the Arrow table of the needed std_customers columns.
+        match_test_records: also model the records flagged ``is_test``.
 
     Returns:
-        The metrics, the blocking rules and the files written.
+        The record counts and the sources (in name order).
 
     Raises:
-        MatchError: std_customers is missing or lacks columns.
-        workbench.core.linkage.settings_builder.MatchSettingsError: the `match:` section names unknown
-            fields or columns.
+        MatchError: no records, a record_key that is not unique, or fewer than two records to match.
     """
-    config = ctx.config
-    settings = config.match
-    seed = settings.seed if settings.seed is not None else config.project.seed
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
-
-    with ctx.connect() as wh:
-        inputs = plan_match_inputs(config, _std_types(wh))
-        records = wh.sql(f"{inputs.select_sql(STD_TABLE)} ORDER BY record_key").to_arrow_table()
-    lap("read")
-    engine = create_engine()
-    try:
-        result = _match_in_engine(
-            ctx,
-            engine,
-            records,
-            inputs.plans,
-            inputs.rules,
-            inputs.conflict_columns,
-            seed,
-            timings,
-            lap,
-            charts,
-        )
-    finally:
-        engine.close()
-    result.timings = timings
-    result.metrics.update({f"seconds_{k}": v for k, v in timings.items()})
-    return result
-
-
-def _match_in_engine(
-    ctx: RunContext,
-    engine: Engine,
-    records: Any,
-    plans: list,
-    rules: list,
-    conflict_cols: list[str],
-    seed: int,
-    timings: dict[str, float],
-    lap: Any,
-    charts: bool | None,
-) -> MatchResult:
-    from splink import Linker
-
-    config = ctx.config
-    settings = config.match
-    con = engine.con
-    con.register("__wb_in", records)
-    con.execute(f"CREATE TABLE {RECORDS} AS SELECT * FROM __wb_in")
-    con.unregister("__wb_in")
-    n_records = int(con.execute(f"SELECT count(*) FROM {RECORDS}").fetchall()[0][0])
+    with registered(con, temp("in"), records) as incoming:
+        con.execute(f"CREATE TABLE {RECORDS} AS SELECT * FROM {incoming}")
+    n_records = _count(con, RECORDS)
     if n_records == 0:
-        raise MatchError(f"{STD_TABLE} is empty: nothing to match")
+        raise MatchError(f"{STD_CUSTOMERS} is empty: nothing to match")
     dup = con.execute(
         f"SELECT record_key FROM {RECORDS} GROUP BY record_key HAVING count(*) > 1 LIMIT 5"
     ).fetchall()
     if dup:
-        raise MatchError(f"{STD_TABLE}.record_key is not unique: {[d[0] for d in dup]}; rerun standardize")
-    test_filter = "NOT coalesce(is_test, false)" if "is_test" in _columns(con, RECORDS) else "true"
-    if config.match.match_test_records:
-        test_filter = "true"
+        raise MatchError(
+            f"{STD_CUSTOMERS}.record_key is not unique: {[d[0] for d in dup]}; rerun standardize"
+        )
+    has_test_flag = "is_test" in table_columns(con, RECORDS)
+    test_filter = "NOT coalesce(is_test, false)" if has_test_flag and not match_test_records else "true"
     con.execute(f"CREATE VIEW {MODELLED} AS SELECT * FROM {RECORDS} WHERE {test_filter}")
-    n_test = n_records - int(con.execute(f"SELECT count(*) FROM {MODELLED}").fetchall()[0][0])
+    n_test = n_records - _count(con, MODELLED)
     sources = [r[0] for r in con.execute(f"SELECT DISTINCT _source FROM {MODELLED} ORDER BY 1").fetchall()]
     if n_records - n_test < 2:
         raise MatchError(
-            f"{STD_TABLE} has {n_records - n_test} record(s) that are not test records: nothing to match"
+            f"{STD_CUSTOMERS} has {n_records - n_test} record(s) that are not test records: nothing to match"
         )
+    return _Facts(records=n_records, test_records=n_test, sources=sources)
 
-    # review labels of earlier runs (read first: a bad labels file stops the run before training)
+
+def load_labels(con: duckdb.DuckDBPyConnection, labels_path: Path) -> tuple[pd.DataFrame, int]:
+    """``LABELS``: the review labels of earlier runs that name records of this run.
+
+    Read before training, so a bad labels file stops the run early.
+
+    Returns:
+        The labels and how many labels named unknown records.
+    """
     known = {r[0] for r in con.execute(f"SELECT record_key FROM {RECORDS}").fetchall()}
-    labels_path = config.resolve(settings.labels_path)
-    label_df, labels_unknown = labels.read_labels(labels_path, known)
-    con.register("__wb_labels_df", label_df)
-    con.execute("CREATE TABLE wb_labels AS SELECT * FROM __wb_labels_df")
-    con.unregister("__wb_labels_df")
+    label_df, unknown = labels.read_labels(labels_path, known)
+    with registered(con, temp("labels_df"), label_df) as frame:
+        con.execute(f"CREATE TABLE {LABELS} AS SELECT * FROM {frame}")
+    return label_df, unknown
 
-    # deterministic rules
-    con.execute(f"CREATE TABLE wb_det AS {deterministic.deterministic_edges_sql(MODELLED, rules)}")
-    n_det = int(con.execute("SELECT count(*) FROM wb_det").fetchall()[0][0])
-    lap("deterministic")
 
-    # blocking
-    keys = blocking.blocking_keys(plans)
+# --------------------------------------------------------------------------------------------
+# 2.–3. deterministic rules and blocking
+
+
+def find_deterministic_pairs(con: duckdb.DuckDBPyConnection, rules: list[DeterministicRule]) -> int:
+    """``DETERMINISTIC``: the star edges of every deterministic rule; returns their number."""
+    con.execute(f"CREATE TABLE {DETERMINISTIC} AS {deterministic.deterministic_edges_sql(MODELLED, rules)}")
+    return _count(con, DETERMINISTIC)
+
+
+def choose_prediction_rules(
+    con: duckdb.DuckDBPyConnection, inputs: MatchInputs, settings: MatchSettings, n_records: int
+) -> tuple[list[blocking.BlockingChoice], list[str]]:
+    """The blocking rules that generate the pairs to score (chosen from the data unless configured).
+
+    The deterministic rules are added, so the model scores their pairs too.
+
+    Returns:
+        Every evaluated candidate (``chosen`` marks the rules used) and the Splink SQL rules.
+
+    Raises:
+        MatchError: no rule fits and there are too many records to compare all pairs.
+    """
+    keys = blocking.blocking_keys(inputs.plans)
     choices = blocking.choose_blocking_rules(
         con,
         MODELLED,
@@ -281,108 +444,168 @@ def _match_in_engine(
     if settings.blocking_rules is not None:
         for c in choices:
             c.chosen = False
-        prediction_rules = list(settings.blocking_rules)
+        rules = list(settings.blocking_rules)
     else:
-        prediction_rules = [c.rule for c in choices if c.chosen]
-    # the deterministic rules also generate pairs, so the model scores them too
-    prediction_rules += [deterministic.rule_blocking_sql(r) for r in rules]
-    prediction_rules = list(dict.fromkeys(prediction_rules))
-    if not prediction_rules:
-        if n_records > MAX_RECORDS_WITHOUT_BLOCKING:
-            raise MatchError(
-                f"no blocking rule fits: every compared field is empty or too common to block on "
-                f"({len(keys)} key(s) tried). Map an identifying column (name, phone, e-mail, tax ID) "
-                "or set match.blocking_rules"
-            )
-        log.warning(
-            "no blocking rule fits; all %d record pairs are compared", n_records * (n_records - 1) // 2
+        rules = [c.rule for c in choices if c.chosen]
+    rules += [deterministic.rule_blocking_sql(r) for r in inputs.rules]
+    rules = list(dict.fromkeys(rules))
+    if rules:
+        return choices, rules
+    if n_records > MAX_RECORDS_WITHOUT_BLOCKING:
+        raise MatchError(
+            f"no blocking rule fits: every compared field is empty or too common to block on "
+            f"({len(keys)} key(s) tried). Map an identifying column (name, phone, e-mail, tax ID) "
+            "or set match.blocking_rules"
         )
-        prediction_rules = ["1 = 1"]
-    lap("blocking")
+    log.warning("no blocking rule fits; all %d record pairs are compared", n_records * (n_records - 1) // 2)
+    return choices, ["1 = 1"]
 
-    # model
-    link_type = "link_and_dedupe" if len(sources) > 1 else "dedupe_only"
-    splink_settings = build_settings(
-        plans,
-        prediction_rules,
-        link_type=link_type,
-        tf=settings.term_frequency_adjustments,
-        overrides=settings.comparisons,
-        type_column=TYPE_COLUMN if TYPE_COLUMN in _columns(con, RECORDS) else None,
+
+def _blocking_table(choices: list[blocking.BlockingChoice]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"rule": c.name, "sql": c.rule, "pairs": c.pairs, "chosen": c.chosen} for c in choices],
+        columns=["rule", "sql", "pairs", "chosen"],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 4. the model
+
+
+def _register_sources(con: duckdb.DuckDBPyConnection, db_api: Any, sources: list[str]) -> list[Any]:
+    """One Splink input per source: a view of its modelled records, shown under the source's name."""
     inputs = []
     for i, source in enumerate(sources):
-        view = f"wb_src_{i}"
-        con.execute(f"CREATE VIEW {view} AS SELECT * FROM {MODELLED} WHERE _source = {_literal(source)}")
-        inputs.append(engine.db_api.register(view, dataset_display_name=source))
-    linker = Linker(inputs if len(inputs) > 1 else inputs[0], splink_settings, log_level=None)
-    training = train_model(
+        view = source_view(i)
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM {MODELLED} WHERE _source = {literal(source)}")
+        inputs.append(db_api.register(view, dataset_display_name=source))
+    return inputs
+
+
+def _new_linker(inputs: list[Any], settings: dict[str, Any] | str) -> Any:
+    from splink import Linker
+
+    return Linker(inputs if len(inputs) > 1 else inputs[0], settings, log_level=None)
+
+
+def train_linker(
+    ctx: RunContext,
+    engine: Engine,
+    inputs: MatchInputs,
+    facts: _Facts,
+    choices: list[blocking.BlockingChoice],
+    prediction_rules: list[str],
+) -> Any:
+    """Build the Splink model, train it, bound its weights and save it (``RunPaths.model``).
+
+    Sets ``facts.link_type`` and ``facts.training``.
+
+    Returns:
+        The trained linker.
+    """
+    config = ctx.config
+    settings = config.match
+    facts.link_type = "link_and_dedupe" if len(facts.sources) > 1 else "dedupe_only"
+    splink_settings = build_settings(
+        inputs.plans,
+        prediction_rules,
+        link_type=facts.link_type,
+        tf=settings.term_frequency_adjustments,
+        overrides=settings.comparisons,
+        type_column=TYPE_COLUMN if TYPE_COLUMN in table_columns(engine.con, RECORDS) else None,
+    )
+    sources = _register_sources(engine.con, engine.db_api, facts.sources)
+    linker = _new_linker(sources, splink_settings)
+    deterministic_rules = [deterministic.rule_blocking_sql(r) for r in inputs.rules]
+    facts.training = train_model(
         linker,
         choices=choices,
-        deterministic_rules=[deterministic.rule_blocking_sql(r) for r in rules],
-        deterministic_pairs=n_det,
+        deterministic_rules=deterministic_rules,
+        deterministic_pairs=facts.deterministic_pairs,
         settings=settings.training,
-        seed=seed,
-        records=n_records - n_test,
+        seed=settings.seed if settings.seed is not None else config.project.seed,
+        records=facts.records - facts.test_records,
     )
-    model, clamped = clamp_weights(linker.misc.save_model_to_json(), settings.training.max_level_weight)
+    limit = settings.training.max_level_weight
+    model, clamped = clamp_weights(linker.misc.save_model_to_json(), limit)
     if clamped:
-        log.info(
-            "%d level weight(s) bounded to ±%s bits: %s",
-            len(clamped),
-            settings.training.max_level_weight,
-            "; ".join(clamped),
-        )
-        linker = Linker(inputs if len(inputs) > 1 else inputs[0], model, log_level=None)
-    training.clamped = clamped
-    ctx.paths.splink.mkdir(parents=True, exist_ok=True)
-    model_path = ctx.paths.splink / "model.json"
-    write_text_atomic(model_path, json.dumps(model, ensure_ascii=False, indent=2, default=str))
-    lap("training")
+        log.info("%d level weight(s) bounded to ±%s bits: %s", len(clamped), limit, "; ".join(clamped))
+        linker = _new_linker(sources, model)
+    facts.training.clamped = clamped
+    write_text_atomic(ctx.paths.model, json.dumps(model, ensure_ascii=False, indent=2, default=str))
+    return linker
 
-    # scores
+
+# --------------------------------------------------------------------------------------------
+# 5. scores and decisions
+
+
+def score_pairs(con: duckdb.DuckDBPyConnection, linker: Any, settings: MatchSettings) -> tuple[Any, int]:
+    """Score the blocked pairs (those from the review band up are kept).
+
+    Returns:
+        Splink's predictions and how many pairs the blocking rules generated.
+    """
     blocked = linker.inference.compute_blocked_pairs_for_predict()
-    pairs_scored = int(con.execute(f"SELECT count(*) FROM {blocked.physical_name}").fetchall()[0][0])
+    pairs_scored = _count(con, blocked.physical_name)
     prediction = linker.inference.predict(threshold_match_probability=settings.review_min_probability)
-    pred_cols = [c.unquote().name for c in prediction.columns]
-    lap("predict")
+    return prediction, pairs_scored
 
+
+def decide_pairs(
+    con: duckdb.DuckDBPyConnection, prediction: Any, label_df: pd.DataFrame, settings: MatchSettings
+) -> dict[str, Any]:
+    """``PAIRS``: scores, deterministic pairs and labels decided (see :mod:`workbench.core.linkage.predict`).
+
+    Returns:
+        The model measured against the review labels (see :func:`labels.measure_against_labels`).
+    """
+    pred_cols = [c.unquote().name for c in prediction.columns]
     con.execute(
-        "CREATE TABLE wb_pairs AS "
+        f"CREATE TABLE {PAIRS} AS "
         + predict.match_pairs_sql(
             prediction.physical_name,
             pred_cols,
-            "wb_det",
-            "wb_labels",
+            DETERMINISTIC,
+            LABELS,
             threshold=settings.match_threshold,
             review_min=settings.review_min_probability,
         )
     )
     label_scores = con.execute(
-        "SELECT p.record_key_l, p.record_key_r, p.model_probability AS match_probability FROM wb_pairs p "
-        "JOIN wb_labels USING (record_key_l, record_key_r)"
+        f"SELECT p.record_key_l, p.record_key_r, p.model_probability AS match_probability FROM {PAIRS} p "
+        f"JOIN {LABELS} USING (record_key_l, record_key_r)"
     ).df()
-    label_metrics = labels.measure_against_labels(label_df, label_scores, settings.match_threshold)
+    return labels.measure_against_labels(label_df, label_scores, settings.match_threshold)
 
-    # clusters
-    con.execute(
-        "CREATE TABLE wb_edges AS SELECT record_key_l, record_key_r FROM wb_pairs WHERE decision = 'match'"
-    )
-    cc = clusters.connected_components(engine.db_api, RECORDS, "wb_edges")
-    con.execute(f"CREATE TABLE wb_cc AS SELECT record_key, cluster_id FROM {cc.physical_name}")
-    split_items = _guard_clusters(con, conflict_cols)
-    split_items += _split_oversized(con, settings.max_cluster_size, settings.match_threshold)
-    lap("cluster")
 
-    # master IDs
+# --------------------------------------------------------------------------------------------
+# 6.–7. clusters and master IDs
+
+
+def build_clusters(
+    con: duckdb.DuckDBPyConnection, db_api: Any, conflict_columns: list[str], settings: MatchSettings
+) -> None:
+    """``CLUSTERS``: the linked records' components, split by the guards (cut links in ``SPLIT``)."""
+    clusters.cluster_links(con, db_api)
+    clusters.guard_conflicts(con, conflict_columns)
+    clusters.split_large_clusters(con, settings.max_cluster_size, settings.match_threshold)
+
+
+def assign_masters(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> master_ids.Registry:
+    """``MASTERS``: a stable master ID per cluster, from the project's registry.
+
+    Returns:
+        The registry updated with this run (written by :func:`write_outputs`).
+    """
+    settings = ctx.config.match
     rec = con.execute(
         f"SELECT r.record_key, r._source, r.source_id, r._row_hash, c.cluster FROM {RECORDS} r "
-        "JOIN wb_final c USING (record_key) ORDER BY r.record_key"
+        f"JOIN {CLUSTERS} c USING (record_key) ORDER BY r.record_key"
     ).df()
     rec["identity"] = master_ids.record_identities(rec)
     rec = rec.rename(columns={"_source": "source"})
-    registry_path = registry_path_for(config)
-    registry = master_ids.read_registry(registry_path)
+    registry = master_ids.read_registry(ctx.project.master_id_registry)
     rec["master_id"], registry = master_ids.assign_master_ids(
         rec,
         registry,
@@ -390,219 +613,35 @@ def _match_in_engine(
         prefix=settings.master_id_prefix,
         digits=settings.master_id_digits,
     )
-    con.register("__wb_master_df", rec[["record_key", "master_id"]])
-    con.execute("CREATE TABLE wb_master AS SELECT * FROM __wb_master_df")
-    con.unregister("__wb_master_df")
-    _build_outputs(con, split_items, settings.max_cluster_size)
-    lap("master_ids")
-
-    # write
-    files: dict[str, Path] = {"model": model_path}
-    with ctx.connect() as wh:
-        for table in ("match_pairs", "crosswalk", "review_queue"):
-            arrow = con.sql(f"SELECT * FROM wb_{table}").to_arrow_table()
-            wh.register("__wb_out", arrow)
-            wh.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM __wb_out")
-            wh.unregister("__wb_out")
-        ctx.paths.tables.mkdir(parents=True, exist_ok=True)
-        for fmt in ("csv", "parquet"):
-            out = ctx.paths.tables / f"crosswalk.{fmt}"
-            with atomic_path(out) as tmp:
-                options = "(FORMAT csv, HEADER true)" if fmt == "csv" else "(FORMAT parquet)"
-                wh.execute(f"COPY (SELECT * FROM crosswalk ORDER BY record_key) TO '{tmp}' {options}")
-            files[f"crosswalk_{fmt}"] = out
-    master_ids.write_registry(registry_path, registry)
-    files["registry"] = registry_path
-    lap("write")
-
-    metrics = _metrics(con, n_records, sources, pairs_scored, n_det, training, settings)
-    metrics.update({"labels_used": len(label_df), "labels_unknown_records": labels_unknown})
-    metrics.update(label_metrics)
-    metrics["blocking_rules"] = len(prediction_rules)
-    metrics["test_records_not_matched"] = n_test
-    metrics["link_type"] = link_type
-
-    accuracy = None
-    if settings.ground_truth_path:
-        accuracy = _evaluate(con, config)
-        metrics.update(evaluation.flatten_metrics(accuracy))
-    lap("evaluate")
-
-    if charts if charts is not None else settings.charts.enabled:
-        files.update(_save_charts(ctx, linker, prediction, con))
-    lap("charts")
-    blocking_df = pd.DataFrame(
-        [{"rule": c.name, "sql": c.rule, "pairs": c.pairs, "chosen": c.chosen} for c in choices],
-        columns=["rule", "sql", "pairs", "chosen"],
-    )
-    return MatchResult(metrics=metrics, blocking=blocking_df, files=files, accuracy=accuracy)
+    with registered(con, temp("masters_df"), rec[["record_key", "master_id"]]) as frame:
+        con.execute(f"CREATE TABLE {MASTERS} AS SELECT * FROM {frame}")
+    return registry
 
 
-def _guard_clusters(con: Any, conflict_cols: list[str]) -> list[dict[str, Any]]:
-    """Split clusters that join conflicting records; writes ``wb_final(record_key, cluster)``."""
-    value_sql = (
-        " UNION ALL ".join(
-            f"SELECT record_key, {_literal(c)} AS field, CAST({ident(c)} AS VARCHAR) AS value FROM {RECORDS} "
-            f"WHERE {ident(c)} IS NOT NULL"
-            + (f" AND {ident(c + '_valid')}" if c + "_valid" in _columns(con, RECORDS) else "")
-            for c in conflict_cols
-        )
-        or "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS field, NULL::VARCHAR AS value WHERE false"
-    )
-    con.execute(f"CREATE TABLE wb_conflict_values AS {value_sql}")
-    bad = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT c.cluster_id FROM wb_conflict_values v JOIN wb_cc c USING (record_key) "
-            "GROUP BY c.cluster_id, v.field HAVING count(DISTINCT v.value) > 1 "
-            "UNION SELECT DISTINCT a.cluster_id FROM wb_labels l JOIN wb_cc a ON a.record_key = l.record_key_l "
-            "JOIN wb_cc b ON b.record_key = l.record_key_r WHERE l.label = 'non_match' AND a.cluster_id = b.cluster_id "
-            "ORDER BY 1"
-        ).fetchall()
-    ]
-    con.execute("CREATE TABLE wb_final AS SELECT record_key, cluster_id AS cluster FROM wb_cc")
-    con.execute("CREATE TABLE wb_split (record_key_l VARCHAR, record_key_r VARCHAR, reason VARCHAR)")
-    items: list[dict[str, Any]] = []
-    if not bad:
-        return items
-    con.register("__wb_bad", pd.DataFrame({"cluster_id": bad}))
-    members = con.execute(
-        "SELECT c.cluster_id, c.record_key FROM wb_cc c JOIN __wb_bad USING (cluster_id) ORDER BY 1, 2"
-    ).df()
-    values = con.execute(
-        "SELECT v.record_key, v.field, v.value FROM wb_conflict_values v JOIN wb_cc c USING (record_key) "
-        "JOIN __wb_bad USING (cluster_id) ORDER BY 1, 2"
-    ).df()
-    edges = con.execute(
-        "SELECT c.cluster_id, p.record_key_l, p.record_key_r, p.edge_rank, coalesce(p.match_probability, 0), "
-        "coalesce(p.match_weight, 0) FROM wb_pairs p JOIN wb_cc c ON c.record_key = p.record_key_l "
-        "JOIN __wb_bad USING (cluster_id) WHERE p.decision = 'match' ORDER BY 1, 2, 3"
-    ).fetchall()
-    cannot = {
-        (r[0], r[1])
-        for r in con.execute(
-            "SELECT record_key_l, record_key_r FROM wb_labels WHERE label = 'non_match'"
-        ).fetchall()
-    }
-    con.unregister("__wb_bad")
-    value_map: dict[str, dict[str, str]] = {}
-    for k, f, v in values.itertuples(index=False):
-        value_map.setdefault(k, {})[f] = v
-    edges_by: dict[str, list[clusters.Edge]] = {}
-    for cid, left, right, rank, prob, weight in edges:
-        edges_by.setdefault(cid, []).append(clusters.Edge(left, right, int(rank), float(prob), float(weight)))
-    new_rows = []
-    for cid, group in members.groupby("cluster_id", sort=True):
-        keys = group["record_key"].tolist()
-        rep, rejected = clusters.split_conflicting(keys, edges_by.get(cid, []), value_map, cannot)
-        new_rows += [(k, f"{cid}~{rep[k]}") for k in keys]
-        for edge, reason in rejected:
-            items.append({"record_key_l": edge.left, "record_key_r": edge.right, "reason": reason})
-    log.warning(
-        "%d cluster(s) would join records with different %s or labelled non_match; split (%d link(s) cut, "
-        "sent to review)",
-        len(bad),
-        "/".join(conflict_cols) or "values",
-        len(items),
-    )
-    con.register("__wb_new", pd.DataFrame(new_rows, columns=["record_key", "cluster"]))
-    con.execute(
-        "UPDATE wb_final SET cluster = n.cluster FROM __wb_new n WHERE wb_final.record_key = n.record_key"
-    )
-    con.unregister("__wb_new")
-    if items:
-        con.register("__wb_items", pd.DataFrame(items))
-        con.execute("INSERT INTO wb_split SELECT record_key_l, record_key_r, reason FROM __wb_items")
-        con.unregister("__wb_items")
-        con.execute(
-            "UPDATE wb_pairs SET decision = 'split' FROM wb_split s "
-            "WHERE wb_pairs.record_key_l = s.record_key_l AND wb_pairs.record_key_r = s.record_key_r"
-        )
-    return items
+# --------------------------------------------------------------------------------------------
+# 8. outputs
 
 
-def _split_oversized(con: Any, max_size: int, threshold: float) -> list[dict[str, Any]]:
-    """Break clusters above `max_size` by raising the model-link threshold (see clusters.split_oversized)."""
-    big = [
-        r[0]
-        for r in con.execute(
-            "SELECT cluster FROM wb_final GROUP BY cluster HAVING count(*) > ? ORDER BY 1", [max_size]
-        ).fetchall()
-    ]
-    if not big:
-        return []
-    # 1 - (1 - t) / 10^k: 0.9 → 0.99 → 0.999 …
-    thresholds = tuple(1 - (1 - threshold) / 10**k for k in range(1, 6))
-    con.register("__wb_big", pd.DataFrame({"cluster": big}))
-    members = con.execute(
-        "SELECT f.cluster, f.record_key FROM wb_final f JOIN __wb_big USING (cluster) ORDER BY 1, 2"
-    ).df()
-    edges = con.execute(
-        "SELECT f.cluster, p.record_key_l, p.record_key_r, p.edge_rank, coalesce(p.match_probability, 0), "
-        "coalesce(p.match_weight, 0) FROM wb_pairs p JOIN wb_final f ON f.record_key = p.record_key_l "
-        "JOIN wb_final g ON g.record_key = p.record_key_r AND g.cluster = f.cluster "
-        "JOIN __wb_big b ON b.cluster = f.cluster WHERE p.decision = 'match' ORDER BY 1, 2, 3"
-    ).fetchall()
-    con.unregister("__wb_big")
-    by_cluster: dict[str, list[clusters.Edge]] = {}
-    for cid, left, right, rank, prob, weight in edges:
-        by_cluster.setdefault(cid, []).append(
-            clusters.Edge(left, right, int(rank), float(prob), float(weight))
-        )
-    new_rows: list[tuple[str, str]] = []
-    items: list[dict[str, Any]] = []
-    for cid, group in members.groupby("cluster", sort=True):
-        keys = group["record_key"].tolist()
-        rep, dropped, used = clusters.split_oversized(keys, by_cluster.get(cid, []), max_size, thresholds)
-        new_rows += [(k, f"{cid}^{rep[k]}") for k in keys]
-        items += [{"record_key_l": e.left, "record_key_r": e.right, "reason": why} for e, why in dropped]
-        log.warning(
-            "cluster of %d records split with model threshold %s (%d links cut)",
-            len(keys),
-            used,
-            len(dropped),
-        )
-    con.register("__wb_new", pd.DataFrame(new_rows, columns=["record_key", "cluster"]))
-    con.execute(
-        "UPDATE wb_final SET cluster = n.cluster FROM __wb_new n WHERE wb_final.record_key = n.record_key"
-    )
-    con.unregister("__wb_new")
-    if items:
-        con.register("__wb_items", pd.DataFrame(items))
-        con.execute("INSERT INTO wb_split SELECT record_key_l, record_key_r, reason FROM __wb_items")
-        con.unregister("__wb_items")
-        con.execute(
-            "UPDATE wb_pairs SET decision = 'split' FROM wb_split s "
-            "WHERE wb_pairs.record_key_l = s.record_key_l AND wb_pairs.record_key_r = s.record_key_r"
-        )
-    return items
-
-
-def _literal(text: str) -> str:
-    # for the few places where a value cannot be bound (view definitions, UNION of constants)
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def _columns(con: Any, table: str) -> set[str]:
-    return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-
-
-def _build_outputs(con: Any, split_items: list[dict[str, Any]], max_cluster_size: int) -> None:
-    """``wb_match_pairs``, ``wb_crosswalk`` and ``wb_review_queue`` in the engine."""
-    pair_extra = [c for c in _columns(con, "wb_pairs") if c.startswith(("gamma_", "mw_", "bf_"))]
+def build_outputs(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> None:
+    """The scratch copies of ``match_pairs``, ``crosswalk`` and ``review_queue`` (``scratch.OUTPUTS``)."""
+    pair_extra = [c for c in table_columns(con, PAIRS) if c.startswith(("gamma_", "mw_", "bf_"))]
     extra = "".join(f", {ident(c)}" for c in sorted(pair_extra))
     con.execute(
-        "CREATE TABLE wb_match_pairs AS SELECT record_key_l, record_key_r, match_probability, match_weight, "
-        f"match_reason, decision, model_probability{extra} FROM wb_pairs ORDER BY record_key_l, record_key_r"
+        f"CREATE TABLE {OUTPUTS[MATCH_PAIRS]} AS SELECT record_key_l, record_key_r, match_probability, "
+        f"match_weight, match_reason, decision, model_probability{extra} FROM {PAIRS} "
+        "ORDER BY record_key_l, record_key_r"
     )
+    con.execute(f"CREATE TABLE {OUTPUTS[CROSSWALK]} AS {_crosswalk_sql()}")
+    con.execute(f"CREATE TABLE {OUTPUTS[REVIEW_QUEUE]} AS {_review_queue_sql(max_cluster_size)}")
+
+
+def _crosswalk_sql() -> str:
     # a record's probability and reason: its strongest kept link inside its master record
-    con.execute(
-        f"""
-        CREATE TABLE wb_crosswalk AS
+    return f"""
         WITH kept AS (
-          SELECT p.* FROM wb_pairs p
-          JOIN wb_master a ON a.record_key = p.record_key_l
-          JOIN wb_master b ON b.record_key = p.record_key_r
+          SELECT p.* FROM {PAIRS} p
+          JOIN {MASTERS} a ON a.record_key = p.record_key_l
+          JOIN {MASTERS} b ON b.record_key = p.record_key_r
           WHERE p.decision = 'match' AND a.master_id = b.master_id),
         ends AS (
           SELECT record_key_l AS record_key, edge_rank, match_probability, match_reason, record_key_r AS other FROM kept
@@ -615,27 +654,27 @@ def _build_outputs(con: Any, split_items: list[dict[str, Any]], max_cluster_size
           FROM ends GROUP BY record_key)
         SELECT r._source AS source, r.source_id, r.record_key, m.master_id,
                b.match_probability, coalesce(b.match_reason, 'single') AS match_reason
-        FROM {RECORDS} r JOIN wb_master m USING (record_key) LEFT JOIN best b USING (record_key)
+        FROM {RECORDS} r JOIN {MASTERS} m USING (record_key) LEFT JOIN best b USING (record_key)
         ORDER BY r.record_key
         """
-    )
-    con.execute(
-        f"""
-        CREATE TABLE wb_review_queue AS
+
+
+def _review_queue_sql(max_cluster_size: int) -> str:
+    return f"""
         WITH pairs AS (
           SELECT 'pair:' || record_key_l || '|' || record_key_r AS item_id, 'pair' AS kind,
                  record_key_l, record_key_r, NULL::VARCHAR AS cluster_id, match_probability, match_weight,
                  'uncertain: model probability ' || round(match_probability, 3) AS reason
-          FROM wb_pairs WHERE decision = 'review'),
+          FROM {PAIRS} WHERE decision = 'review'),
         splits AS (
           SELECT 'cluster:' || s.record_key_l || '|' || s.record_key_r AS item_id, 'cluster' AS kind,
                  s.record_key_l, s.record_key_r, m.master_id AS cluster_id, p.match_probability, p.match_weight,
                  'link cut: ' || s.reason AS reason
-          FROM wb_split s JOIN wb_master m ON m.record_key = s.record_key_l
-          LEFT JOIN wb_pairs p ON p.record_key_l = s.record_key_l AND p.record_key_r = s.record_key_r),
+          FROM {SPLIT} s JOIN {MASTERS} m ON m.record_key = s.record_key_l
+          LEFT JOIN {PAIRS} p ON p.record_key_l = s.record_key_l AND p.record_key_r = s.record_key_r),
         sizes AS (
           SELECT master_id, count(*) AS n, list(record_key ORDER BY record_key) AS members
-          FROM wb_master GROUP BY master_id HAVING count(*) > {int(max_cluster_size)}),
+          FROM {MASTERS} GROUP BY master_id HAVING count(*) > {int(max_cluster_size)}),
         large AS (
           SELECT 'cluster:' || master_id AS item_id, 'cluster' AS kind, members[1] AS record_key_l,
                  members[2] AS record_key_r, master_id AS cluster_id, NULL::DOUBLE AS match_probability,
@@ -644,121 +683,81 @@ def _build_outputs(con: Any, split_items: list[dict[str, Any]], max_cluster_size
         SELECT * FROM pairs UNION ALL SELECT * FROM splits UNION ALL SELECT * FROM large
         ORDER BY kind DESC, item_id
         """
-    )
-    del split_items
 
 
-def _metrics(
-    con: Any,
-    n_records: int,
-    sources: list[str],
-    pairs_scored: int,
-    n_det: int,
-    training: TrainingReport,
-    settings: Any,
-) -> dict[str, Any]:
+def write_outputs(
+    ctx: RunContext, con: duckdb.DuckDBPyConnection, model_path: Path, registry: master_ids.Registry
+) -> dict[str, Path]:
+    """Copy the output tables to the run database, write the crosswalk files and the registry.
+
+    Returns:
+        name → path of the files written (with the model's).
+    """
+    files: dict[str, Path] = {"model": model_path}
+    with ctx.connect() as wh:
+        for table, scratch in OUTPUTS.items():
+            arrow = con.sql(f"SELECT * FROM {scratch}").to_arrow_table()
+            with registered(wh, temp("out"), arrow) as frame:
+                wh.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {frame}")
+        for fmt, options in CROSSWALK_FILES.items():
+            out = ctx.paths.tables / f"crosswalk.{fmt}"
+            with atomic_path(out) as tmp:
+                wh.execute(copy_to(f"SELECT * FROM {CROSSWALK} ORDER BY record_key", tmp, options))
+            files[f"crosswalk_{fmt}"] = out
+    registry_path = ctx.project.master_id_registry
+    master_ids.write_registry(registry_path, registry)
+    files["registry"] = registry_path
+    return files
+
+
+def _metrics(con: duckdb.DuckDBPyConnection, facts: _Facts, settings: MatchSettings) -> dict[str, Any]:
+    pairs, masters = PAIRS, MASTERS
+    crosswalk, queue = OUTPUTS[CROSSWALK], OUTPUTS[REVIEW_QUEUE]
     q = {
-        "pairs_above_threshold": "SELECT count(*) FROM wb_pairs WHERE model_probability >= ?",
-        "pairs_in_review_band": "SELECT count(*) FROM wb_pairs WHERE decision = 'review'",
-        "links": "SELECT count(*) FROM wb_pairs WHERE decision = 'match'",
-        "links_cut_by_guard": "SELECT count(*) FROM wb_pairs WHERE decision = 'split'",
-        "master_records": "SELECT count(DISTINCT master_id) FROM wb_master",
-        "clusters": "SELECT count(*) FROM (SELECT master_id FROM wb_master GROUP BY 1 HAVING count(*) > 1)",
-        "records_merged": "SELECT count(*) FROM wb_crosswalk WHERE match_reason <> 'single'",
-        "largest_cluster": "SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM wb_master GROUP BY master_id)",
-        "review_items": "SELECT count(*) FROM wb_review_queue",
-        "review_pairs": "SELECT count(*) FROM wb_review_queue WHERE kind = 'pair'",
-        "review_clusters": "SELECT count(*) FROM wb_review_queue WHERE kind = 'cluster'",
-        "crosswalk_rows": "SELECT count(*) FROM wb_crosswalk",
+        "pairs_above_threshold": f"SELECT count(*) FROM {pairs} WHERE model_probability >= ?",
+        "pairs_in_review_band": f"SELECT count(*) FROM {pairs} WHERE decision = 'review'",
+        "links": f"SELECT count(*) FROM {pairs} WHERE decision = 'match'",
+        "links_cut_by_guard": f"SELECT count(*) FROM {pairs} WHERE decision = 'split'",
+        "master_records": f"SELECT count(DISTINCT master_id) FROM {masters}",
+        "clusters": f"SELECT count(*) FROM (SELECT master_id FROM {masters} GROUP BY 1 HAVING count(*) > 1)",
+        "records_merged": f"SELECT count(*) FROM {crosswalk} WHERE match_reason <> 'single'",
+        "largest_cluster": (
+            f"SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM {masters} GROUP BY master_id)"
+        ),
+        "review_items": f"SELECT count(*) FROM {queue}",
+        "review_pairs": f"SELECT count(*) FROM {queue} WHERE kind = 'pair'",
+        "review_clusters": f"SELECT count(*) FROM {queue} WHERE kind = 'cluster'",
+        "crosswalk_rows": f"SELECT count(*) FROM {crosswalk}",
     }
-    out: dict[str, Any] = {"records": n_records, "sources": len(sources), "pairs_scored": pairs_scored}
+    out: dict[str, Any] = {
+        "records": facts.records,
+        "sources": len(facts.sources),
+        "pairs_scored": facts.pairs_scored,
+    }
     for name, sql in q.items():
         params = [settings.match_threshold] if "?" in sql else []
         out[name] = int(con.execute(sql, params).fetchall()[0][0])
-    out["deterministic_matches"] = n_det
+    out["deterministic_matches"] = facts.deterministic_pairs
     out["match_threshold"] = settings.match_threshold
     out["review_min_probability"] = settings.review_min_probability
-    out.update(training.as_metrics())
+    out.update(facts.training.as_metrics())
+    out.update({"labels_used": facts.labels_used, "labels_unknown_records": facts.labels_unknown})
+    out.update(facts.label_metrics)
+    out["blocking_rules"] = facts.prediction_rules
+    out["test_records_not_matched"] = facts.test_records
+    out["link_type"] = facts.link_type
     return out
 
 
-def _evaluate(con: Any, config: ProjectConfig) -> dict[str, Any]:
-    settings = config.match
-    assert settings.ground_truth_path is not None
-    truth = evaluation.read_ground_truth(
-        config.resolve(settings.ground_truth_path), settings.ground_truth_entity_column
-    )
+def _evaluate(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, Any]:
+    settings = ctx.config.match
+    truth_path = ctx.project.ground_truth
+    assert truth_path is not None
+    truth = evaluation.read_ground_truth(truth_path, settings.ground_truth_entity_column)
     truth = truth.rename(columns={settings.ground_truth_entity_column: "entity_id"})
     if "record_key" not in truth.columns:
         keys = con.execute(f"SELECT _source AS source, source_id, record_key FROM {RECORDS}").df()
         truth = truth.merge(keys, on=["source", "source_id"], how="inner")
-    con.register("__wb_truth_df", truth)
-    con.execute("CREATE OR REPLACE TABLE wb_truth AS SELECT * FROM __wb_truth_df")
-    con.unregister("__wb_truth_df")
-    return evaluation.evaluate_clusters(con, "wb_master", "wb_truth", hard_cases=settings.hard_cases)
-
-
-_WEB_FONT_LINK = re.compile(r"<link[^>]*fonts\.(?:googleapis|gstatic)\.com[^>]*>\s*", re.IGNORECASE)
-
-
-def _strip_web_fonts(path: Path) -> None:
-    # Splink's dashboards link Google Fonts, which would call a third party each time they open;
-    # without the links the system font is used and the file opens fully offline
-    text = path.read_text(encoding="utf-8")
-    write_text_atomic(path, _WEB_FONT_LINK.sub("", text))
-
-
-def _save_charts(ctx: RunContext, linker: Any, prediction: Any, con: Any) -> dict[str, Path]:
-    """Splink's charts as self-contained HTML (scripts inlined: they open offline)."""
-    cs = ctx.config.match.charts
-    out: dict[str, Path] = {}
-    folder = ctx.paths.splink
-    charts = {
-        "match_weights": linker.visualisations.match_weights_chart,
-        "m_u_parameters": linker.visualisations.m_u_parameters_chart,
-    }
-    for name, make in charts.items():
-        path = folder / f"{name}.html"
-        write_text_atomic(path, make().to_html(inline=True))
-        out[name] = path
-    n = cs.waterfall_pairs
-    if n:
-        records = con.execute(
-            f"SELECT * FROM {prediction.physical_name} ORDER BY abs(match_probability - 0.5), "
-            f"record_key_l, record_key_r LIMIT {int(n)}"
-        ).df()
-        if not records.empty:
-            recs = json.loads(records.to_json(orient="records", date_format="iso"))
-            path = folder / "waterfall.html"
-            write_text_atomic(path, linker.visualisations.waterfall_chart(recs).to_html(inline=True))
-            out["waterfall"] = path
-    if cs.comparison_viewer_pairs:
-        path = folder / "comparison_viewer.html"
-        with atomic_path(path) as tmp:
-            linker.visualisations.comparison_viewer_dashboard(
-                prediction, str(tmp), overwrite=True, num_example_rows=cs.comparison_viewer_pairs
-            )
-        _strip_web_fonts(path)
-        out["comparison_viewer"] = path
-    if cs.cluster_studio_clusters:
-        ids = [
-            r[0]
-            for r in con.execute(
-                "SELECT master_id FROM wb_master GROUP BY master_id HAVING count(*) > 1 "
-                f"ORDER BY count(*) DESC, master_id LIMIT {int(cs.cluster_studio_clusters)}"
-            ).fetchall()
-        ]
-        if ids:
-            con.execute(
-                f"CREATE OR REPLACE TABLE wb_clustered AS SELECT m.master_id AS cluster_id, r.* "
-                f"FROM {RECORDS} r JOIN wb_master m USING (record_key)"
-            )
-            clustered = linker._db_api.register("wb_clustered")
-            path = folder / "cluster_studio.html"
-            with atomic_path(path) as tmp:
-                linker.visualisations.cluster_studio_dashboard(
-                    prediction, clustered, str(tmp), cluster_ids=ids, overwrite=True
-                )
-            _strip_web_fonts(path)
-            out["cluster_studio"] = path
-    return out
+    with registered(con, temp("truth_df"), truth) as frame:
+        con.execute(f"CREATE OR REPLACE TABLE {TRUTH} AS SELECT * FROM {frame}")
+    return evaluation.evaluate_clusters(con, MASTERS, TRUTH, hard_cases=settings.hard_cases)

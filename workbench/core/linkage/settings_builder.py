@@ -68,6 +68,7 @@ class MatchField:
     dtype: str = "VARCHAR"
 
     def col(self, role: str = "value") -> str | None:
+        """The column of `role`, or None when std_customers has none."""
         return self.columns.get(role)
 
     @property
@@ -80,6 +81,7 @@ class MatchField:
 
     @property
     def all_columns(self) -> list[str]:
+        """Every std_customers column of the field (value first)."""
         return list(dict.fromkeys(self.columns.values()))
 
 
@@ -190,6 +192,14 @@ def _exact(column: str, *, tf: bool = False, label: str | None = None) -> Any:
     if label:
         level.configure(label_for_charts=label)
     return level
+
+
+def _similar_within(column: str, within: str, label: str, *, also: str = "") -> Any:
+    """A level: the same `within` value and a Jaro-Winkler similarity ≥ 0.88 on `column` (and `also`)."""
+    vl, vr = _lr(column)
+    wl, wr = _lr(within)
+    sql = f"{wl} = {wr} AND jaro_winkler_similarity({vl}, {vr}) >= 0.88"
+    return _custom(f"{sql} AND {also}" if also else sql, label)
 
 
 def _custom_comparison(name: str, description: str, levels: list[Any]) -> Any:
@@ -496,14 +506,7 @@ def email_comparison(plan: MatchField, *, tf: bool) -> Any:
     if local:
         levels.append(_exact(local, tf=tf, label="same local part"))
         if domain:
-            ll, lr = _lr(local)
-            dl, dr = _lr(domain)
-            levels.append(
-                _custom(
-                    f"{dl} = {dr} AND jaro_winkler_similarity({ll}, {lr}) >= 0.88",
-                    "similar local part at the same domain",
-                )
-            )
+            levels.append(_similar_within(local, domain, "similar local part at the same domain"))
     else:
         levels.append(cll.JaroWinklerLevel(value, 0.92))
     levels.append(cll.ElseLevel())
@@ -543,12 +546,9 @@ def address_comparison(plan: MatchField) -> Any:
         ),
     ]
     if detail and district:
-        dl, dr = _lr(detail)
-        xl, xr = _lr(district)
         levels.append(
-            _custom(
-                f"{xl} = {xr} AND jaro_winkler_similarity({dl}, {dr}) >= 0.88 AND {same_numbers}",
-                "similar street address in the same district, numbers agree",
+            _similar_within(
+                detail, district, "similar street address in the same district, numbers agree", also=same_numbers
             )
         )
     if district:
@@ -663,6 +663,29 @@ def is_company_name(plan: MatchField) -> bool:
     return plan.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and bool(plan.col("core"))
 
 
+_PLACE_KINDS = (Kind.CITY, Kind.DISTRICT, Kind.PROVINCE, Kind.COUNTRY)
+
+
+def _field_comparison(plan: MatchField, *, tf: bool, places: dict[Kind, str]) -> Any | None:
+    """The comparison of a field compared on its own (company names and phones are compared as groups)."""
+    kind = plan.kind
+    if kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME, Kind.PERSON_NAME):
+        return person_name_comparison(plan, tf=tf)
+    if kind == Kind.EMAIL:
+        return email_comparison(plan, tf=tf)
+    if kind == Kind.ADDRESS:
+        return address_comparison(plan)
+    if kind in _PLACE_KINDS:
+        return place_comparison(plan, tf=tf, fallback=places.get(kind))
+    if kind == Kind.POSTCODE:
+        return postcode_comparison(plan, tf=tf)
+    if kind == Kind.DATE:
+        return date_comparison(plan)
+    if kind in (Kind.TAX_ID, Kind.ID):
+        return id_comparison(plan)
+    return None
+
+
 def build_comparisons(
     plans: list[MatchField],
     *,
@@ -670,7 +693,11 @@ def build_comparisons(
     overrides: dict[str, dict[str, Any]],
     type_column: str | None = None,
 ) -> list[Any]:
-    """The Splink comparisons of every planned field (config overrides replace generated ones)."""
+    """The Splink comparisons of every planned field (config overrides replace generated ones).
+
+    The company name fields are compared together (at the first of them), and so are the phone
+    fields; every other field has a comparison of its own.
+    """
     out: list[Any] = []
     names = [p for p in plans if is_company_name(p) and p.field not in overrides]
     phones = [p for p in plans if p.kind == Kind.PHONE and p.field not in overrides]
@@ -678,28 +705,16 @@ def build_comparisons(
     for plan in plans:
         if plan.field in overrides:
             out.append(overrides[plan.field])
-            continue
-        kind = plan.kind
-        if is_company_name(plan):
+        elif is_company_name(plan):
             if plan is names[0]:
                 out.extend(company_name_comparisons(names, tf=tf, type_column=type_column))
-        elif kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME, Kind.PERSON_NAME):
-            out.append(person_name_comparison(plan, tf=tf))
-        elif kind == Kind.PHONE:
+        elif plan.kind == Kind.PHONE:
             if plan is phones[0]:
                 out.append(phone_comparison(phones, tf=tf))
-        elif kind == Kind.EMAIL:
-            out.append(email_comparison(plan, tf=tf))
-        elif kind == Kind.ADDRESS:
-            out.append(address_comparison(plan))
-        elif kind in (Kind.CITY, Kind.DISTRICT, Kind.PROVINCE, Kind.COUNTRY):
-            out.append(place_comparison(plan, tf=tf, fallback=places.get(kind)))
-        elif kind == Kind.POSTCODE:
-            out.append(postcode_comparison(plan, tf=tf))
-        elif kind == Kind.DATE:
-            out.append(date_comparison(plan))
-        elif kind in (Kind.TAX_ID, Kind.ID):
-            out.append(id_comparison(plan))
+        else:
+            comparison = _field_comparison(plan, tf=tf, places=places)
+            if comparison is not None:
+                out.append(comparison)
     return out
 
 

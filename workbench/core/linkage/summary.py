@@ -10,47 +10,58 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.engine.catalog import CROSSWALK, MATCH_PAIRS, REVIEW_QUEUE
+
+# members per master record: the base of the cluster summaries
+_MEMBERS = f"SELECT master_id, count(*) AS members FROM {CROSSWALK} GROUP BY master_id"
+
+
+def _frame(con: Any, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
 
 def count_decisions(con: Any) -> pd.DataFrame:
     """Pairs per decision and reason: ``decision, match_reason, pairs``."""
-    return con.execute(
+    return _frame(
+        con,
         "SELECT decision, CASE WHEN match_reason LIKE 'review:%' THEN match_reason ELSE "
         "CASE WHEN match_reason = 'model' THEN 'model' ELSE 'rule:' || match_reason END END AS match_reason, "
-        "count(*) AS pairs FROM match_pairs GROUP BY ALL ORDER BY decision, match_reason"
-    ).df()
+        f"count(*) AS pairs FROM {MATCH_PAIRS} GROUP BY ALL ORDER BY decision, match_reason",
+    )
 
 
 def probability_histogram(con: Any, bins: int = 20) -> pd.DataFrame:
     """Scored pairs by model probability bin and decision: ``bin_start, decision, pairs``."""
-    return con.execute(
+    return _frame(
+        con,
         "SELECT least(floor(model_probability * ?), ? - 1) / ? AS bin_start, decision, count(*) AS pairs "
-        "FROM match_pairs WHERE model_probability IS NOT NULL GROUP BY ALL ORDER BY bin_start, decision",
+        f"FROM {MATCH_PAIRS} WHERE model_probability IS NOT NULL GROUP BY ALL ORDER BY bin_start, decision",
         [bins, bins, bins],
-    ).df()
+    )
 
 
 def cluster_sizes(con: Any) -> pd.DataFrame:
     """Master records by number of member rows: ``members, master_records``."""
-    return con.execute(
-        "SELECT members, count(*) AS master_records FROM (SELECT master_id, count(*) AS members "
-        "FROM crosswalk GROUP BY master_id) GROUP BY members ORDER BY members"
-    ).df()
+    return _frame(
+        con,
+        f"SELECT members, count(*) AS master_records FROM ({_MEMBERS}) GROUP BY members ORDER BY members",
+    )
 
 
 def list_largest_clusters(con: Any, n: int = 10) -> pd.DataFrame:
     """The crosswalk rows of the `n` largest master records (ties: master_id)."""
-    return con.execute(
-        "WITH top AS (SELECT master_id, count(*) AS members FROM crosswalk GROUP BY master_id "
-        "HAVING count(*) > 1 ORDER BY members DESC, master_id LIMIT ?) "
-        "SELECT c.*, top.members FROM crosswalk c JOIN top USING (master_id) "
+    return _frame(
+        con,
+        f"WITH top AS ({_MEMBERS} HAVING count(*) > 1 ORDER BY members DESC, master_id LIMIT ?) "
+        f"SELECT c.*, top.members FROM {CROSSWALK} c JOIN top USING (master_id) "
         "ORDER BY top.members DESC, c.master_id, c.record_key",
         [n],
-    ).df()
+    )
 
 
 def review_overview(con: Any) -> pd.DataFrame:
     """Review items per kind: ``kind, items``."""
-    return con.execute("SELECT kind, count(*) AS items FROM review_queue GROUP BY kind ORDER BY kind").df()
+    return _frame(con, f"SELECT kind, count(*) AS items FROM {REVIEW_QUEUE} GROUP BY kind ORDER BY kind")
 
 
 def accuracy_table(accuracy: dict[str, Any] | None) -> pd.DataFrame:

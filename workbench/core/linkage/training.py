@@ -10,8 +10,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +40,7 @@ class TrainingReport:
     u_pairs: float = 0.0
 
     def as_metrics(self) -> dict[str, Any]:
+        """The report as flat metrics (``prior_probability``, ``em_blocking_rules`` …)."""
         return {
             "prior_probability": self.prior,
             "prior_source": self.prior_source,
@@ -126,6 +131,54 @@ U_PAIRS_PER_RECORD = 10
 EM_ITERATION_RETRIES = (None, 8, 3)  # full run, then shorter runs that stop before a level collapses
 
 
+# --------------------------------------------------------------------------------------------
+# Splink internals: the one place that reaches into a linker's private state
+
+
+def _live_settings(linker: Any) -> Any:
+    """The linker's current model and training settings (Splink's private ``Settings`` object).
+
+    Why private: Splink 5 has no public API to read or change a linker's parameters *between*
+    training steps, which training needs three times: bounding the level weights before each EM
+    pass, restoring the model when an EM pass fails half-way (Splink edits it in place), and running
+    a pass with fewer iterations. ``linker.misc.save_model_to_json`` and a new ``Linker`` would do it
+    publicly, but would lose the training state Splink keeps between passes.
+    """
+    return linker._settings_obj
+
+
+def _stored_m_u(level: Any) -> tuple[Any, Any, bool]:
+    """A comparison level's stored m and u (None or a marker when not estimated) and whether m is fixed.
+
+    The public ``m_probability`` / ``u_probability`` substitute defaults for values never estimated;
+    bounding must see the stored values, so it reads the private attributes (see :func:`_live_settings`).
+    """
+    return level._m_probability, level._u_probability, bool(level._fix_m_probability)
+
+
+# --------------------------------------------------------------------------------------------
+# bounded weights
+
+
+def bounded_parameter(m: float, u: float, limit: float) -> tuple[str, float, float, float] | None:
+    """The change that keeps a level's weight log2(m/u) within ±`limit` bits, or None when it is.
+
+    A positive weight is bounded by raising u when m alone cannot be lowered far enough (u would
+    exceed 1 otherwise), every other weight by moving m.
+
+    Returns:
+        ``(parameter, new value, old weight, bound)`` with parameter ``m_probability`` or
+        ``u_probability``.
+    """
+    weight = math.log2(m / u)
+    if abs(weight) <= limit:
+        return None
+    bound = math.copysign(limit, weight)
+    if bound > 0 and u * 2**bound > 1:
+        return "u_probability", m / 2**bound, weight, bound
+    return "m_probability", u * 2**bound, weight, bound
+
+
 def bound_weights_in_place(linker: Any, limit: float) -> int:
     """Bound the linker's current level weights to ±`limit` bits (see :func:`clamp_weights`).
 
@@ -135,25 +188,18 @@ def bound_weights_in_place(linker: Any, limit: float) -> int:
     Returns:
         How many levels were changed.
     """
-    import math
-
     changed = 0
-    for comparison in linker._settings_obj.core_model_settings.comparisons:
+    for comparison in _live_settings(linker).core_model_settings.comparisons:
         for level in comparison.comparison_levels:
-            if level.is_null_level or level._fix_m_probability:
+            if level.is_null_level:
                 continue
-            m, u = level._m_probability, level._u_probability
-            if not isinstance(m, float) or not isinstance(u, float) or m <= 0 or u <= 0:
+            m, u, fixed = _stored_m_u(level)
+            if fixed or not isinstance(m, float) or not isinstance(u, float) or m <= 0 or u <= 0:
                 continue
-            weight = math.log2(m / u)
-            if abs(weight) <= limit:
-                continue
-            bound = math.copysign(limit, weight)
-            if bound > 0 and u * 2**bound > 1:
-                level.u_probability = m / 2**bound
-            else:
-                level.m_probability = u * 2**bound
-            changed += 1
+            change = bounded_parameter(m, u, limit)
+            if change is not None:
+                setattr(level, change[0], change[1])
+                changed += 1
     return changed
 
 
@@ -164,11 +210,9 @@ def _em_pass(linker: Any, rule: str, pairs: int | None, cap: float | None, repor
     within a few iterations, which Splink 5 refuses (it raises). The pass is then retried with fewer
     iterations (the estimates are kept short of the collapse, and weights are bounded afterwards).
     """
-    import dataclasses
-
     if cap is not None and pairs is not None and pairs <= cap:
         cap = None  # small enough to use every pair (sampling would only lose information)
-    settings = linker._settings_obj
+    settings = _live_settings(linker)
     training_settings = settings.training_settings
     error: Exception | None = None
     for iterations in EM_ITERATION_RETRIES:
@@ -192,6 +236,63 @@ def _em_pass(linker: Any, rule: str, pairs: int | None, cap: float | None, repor
     return False
 
 
+# --------------------------------------------------------------------------------------------
+# training
+
+
+def _estimate_prior(
+    linker: Any,
+    report: TrainingReport,
+    *,
+    choices: list[BlockingChoice],
+    deterministic_rules: list[str],
+    deterministic_pairs: int,
+    settings: TrainingSettings,
+) -> None:
+    """The prior from the deterministic rules when they found pairs, else from selective keys."""
+    if deterministic_rules and deterministic_pairs > 0:
+        report.prior_rules, report.prior_source = list(deterministic_rules), "deterministic rules"
+    else:
+        report.prior_rules = list(settings.prior_rules or choose_prior_rules(choices))
+        report.prior_source = "selective blocking keys"
+    if not report.prior_rules:
+        report.prior_source = "default"
+        return
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            report.prior_rules, recall=settings.prior_recall
+        )
+    except ValueError as exc:  # the rules found more than the recall allows
+        log.warning("prior not estimated from rules (%s); using Splink's default", exc)
+        report.prior_source = "default"
+
+
+def _estimate_m(
+    linker: Any, report: TrainingReport, *, choices: list[BlockingChoice], settings: TrainingSettings
+) -> None:
+    """EM passes on the configured rules, or on the best candidates, each on fields no other pass used."""
+    sizes = {c.rule: c.pairs for c in choices}
+    candidates: list[tuple[str, set[str]]]
+    if settings.em_blocking_rules:
+        candidates = [(rule, set()) for rule in settings.em_blocking_rules]
+        wanted = len(candidates)
+    else:
+        candidates = [(c.rule, c.fields) for c in em_candidates(choices)]
+        wanted = settings.em_passes
+    used: set[str] = set()
+    for rule, fields in candidates:
+        if len(report.em_rules) >= wanted or len(report.em_failed) >= MAX_EM_FAILURES:
+            break
+        if fields & used:
+            continue
+        bound_weights_in_place(linker, settings.max_level_weight)
+        if _em_pass(linker, rule, sizes.get(rule), settings.em_max_pairs, report):
+            report.em_rules.append(rule)
+            used |= fields
+    if not report.em_rules:
+        log.warning("no EM pass succeeded: the m probabilities keep Splink's starting values")
+
+
 def train_model(
     linker: Any,
     *,
@@ -213,25 +314,16 @@ def train_model(
         seed: seeds the u sampling.
         records: how many records are matched (sizes the u sample by default).
     """
-    import time
-
     report = TrainingReport()
     clock = time.perf_counter()
-    if deterministic_rules and deterministic_pairs > 0:
-        report.prior_rules, report.prior_source = list(deterministic_rules), "deterministic rules"
-    else:
-        report.prior_rules = list(settings.prior_rules or choose_prior_rules(choices))
-        report.prior_source = "selective blocking keys"
-    if report.prior_rules:
-        try:
-            linker.training.estimate_probability_two_random_records_match(
-                report.prior_rules, recall=settings.prior_recall
-            )
-        except ValueError as exc:  # the rules found more than the recall allows
-            log.warning("prior not estimated from rules (%s); using Splink's default", exc)
-            report.prior_source = "default"
-    else:
-        report.prior_source = "default"
+    _estimate_prior(
+        linker,
+        report,
+        choices=choices,
+        deterministic_rules=deterministic_rules,
+        deterministic_pairs=deterministic_pairs,
+        settings=settings,
+    )
     report.seconds["prior"] = time.perf_counter() - clock
     clock = time.perf_counter()
     u_pairs = settings.u_max_pairs or max(U_MIN_PAIRS, U_PAIRS_PER_RECORD * records)
@@ -239,25 +331,7 @@ def train_model(
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
     report.seconds["u"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    sizes = {c.rule: c.pairs for c in choices}
-    if settings.em_blocking_rules:
-        candidates = [(rule, set()) for rule in settings.em_blocking_rules]
-        wanted = len(candidates)
-    else:
-        candidates = [(c.rule, c.fields) for c in em_candidates(choices)]
-        wanted = settings.em_passes
-    used: set[str] = set()
-    for rule, fields in candidates:
-        if len(report.em_rules) >= wanted or len(report.em_failed) >= MAX_EM_FAILURES:
-            break
-        if fields & used:
-            continue
-        bound_weights_in_place(linker, settings.max_level_weight)
-        if _em_pass(linker, rule, sizes.get(rule), settings.em_max_pairs, report):
-            report.em_rules.append(rule)
-            used |= fields
-    if not report.em_rules:
-        log.warning("no EM pass succeeded: the m probabilities keep Splink's starting values")
+    _estimate_m(linker, report, choices=choices, settings=settings)
     report.seconds["em"] = time.perf_counter() - clock
     model = linker.misc.save_model_to_json()
     report.prior = float(model["probability_two_random_records_match"])
@@ -282,9 +356,6 @@ def clamp_weights(model: dict[str, Any], limit: float) -> tuple[dict[str, Any], 
     Returns:
         The bounded model and ``comparison: level (old → new weight)`` of every level changed.
     """
-    import copy
-    import math
-
     out = copy.deepcopy(model)
     changed: list[str] = []
     for comparison in out.get("comparisons", []):
@@ -292,14 +363,11 @@ def clamp_weights(model: dict[str, Any], limit: float) -> tuple[dict[str, Any], 
             m, u = level.get("m_probability"), level.get("u_probability")
             if level.get("is_null_level") or level.get("fix_m_probability") or not m or not u:
                 continue
-            weight = math.log2(m / u)
-            if abs(weight) <= limit:
+            change = bounded_parameter(m, u, limit)
+            if change is None:
                 continue
-            bound = math.copysign(limit, weight)
-            if bound > 0 and u * 2**bound > 1:
-                level["u_probability"] = m / 2**bound
-            else:
-                level["m_probability"] = u * 2**bound
+            parameter, value, weight, bound = change
+            level[parameter] = value
             changed.append(
                 f"{comparison.get('output_column_name')}: {level.get('label_for_charts')} "
                 f"({weight:.1f} → {bound:.0f})"

@@ -14,20 +14,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from workbench.core.standardize.base import StandardizeError
 from workbench.core.standardize.codes import standardize_amounts
 from workbench.core.standardize.dates import standardize_dates
-from workbench.engine.connection import table_exists
+from workbench.engine.catalog import staged, temp
+from workbench.engine.connection import registered, table_exists
 from workbench.engine.sql import ident
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.standardize import StandardizeSettings
 
+if TYPE_CHECKING:
+    import duckdb
+
 log = logging.getLogger(__name__)
 
-ACTIVITY_TABLE = "__std_activity"
+ACTIVITY_TABLE = temp("std_activity")
+ACTIVITY_ROWS = temp("std_activity_rows")
+FIXED_VALUES = temp("std_act_fixed")
 
 
 @dataclass
@@ -45,19 +52,36 @@ class ActivitySummary:
         return set(self.sources.values())
 
 
-def build_activity(con, config: ProjectConfig, settings: StandardizeSettings) -> ActivitySummary:
-    """Create ``__std_activity(_source, source_id, last_activity_date, activity_amount_12m,
-    activity_amount_total)`` from the activity sources and return the reference date.
+def build_activity(
+    con: duckdb.DuckDBPyConnection, config: ProjectConfig, settings: StandardizeSettings
+) -> ActivitySummary:
+    """Create the scratch table :data:`ACTIVITY_TABLE` from the activity sources.
+
+    Its columns are ``_source, source_id, last_activity_date, activity_amount_12m,
+    activity_amount_total``; the caller drops it when done. The per-column lookups it reads the
+    dates and amounts with are dropped here.
+
+    Returns:
+        What was read per activity source, and the reference date.
 
     Raises:
         StandardizeError: an activity source has not been ingested.
     """
-    from workbench.core.ingest.sources import stg_table_name
+    lookups: list[str] = []
+    try:
+        return _build_activity(con, config, settings, lookups)
+    finally:
+        for name in lookups:
+            con.execute(f"DROP TABLE IF EXISTS {ident(name)}")
 
+
+def _build_activity(
+    con: duckdb.DuckDBPyConnection, config: ProjectConfig, settings: StandardizeSettings, lookups: list[str]
+) -> ActivitySummary:
     parts: list[str] = []
     summary = ActivitySummary(reference_date=config.project.as_of_date)
     for spec in config.activity_sources:
-        table = stg_table_name(spec.name)
+        table = staged(spec.name)
         if not table_exists(con, table):
             raise StandardizeError(
                 f"the activity source {spec.name!r} has no staged table {table!r}; run the ingest stage first"
@@ -66,7 +90,10 @@ def build_activity(con, config: ProjectConfig, settings: StandardizeSettings) ->
         amount_fields = spec.fields_of_kind(Kind.AMOUNT, Kind.NUMBER)
         amount_field = amount_fields[0] if amount_fields else None
         dates = _typed_lookup(con, table, date_field, "date", settings)
+        lookups.append(dates)
         amounts = _typed_lookup(con, table, amount_field, "amount", settings) if amount_field else None
+        if amounts:
+            lookups.append(amounts)
         q = ident
         amount_sql = "am.value" if amounts else "CAST(NULL AS DOUBLE)"
         amount_join = (
@@ -108,9 +135,9 @@ def build_activity(con, config: ProjectConfig, settings: StandardizeSettings) ->
         )
         return summary
     union = " UNION ALL ".join(parts)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __std_activity_rows AS {union}", params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ACTIVITY_ROWS} AS {union}", params)
     if summary.reference_date is None:
-        newest = con.execute("SELECT max(d) FROM __std_activity_rows").fetchall()[0][0]
+        newest = con.execute(f"SELECT max(d) FROM {ACTIVITY_ROWS}").fetchall()[0][0]
         summary.reference_date = newest
     ref = summary.reference_date
     months = int(settings.activity_window_months)
@@ -119,20 +146,22 @@ def build_activity(con, config: ProjectConfig, settings: StandardizeSettings) ->
         "max(d) FILTER (WHERE d <= ?) AS last_activity_date, "
         f"coalesce(sum(amount) FILTER (WHERE d > ? - INTERVAL {months} MONTH AND d <= ?), 0) AS activity_amount_12m, "
         "coalesce(sum(amount) FILTER (WHERE d <= ?), 0) AS activity_amount_total "
-        "FROM __std_activity_rows WHERE source_id IS NOT NULL AND d IS NOT NULL GROUP BY ALL",
+        f"FROM {ACTIVITY_ROWS} WHERE source_id IS NOT NULL AND d IS NOT NULL GROUP BY ALL",
         [ref, ref, ref, ref],
     )
-    con.execute("DROP TABLE IF EXISTS __std_activity_rows")
+    con.execute(f"DROP TABLE IF EXISTS {ACTIVITY_ROWS}")
     return summary
 
 
-def _typed_lookup(con, table: str, column: str, kind: str, settings: StandardizeSettings) -> str:
+def _typed_lookup(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, kind: str, settings: StandardizeSettings
+) -> str:
     """A lookup table raw → typed value for a date or amount column of a staged table.
 
     Plain values are read in SQL; the rest, each distinct value once, by the standardizer.
     """
     q = ident
-    name = f"__std_act_{kind}_{table}"
+    name = temp(f"std_act_{kind}_{table}")
     sql_type = "DATE" if kind == "date" else "DOUBLE"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {q(name)} AS SELECT raw, TRY_CAST(raw AS {sql_type}) AS value FROM "
@@ -157,11 +186,8 @@ def _typed_lookup(con, table: str, column: str, kind: str, settings: Standardize
                 "value": pa.array(text.tolist(), pa.string()),
             }
         )
-        con.register("__std_act_fixed", fixed)
-        try:
+        with registered(con, FIXED_VALUES, fixed):
             con.execute(
-                f"UPDATE {q(name)} t SET value = CAST(f.value AS {sql_type}) FROM __std_act_fixed f WHERE f.raw = t.raw"
+                f"UPDATE {q(name)} t SET value = CAST(f.value AS {sql_type}) FROM {FIXED_VALUES} f WHERE f.raw = t.raw"
             )
-        finally:
-            con.unregister("__std_act_fixed")
     return name

@@ -25,12 +25,14 @@ from workbench.core.standardize.base import (
     CJK_RE,
     Reference,
     clean_text,
-    empty_result,
     finish_result,
-    is_blank,
+    frame_from_records,
     join_rules,
-    load_reference,
     nfkc,
+    per_value,
+    region_series,
+    rejected,
+    resolve_reference,
     result_from_records,
     script_of,
 )
@@ -64,15 +66,10 @@ def standardize_addresses(
         The result frame with the extras ``province``, ``city``, ``district``, ``adcode`` (6
         digits, the most specific level found) and ``detail`` (what follows the district).
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     abbreviations = _abbreviation_re(reference)
-    out = empty_result(values, ADDRESS_EXTRAS)
-    records: list[dict[str, Any]] = []
-    for raw in values.tolist():
-        records.append(_clean_address(raw, settings, abbreviations))
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
+    records = per_value(values, lambda raw: _clean_address(raw, settings, abbreviations))
+    frame = frame_from_records(records, values, ADDRESS_EXTRAS)
     chinese = frame["valid"].eq(True) & frame["value"].map(lambda v: bool(v) and bool(CJK_RE.search(v)))
     if chinese.any():
         parsed = _parse_cn(frame.loc[chinese, "value"])
@@ -86,16 +83,14 @@ def standardize_addresses(
 def _clean_address(
     raw: Any, settings: StandardizeSettings, abbreviations: tuple[re.Pattern[str], dict[str, str]]
 ) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     cleaned = clean_text(str(raw), settings=settings)
     if cleaned.text is None:
-        return {"valid": False, "issue": "mojibake", "rule": "reject_mojibake"}
+        return rejected("mojibake")
     text = cleaned.text
     rules = list(cleaned.rules)
     script = script_of(text)
     if script is None and not re.search(r"\d", text):
-        return {"valid": False, "issue": "no_letters", "rule": "reject_no_letters"}
+        return rejected("no_letters")
     if script in ("cjk", "mixed"):
         compact = re.sub(r"(?<=[^A-Za-z0-9])\s+|\s+(?=[^A-Za-z0-9])", "", text)
         if compact != text:
@@ -118,7 +113,7 @@ def _clean_address(
             rules.append("address_abbreviation")
             text = expanded
     if len(re.sub(r"\W", "", text)) < 4:
-        return {"valid": False, "issue": "too_short", "rule": "reject_too_short"}
+        return rejected("too_short")
     return {
         "value": text,
         "valid": True,
@@ -185,20 +180,15 @@ def standardize_regions(
         The result frame (no extras). Chinese names not found are invalid (``unknown_region``);
         Latin names are kept (foreign regions).
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     words = reference.table("region_words")
     known = {
         w.lower(): c
         for w, c, lv in zip(words["word"], words["canonical"], words["level"], strict=True)
         if lv == level
     }
-    out = empty_result(values, ("valid_before",))
-    records = []
-    for raw in values.tolist():
-        records.append(_region_one(raw, level, known, settings))
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
+    records = per_value(values, lambda raw: _region_one(raw, level, known, settings))
+    frame = frame_from_records(records, values, ("valid_before",))
     if level == "district":
         unknown = frame["valid"].eq(True) & frame["value"].map(lambda v: bool(v) and bool(CJK_RE.search(v)))
         if unknown.any():
@@ -210,11 +200,9 @@ def standardize_regions(
 
 
 def _region_one(raw: Any, level: str, known: dict[str, str], settings: StandardizeSettings) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     cleaned = clean_text(str(raw), settings=settings)
     if cleaned.text is None:
-        return {"valid": False, "issue": "mojibake", "rule": "reject_mojibake"}
+        return rejected("mojibake")
     text = cleaned.text.replace(" ", "") if CJK_RE.search(cleaned.text) else cleaned.text
     rules = list(cleaned.rules)
     found = known.get(text.lower())
@@ -224,7 +212,7 @@ def _region_one(raw: Any, level: str, known: dict[str, str], settings: Standardi
         # a known short or Latin name is a valid value; writing it in full is a normalization
         return {"value": found, "valid": True, "valid_before": not cleaned.rules, "rule": join_rules(*rules)}
     if CJK_RE.search(text) and level != "district":
-        return {"valid": False, "issue": "unknown_region", "rule": "reject_unknown_region"}
+        return rejected("unknown_region")
     return {"value": text, "valid": True, "rule": join_rules(*rules)}
 
 
@@ -252,20 +240,15 @@ def standardize_postcodes(
         (Chinese postcodes), which the pipeline compares with the record's province into
         ``<f>_province_match``.
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    _, reference = resolve_reference(settings, reference)
     prefixes = reference.mapping("postcode_prefixes", "prefix", "province", fold=str)
-    regions = region if isinstance(region, pd.Series) else pd.Series(region, index=values.index)
-    out = empty_result(values, POSTCODE_INTERNAL)
-    records = [
-        _postcode_one(v, r or "CN", prefixes) for v, r in zip(values.tolist(), regions.tolist(), strict=True)
-    ]
-    return result_from_records(records, out, values)
+    records = per_value(
+        values, lambda raw, reg: _postcode_one(raw, reg or "CN", prefixes), region_series(region, values)
+    )
+    return result_from_records(records, values, POSTCODE_INTERNAL)
 
 
 def _postcode_one(raw: Any, region: str, prefixes: dict[str, str]) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     text = nfkc(str(raw)).strip()
     rules = ["fullwidth_to_halfwidth"] if text != str(raw).strip() else []
     if text != str(raw):
@@ -286,7 +269,7 @@ def _postcode_one(raw: Any, region: str, prefixes: dict[str, str]) -> dict[str, 
                 "__province": prefixes.get(digits[:2]),
             }
         if not re.fullmatch(r"\d{6}", digits):
-            return {"valid": False, "issue": "invalid_postcode", "rule": "reject_invalid_postcode"}
+            return rejected("invalid_postcode")
         return {
             "value": digits,
             "valid": True,
@@ -297,7 +280,7 @@ def _postcode_one(raw: Any, region: str, prefixes: dict[str, str]) -> dict[str, 
     if upper != text:
         rules.append("postcode_case")
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9 \-]{1,9}", upper):
-        return {"valid": False, "issue": "invalid_postcode", "rule": "reject_invalid_postcode"}
+        return rejected("invalid_postcode")
     return {"value": upper, "valid": True, "rule": join_rules(*rules)}
 
 
@@ -314,23 +297,16 @@ def standardize_countries(
     """Standardize country cells to ISO 3166 alpha-2 codes (``中国`` / ``China`` / ``CHN`` → ``CN``)."""
     import phonenumbers
 
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    _, reference = resolve_reference(settings, reference)
     names = reference.mapping("country_names", "name", "code")
     regions = set(phonenumbers.SUPPORTED_REGIONS)
-    out = empty_result(values)
-    records = []
-    for raw in values.tolist():
-        if is_blank(raw):
-            records.append({})
-            continue
+
+    def one(raw: Any) -> dict[str, Any]:
         text = nfkc(str(raw)).strip()
         key = " ".join(text.lower().split())
         code = names.get(key) or (text.upper() if len(text) == 2 and text.upper() in regions else None)
         if code is None:
-            records.append({"valid": False, "issue": "unknown_country", "rule": "reject_unknown_country"})
-        else:
-            records.append(
-                {"value": code, "valid": True, "rule": "country_code" if code != str(raw) else None}
-            )
-    return result_from_records(records, out, values)
+            return rejected("unknown_country")
+        return {"value": code, "valid": True, "rule": "country_code" if code != str(raw) else None}
+
+    return result_from_records(per_value(values, one), values)

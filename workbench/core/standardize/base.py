@@ -11,8 +11,13 @@ with the same index and these columns (plus its kind extras):
 - ``valid_before``: the raw value was valid as it stood (valid and unchanged, or a lossless format
   change the standardizer vouches for); ``field_validity`` counts it as *valid before*.
 
+A per-value standardizer writes one record (a dict of those columns) per present value:
+:func:`per_value` calls it for each value that is not blank, :func:`rejected` is the record of an
+invalid value, and :func:`result_from_records` turns the records into the finished frame.
+
 This module also owns text clean-up shared by several kinds (NFKC, whitespace, traditional →
-simplified, mojibake detection) and the reference tables in ``workbench/core/standardize/data/``.
+simplified, mojibake detection) and the reference tables in ``workbench/core/standardize/data/``
+(:func:`load_reference`; :func:`resolve_reference` gives a standardizer its defaults).
 """
 
 from __future__ import annotations
@@ -58,16 +63,55 @@ def empty_result(values: pd.Series, extras: Iterable[str] = ()) -> pd.DataFrame:
     )
 
 
-def result_from_records(
-    records: list[dict], out: pd.DataFrame, values: pd.Series, *, compare_text: bool = True
-) -> pd.DataFrame:
-    """Build a standardizer's result frame from one record per value (columns of `out`), then finish it.
+def per_value(
+    values: pd.Series, one: Callable[..., dict[str, Any]], regions: pd.Series | None = None
+) -> list[dict[str, Any]]:
+    """One record per value: ``one(raw)`` (``one(raw, region)`` with `regions`), ``{}`` when blank.
 
-    Missing entries become None (not NaN), and :func:`finish_result` makes the rules consistent.
+    Args:
+        values: distinct raw values.
+        one: standardizes one present value into a record (columns of the result frame).
+        regions: one region per value (same order as `values`), for kinds read by country.
     """
-    frame = pd.DataFrame.from_records(records, index=values.index, columns=list(out.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return finish_result(frame, values, compare_text=compare_text)
+    if regions is None:
+        return [{} if is_blank(raw) else one(raw) for raw in values.tolist()]
+    return [
+        {} if is_blank(raw) else one(raw, region)
+        for raw, region in zip(values.tolist(), regions.tolist(), strict=True)
+    ]
+
+
+def region_series(region: str | pd.Series, values: pd.Series) -> pd.Series:
+    """The region of every value: `region` itself when it is a Series, else `region` repeated."""
+    return region if isinstance(region, pd.Series) else pd.Series(region, index=values.index)
+
+
+def rejected(issue: str, **extras: Any) -> dict[str, Any]:
+    """The record of an invalid value: not valid, the `issue` and the rule ``reject_<issue>``."""
+    return {"valid": False, "issue": issue, "rule": f"reject_{issue}", **extras}
+
+
+def frame_from_records(
+    records: list[dict[str, Any]], values: pd.Series, extras: Iterable[str] = ()
+) -> pd.DataFrame:
+    """A frame of the result columns (base columns, then `extras`) from one record per value.
+
+    Missing entries become None (not NaN); the rules are not finished yet (see :func:`finish_result`).
+    """
+    columns = [*BASE_COLUMNS, *extras]
+    frame = pd.DataFrame.from_records(records, index=values.index, columns=columns)
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def result_from_records(
+    records: list[dict[str, Any]],
+    values: pd.Series,
+    extras: Iterable[str] = (),
+    *,
+    compare_text: bool = True,
+) -> pd.DataFrame:
+    """A standardizer's result frame from one record per value: :func:`frame_from_records`, finished."""
+    return finish_result(frame_from_records(records, values, extras), values, compare_text=compare_text)
 
 
 def finish_result(frame: pd.DataFrame, raw: pd.Series, *, compare_text: bool = True) -> pd.DataFrame:
@@ -104,6 +148,7 @@ def join_rules(*rules: str | None) -> str | None:
 
 
 def is_blank(value: Any) -> bool:
+    """True for a missing value: None, NA, NaN or text of only whitespace."""
     return (
         value is None
         or value is pd.NA
@@ -186,32 +231,43 @@ def repair_mojibake(text: str) -> tuple[str | None, bool]:
     if "\ufffd" in text:
         return None, True
     if CJK_RE.search(text):
-        try:
-            raw = text.encode("gb18030")
-        except UnicodeEncodeError:
-            return text, False
-        if raw.isascii():
-            return text, False
-        try:
-            fixed = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # a lost last byte still shows the pattern: everything before it is valid UTF-8
-            if exc.start >= len(raw) - 3 and exc.start > 0:
-                head = raw[: exc.start].decode("utf-8", errors="strict")
-                if len(CJK_RE.findall(head)) >= 2:
-                    return None, True
-            return text, False
-        if fixed != text and CJK_RE.search(fixed):
-            return fixed, True
-        return text, False
+        return _repair_gbk_mojibake(text)
     if _LATIN1_MOJIBAKE_RE.search(text):
-        for codec in ("cp1252", "latin-1"):
-            try:
-                fixed = text.encode(codec).decode("utf-8")
-            except UnicodeError:
-                continue
-            if fixed != text:
-                return fixed, True
+        return _repair_latin1_mojibake(text)
+    return text, False
+
+
+def _repair_gbk_mojibake(text: str) -> tuple[str | None, bool]:
+    """UTF-8 bytes that were decoded as GBK/GB18030: encode back and decode as UTF-8."""
+    try:
+        raw = text.encode("gb18030")
+    except UnicodeEncodeError:
+        return text, False
+    if raw.isascii():
+        return text, False
+    try:
+        fixed = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a lost last byte still shows the pattern: everything before it is valid UTF-8
+        if exc.start >= len(raw) - 3 and exc.start > 0:
+            head = raw[: exc.start].decode("utf-8", errors="strict")
+            if len(CJK_RE.findall(head)) >= 2:
+                return None, True
+        return text, False
+    if fixed != text and CJK_RE.search(fixed):
+        return fixed, True
+    return text, False
+
+
+def _repair_latin1_mojibake(text: str) -> tuple[str | None, bool]:
+    """UTF-8 bytes that were decoded as CP1252 or Latin-1: encode back and decode as UTF-8."""
+    for codec in ("cp1252", "latin-1"):
+        try:
+            fixed = text.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+        if fixed != text:
+            return fixed, True
     return text, False
 
 
@@ -329,6 +385,7 @@ class Reference:
     paths: dict[str, list[Path]]
 
     def table(self, name: str) -> pd.DataFrame:
+        """The reference table `name` (shipped rows, with the project's rows first)."""
         return self.tables[name]
 
     def mapping(
@@ -392,6 +449,14 @@ def load_reference(settings: StandardizeSettings | None = None, base_dir: Path |
                 f"valid regular expression: {exc}"
             ) from exc
     return Reference(tables, paths)
+
+
+def resolve_reference(
+    settings: StandardizeSettings | None, reference: Reference | None
+) -> tuple[StandardizeSettings, Reference]:
+    """The settings and reference tables a standardizer runs with: those given, else the defaults."""
+    settings = settings or StandardizeSettings()
+    return settings, reference or load_reference(settings)
 
 
 def _resolve(base: Path, path: Path) -> Path:

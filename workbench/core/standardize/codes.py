@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -21,11 +22,11 @@ import pandas as pd
 from workbench.core.standardize.base import (
     Reference,
     clean_text,
-    empty_result,
-    is_blank,
     join_rules,
-    load_reference,
     nfkc,
+    per_value,
+    rejected,
+    resolve_reference,
     result_from_records,
 )
 from workbench.project.settings.standardize import StandardizeSettings
@@ -44,14 +45,10 @@ def standardize_amounts(values: pd.Series) -> pd.DataFrame:
         The result frame; ``value`` is a float. Plain numbers (``1200.50``) are not changes;
         anything read differently carries the rule ``amount_format`` (or ``amount_wan``).
     """
-    out = empty_result(values)
-    records = [_amount_one(v) for v in values.tolist()]
-    return result_from_records(records, out, values, compare_text=False)
+    return result_from_records(per_value(values, _amount_one), values, compare_text=False)
 
 
 def _amount_one(raw: Any) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     original = str(raw)
     if _PLAIN_NUMBER_RE.fullmatch(original):
         return {"value": float(original), "valid": True}
@@ -79,9 +76,9 @@ def _amount_one(raw: Any) -> dict[str, Any]:
     try:
         number = float(text) * factor
     except ValueError:
-        return {"valid": False, "issue": "not_a_number", "rule": "reject_not_a_number"}
+        return rejected("not_a_number")
     if number != number or number in (float("inf"), float("-inf")):
-        return {"valid": False, "issue": "not_a_number", "rule": "reject_not_a_number"}
+        return rejected("not_a_number")
     return {"value": -number if negative else number, "valid": True, "rule": join_rules(*rules)}
 
 
@@ -96,25 +93,18 @@ def standardize_text(values: pd.Series, *, settings: StandardizeSettings | None 
 
 
 def _text_like(values: pd.Series, settings: StandardizeSettings, *, simplify: bool) -> pd.DataFrame:
-    out = empty_result(values)
-    records = []
-    for raw in values.tolist():
-        if is_blank(raw):
-            records.append({})
-            continue
+    def one(raw: Any) -> dict[str, Any]:
         cleaned = clean_text(str(raw), settings=settings, simplify=simplify)
         if cleaned.text is None:
-            records.append({"valid": False, "issue": "mojibake", "rule": "reject_mojibake"})
-            continue
-        records.append(
-            {
-                "value": cleaned.text,
-                "valid": True,
-                "issue": "mojibake_repaired" if cleaned.mojibake else None,
-                "rule": join_rules(*cleaned.rules),
-            }
-        )
-    return result_from_records(records, out, values)
+            return rejected("mojibake")
+        return {
+            "value": cleaned.text,
+            "valid": True,
+            "issue": "mojibake_repaired" if cleaned.mojibake else None,
+            "rule": join_rules(*cleaned.rules),
+        }
+
+    return result_from_records(per_value(values, one), values)
 
 
 def standardize_statuses(
@@ -124,32 +114,45 @@ def standardize_statuses(
     reference: Reference | None = None,
 ) -> pd.DataFrame:
     """Map legacy status words to the status enum (see the module docstring)."""
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    _, reference = resolve_reference(settings, reference)
     words = reference.mapping("status_words", "word", "status", fold=_fold_word)
-    out = empty_result(values, ("valid_before",))
-    records = []
-    for raw in values.tolist():
-        if is_blank(raw):
-            records.append({})
-            continue
-        key = _fold_word(str(raw))
-        status = words.get(key)
-        if status is None:
-            # "吊销，未注销" and similar: the first known word inside the text decides
-            status = next(
-                (s for w, s in sorted(words.items(), key=lambda i: -len(i[0])) if w and w in key), None
-            )
-        if status is None:
-            records.append({"valid": False, "issue": "unknown_status", "rule": "reject_unknown_status"})
-        else:
-            # a known legacy word is a valid value; mapping it to the enum is a translation
-            records.append({"value": status, "valid": True, "valid_before": True, "rule": "status_word"})
-    return result_from_records(records, out, values)
+    by_length = sorted(words.items(), key=lambda i: -len(i[0]))
+
+    def status_of(key: str) -> str | None:
+        # "吊销，未注销" and similar: the first known word inside the text decides
+        found = words.get(key)
+        return found if found is not None else next((s for w, s in by_length if w and w in key), None)
+
+    # a known legacy word is a valid value; mapping it to the enum is a translation
+    return _map_words(values, status_of, "unknown_status", "status_word")
 
 
 def _fold_word(text: str) -> str:
     return " ".join(nfkc(text).lower().split())
+
+
+def _map_words(
+    values: pd.Series,
+    lookup: Callable[[str], Any],
+    unknown: str,
+    rule: str | None,
+    *,
+    compare_text: bool = True,
+) -> pd.DataFrame:
+    """Values mapped through a word table (looked up folded: NFKC, lower case, single spaces).
+
+    `lookup` gives the target value of a folded word (``None`` when unknown: invalid, `unknown`).
+    A known word is valid as it stands (``valid_before``): writing it as the target value is a
+    translation under `rule`, not a repair.
+    """
+
+    def one(raw: Any) -> dict[str, Any]:
+        found = lookup(_fold_word(str(raw)))
+        if found is None:
+            return rejected(unknown)
+        return {"value": found, "valid": True, "valid_before": True, "rule": rule}
+
+    return result_from_records(per_value(values, one), values, ("valid_before",), compare_text=compare_text)
 
 
 def standardize_flags(
@@ -158,22 +161,18 @@ def standardize_flags(
     settings: StandardizeSettings | None = None,
     reference: Reference | None = None,
 ) -> pd.DataFrame:
-    """Map yes/no words to booleans (the ``flag_words`` table); other text is invalid."""
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    """Map yes/no words to booleans (the ``flag_words`` table); other text is invalid.
+
+    The boolean is the typed value of the word, not a change: flags carry no rule.
+    """
+    _, reference = resolve_reference(settings, reference)
     words = reference.mapping("flag_words", "word", "value", fold=_fold_word)
-    out = empty_result(values)
-    records = []
-    for raw in values.tolist():
-        if is_blank(raw):
-            records.append({})
-            continue
-        word = words.get(_fold_word(str(raw)))
-        if word is None:
-            records.append({"valid": False, "issue": "unknown_flag", "rule": "reject_unknown_flag"})
-        else:
-            records.append({"value": word.lower() == "true", "valid": True, "rule": None})
-    return result_from_records(records, out, values, compare_text=False)
+
+    def truth(key: str) -> bool | None:
+        word = words.get(key)
+        return None if word is None else word.lower() == "true"
+
+    return _map_words(values, truth, "unknown_flag", None, compare_text=False)
 
 
 _URL_RE = re.compile(
@@ -183,21 +182,17 @@ _URL_RE = re.compile(
 
 def standardize_urls(values: pd.Series) -> pd.DataFrame:
     """Standardize web addresses: scheme and host lower-case, ``http://`` added when missing."""
-    out = empty_result(values)
-    records = []
-    for raw in values.tolist():
-        if is_blank(raw):
-            records.append({})
-            continue
-        text = nfkc(str(raw)).strip()
-        m = _URL_RE.match(text)
-        if not m:
-            records.append({"valid": False, "issue": "invalid_url", "rule": "reject_invalid_url"})
-            continue
-        scheme = (m.group(1) or "http").lower()
-        url = f"{scheme}://{m.group(2).lower()}{m.group(3) or ''}{m.group(4) or ''}"
-        records.append({"value": url, "valid": True, "rule": "url_format"})
-    return result_from_records(records, out, values)
+    return result_from_records(per_value(values, _url_one), values)
+
+
+def _url_one(raw: Any) -> dict[str, Any]:
+    text = nfkc(str(raw)).strip()
+    m = _URL_RE.match(text)
+    if not m:
+        return rejected("invalid_url")
+    scheme = (m.group(1) or "http").lower()
+    url = f"{scheme}://{m.group(2).lower()}{m.group(3) or ''}{m.group(4) or ''}"
+    return {"value": url, "valid": True, "rule": "url_format"}
 
 
 def standardize_customer_types(
@@ -211,22 +206,6 @@ def standardize_customer_types(
     Uses the ``customer_type_words`` table; an unknown word is invalid (``unknown_customer_type``)
     and the fill rules may then decide the type.
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    _, reference = resolve_reference(settings, reference)
     words = reference.mapping("customer_type_words", "word", "customer_type", fold=_fold_word)
-    out = empty_result(values, ("valid_before",))
-    records = []
-    for raw in values.tolist():
-        if is_blank(raw):
-            records.append({})
-            continue
-        found = words.get(_fold_word(str(raw)))
-        if found is None:
-            records.append(
-                {"valid": False, "issue": "unknown_customer_type", "rule": "reject_unknown_customer_type"}
-            )
-        else:
-            records.append(
-                {"value": found, "valid": True, "valid_before": True, "rule": "customer_type_word"}
-            )
-    return result_from_records(records, out, values)
+    return _map_words(values, words.get, "unknown_customer_type", "customer_type_word")

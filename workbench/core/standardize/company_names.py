@@ -29,11 +29,11 @@ from workbench.core.standardize.base import (
     KeywordFinder,
     Reference,
     clean_text,
-    empty_result,
     is_blank,
     join_rules,
     latin_tokens,
-    load_reference,
+    rejected,
+    resolve_reference,
     result_from_records,
     script_of,
 )
@@ -131,12 +131,10 @@ def standardize_company_names(
         ``region``, ``pinyin`` (of the core) and ``script``, and the internal ``__entity``,
         ``__test`` and ``__industry`` (industry by name keyword, for the fill rules).
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     parser = build_company_parser(reference, settings)
-    out = empty_result(values, (*EXTRAS, *INTERNAL))
     records = [standardize_company_name(v, parser, settings) for v in values.tolist()]
-    return result_from_records(records, out, values)
+    return result_from_records(records, values, (*EXTRAS, *INTERNAL))
 
 
 def standardize_company_name(
@@ -147,7 +145,7 @@ def standardize_company_name(
         return {}
     cleaned = clean_text(str(raw), settings=settings)
     if cleaned.text is None:
-        return {"valid": False, "issue": "mojibake", "rule": "reject_mojibake"}
+        return rejected("mojibake")
     text, rules = fold_company_text(cleaned)
     return company_result(text, rules, cleaned.mojibake, parse_company_name(text, parser), parser)
 
@@ -167,7 +165,7 @@ def company_result(
     """The result row of a company name from its parsed parts."""
     test = match_test_pattern(text, parser.tests)
     if not parts["core"]:
-        return {"valid": False, "issue": "no_name_core", "rule": "reject_no_name_core", "__test": test}
+        return rejected("no_name_core", __test=test)
     return {
         "value": text,
         "valid": True,

@@ -19,9 +19,9 @@ from workbench.core.standardize.base import (
     CJK_RE,
     Reference,
     clean_text,
-    empty_result,
-    is_blank,
-    load_reference,
+    per_value,
+    rejected,
+    resolve_reference,
     result_from_records,
 )
 from workbench.core.standardize.company_names import (
@@ -68,13 +68,11 @@ def standardize_customer_names(
         name lower-cased and ``pinyin`` the name's pinyin. ``__entity`` says ``company`` or
         ``person``.
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     parser = build_company_parser(reference, settings)
     surnames = tuple(sorted(reference.table("surnames")["surname"].tolist(), key=len, reverse=True))
-    out = empty_result(values, (*EXTRAS, *INTERNAL))
-    records = [_standardize_one(v, parser, surnames, settings) for v in values.tolist()]
-    return result_from_records(records, out, values)
+    records = per_value(values, lambda raw: _standardize_one(raw, parser, surnames, settings))
+    return result_from_records(records, values, (*EXTRAS, *INTERNAL))
 
 
 def classify_name(
@@ -97,11 +95,9 @@ def classify_name(
 def _standardize_one(
     raw: Any, parser: CompanyParser, surnames: tuple[str, ...], settings: StandardizeSettings
 ) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     cleaned = clean_text(str(raw), settings=settings)
     if cleaned.text is None:
-        return {"valid": False, "issue": "mojibake", "rule": "reject_mojibake"}
+        return rejected("mojibake")
     text, rules = fold_company_text(cleaned)
     parts = parse_company_name(text, parser)
     if classify_name(text, parser, surnames, parts) == "company":

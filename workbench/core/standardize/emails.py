@@ -18,11 +18,11 @@ import pandas as pd
 
 from workbench.core.standardize.base import (
     Reference,
-    empty_result,
-    is_blank,
     join_rules,
-    load_reference,
     nfkc,
+    per_value,
+    rejected,
+    resolve_reference,
     result_from_records,
 )
 from workbench.project.settings.standardize import StandardizeSettings
@@ -52,19 +52,15 @@ def standardize_emails(
     Returns:
         The result frame with the extras ``local`` and ``domain``.
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     typos = _typo_table(reference)
-    out = empty_result(values, EXTRAS)
-    records = [_standardize_one(v, typos, settings) for v in values.tolist()]
-    return result_from_records(records, out, values)
+    records = per_value(values, lambda raw: _standardize_one(raw, typos, settings))
+    return result_from_records(records, values, EXTRAS)
 
 
 def _standardize_one(
     raw: Any, typos: dict[str, tuple[str, str]], settings: StandardizeSettings
 ) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     rules: list[str] = []
     issues: list[str] = []
     text = nfkc(str(raw)).strip()
@@ -88,10 +84,9 @@ def _standardize_one(
             break
     assert result is not None or not candidates
     if not candidates or result is None:
-        return {"valid": False, "issue": "not_an_email", "rule": "reject_not_an_email"}
+        return rejected("not_an_email")
     if not result.get("valid"):
-        issue = result["issue"]
-        return {"valid": False, "issue": issue, "rule": f"reject_{issue}"}
+        return rejected(result["issue"])
     result["rule"] = join_rules(*rules, result.get("rule"))
     result["issue"] = join_rules(*issues, result.get("issue"))
     return result

@@ -2,8 +2,9 @@
 
 A :class:`StdField` names every column a field gets in ``std_customers`` (``f``, ``f_raw``,
 ``f_valid``, ``f_issue`` and the kind extras, see docs/architecture.md) and the scratch tables and
-columns the standardize pipeline uses for it. The pipeline, the fill rules and the record flags
-share it.
+columns the standardize pipeline uses for it. This module also names the pipeline's base table
+(:data:`BASE_TABLE`, one row per staged row) and the record-level columns. The pipeline, the
+lookups, the fill rules and the record flags share it; it imports none of them (no cycle).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 
 from workbench.engine.catalog import temp
 from workbench.project.config import Kind
+
+# the staged rows of every customer source, stacked (scratch; the pipeline drops it)
+BASE_TABLE = temp("std_base")
 
 RECORD_COLUMNS = (
     "customer_type",
@@ -66,6 +70,7 @@ class StdField:
 
     @property
     def lookup(self) -> str:
+        """The scratch table of this field's standardized distinct values."""
         return temp(f"std_lk_{self.position}")
 
     @property

@@ -23,13 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.core.standardize.base import Reference, StandardizeError
-from workbench.engine.sql import ident
+from workbench.engine.catalog import temp
+from workbench.engine.sql import ident, literal
 from workbench.project.config import Kind, ProjectConfig
 
 if TYPE_CHECKING:
+    import duckdb
+
     from workbench.core.standardize.fields import StdField
 
-PROVINCE_CODES = "__std_province_codes"
+PROVINCE_CODES = temp("std_province_codes")
 NAME_KINDS = (Kind.CUSTOMER_NAME, Kind.COMPANY_NAME, Kind.PERSON_NAME)
 
 
@@ -46,7 +49,7 @@ class FillTarget:
         return f"__fill_rule__{self.column}"
 
 
-def build_province_codes(con, reference: Reference) -> str:
+def build_province_codes(con: duckdb.DuckDBPyConnection, reference: Reference) -> str:
     """A small table ``code`` (2 digits) → ``name`` (province) from the region_words table."""
     words = reference.table("region_words")
     rows = words[(words["level"] == "province") & (words["adcode"].str.len() == 6)]
@@ -90,77 +93,94 @@ def plan_fill_targets(config: ProjectConfig, plans: list[StdField]) -> list[Fill
 
 def fill_expressions(target: FillTarget, config: ProjectConfig, plans: list[StdField]) -> tuple[str, str]:
     """SQL of the filled value and of its rule (NULL when nothing was filled), over the inner ``j``."""
-    q = ident
-    current = f"j.{q(target.column)}" if target.field is not None else "CAST(NULL AS VARCHAR)"
+    current = f"j.{ident(target.column)}" if target.field is not None else "CAST(NULL AS VARCHAR)"
     candidates = _candidates(target, config, plans)
     if not candidates:
         return current, "CAST(NULL AS VARCHAR)"
     value = f"coalesce({current}, {', '.join(e for e, _ in candidates)})"
-    whens = " ".join(f"WHEN {e} IS NOT NULL THEN '{r}'" for e, r in candidates)
+    whens = " ".join(f"WHEN {e} IS NOT NULL THEN {literal(r)}" for e, r in candidates)
     rule = f"CASE WHEN {current} IS NOT NULL THEN NULL {whens} END"
     return value, rule
 
 
 def _candidates(target: FillTarget, config: ProjectConfig, plans: list[StdField]) -> list[tuple[str, str]]:
-    q = ident
-    fill = config.standardize.fill
-    names = [p for p in plans if p.kind in NAME_KINDS]
+    """The sources of a fill, in order (the first non-NULL wins): (SQL over the inner ``j``, rule)."""
     if target.what == "province":
-        out = []
-        address = next((p for p in plans if p.kind == Kind.ADDRESS), None)
-        if address is not None and target.column != address.col("province"):
-            # a province field is first filled from the record's own address, when it has one
-            out.append((f"j.{q(address.col('province'))}", "fill_province:address"))
-        for source in fill.province_from:
-            if source == "tax_id" and any(p.kind == Kind.TAX_ID for p in plans):
-                out.append(("j.__province_from_tax", "fill_province:tax_id"))
-            if source == "phone":
-                phones = [f"j.{q(p.hidden('province'))}" for p in plans if p.kind == Kind.PHONE]
-                if phones:
-                    expr = phones[0] if len(phones) == 1 else f"coalesce({', '.join(phones)})"
-                    out.append((expr, "fill_province:phone"))
-        return out
+        return _province_candidates(target, config, plans)
     if target.what == "customer_type":
-        if not fill.customer_type:
-            return []
-        out = []
-        taxes = [p for p in plans if p.kind == Kind.TAX_ID]
-        if taxes:
-            cond = " OR ".join(f"j.{q(p.col('valid'))}" for p in taxes)
-            out.append((f"CASE WHEN {cond} THEN 'B2B' END", "fill_customer_type:tax_id"))
-        legal = [p for p in names if p.kind != Kind.PERSON_NAME]
-        if legal:
-            cond = " OR ".join(f"j.{q(p.col('legal_form'))} IS NOT NULL" for p in legal)
-            out.append((f"CASE WHEN {cond} THEN 'B2B' END", "fill_customer_type:legal_form"))
-        companies = [p for p in names if p.kind != Kind.PERSON_NAME]
-        if companies:
-            company = " OR ".join(f"j.{q(p.hidden('entity'))} = 'company'" for p in companies)
-            out.append((f"CASE WHEN {company} THEN 'B2B' END", "fill_customer_type:company_word"))
-        customer = [p for p in names if p.kind == Kind.CUSTOMER_NAME]
-        if customer:
-            person = " OR ".join(f"j.{q(p.hidden('entity'))} = 'person'" for p in customer)
-            out.append((f"CASE WHEN {person} THEN 'B2C' END", "fill_customer_type:person_name"))
-        return out
+        return _customer_type_candidates(config, plans)
     if target.what == "industry":
-        cols = [f"j.{q(p.hidden('industry'))}" for p in names if p.kind != Kind.PERSON_NAME]
-        if not cols:
-            return []
-        expr = cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
-        return [(expr, "fill_industry:name_keyword")]
-    if target.what == "credit_rating" and fill.credit_rating is not None:
-        rule = fill.credit_rating
-        with_activity = sorted({s.customer_source for s in config.activity_sources if s.customer_source})
-        if not with_activity:
-            return []
-        measure = f"coalesce(j.__{rule.measure}, 0)"
-        bands = sorted(rule.bands, key=lambda b: -b.min)
-        whens = " ".join(f"WHEN {measure} >= {float(b.min)!r} THEN {_literal(b.rating)}" for b in bands)
-        default = _literal(rule.default) if rule.default is not None else "NULL"
-        sources = ", ".join(_literal(s) for s in with_activity)
-        expr = f"CASE WHEN j._source IN ({sources}) THEN CASE {whens} ELSE {default} END END"
-        return [(expr, f"fill_credit_rating:{rule.measure}")]
+        return _industry_candidates(plans)
+    if target.what == "credit_rating":
+        return _credit_rating_candidates(config)
     return []
 
 
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+def _first_of(columns: list[str]) -> str:
+    return columns[0] if len(columns) == 1 else f"coalesce({', '.join(columns)})"
+
+
+def _province_candidates(
+    target: FillTarget, config: ProjectConfig, plans: list[StdField]
+) -> list[tuple[str, str]]:
+    out = []
+    address = next((p for p in plans if p.kind == Kind.ADDRESS), None)
+    if address is not None and target.column != address.col("province"):
+        # a province field is first filled from the record's own address, when it has one
+        out.append((f"j.{ident(address.col('province'))}", "fill_province:address"))
+    for source in config.standardize.fill.province_from:
+        if source == "tax_id" and any(p.kind == Kind.TAX_ID for p in plans):
+            out.append(("j.__province_from_tax", "fill_province:tax_id"))
+        if source == "phone":
+            phones = [f"j.{ident(p.hidden('province'))}" for p in plans if p.kind == Kind.PHONE]
+            if phones:
+                out.append((_first_of(phones), "fill_province:phone"))
+    return out
+
+
+def _customer_type_candidates(config: ProjectConfig, plans: list[StdField]) -> list[tuple[str, str]]:
+    if not config.standardize.fill.customer_type:
+        return []
+    q = ident
+    names = [p for p in plans if p.kind in NAME_KINDS]
+    out = []
+    taxes = [p for p in plans if p.kind == Kind.TAX_ID]
+    if taxes:
+        cond = " OR ".join(f"j.{q(p.col('valid'))}" for p in taxes)
+        out.append((f"CASE WHEN {cond} THEN 'B2B' END", "fill_customer_type:tax_id"))
+    companies = [p for p in names if p.kind != Kind.PERSON_NAME]
+    if companies:
+        cond = " OR ".join(f"j.{q(p.col('legal_form'))} IS NOT NULL" for p in companies)
+        out.append((f"CASE WHEN {cond} THEN 'B2B' END", "fill_customer_type:legal_form"))
+        company = " OR ".join(f"j.{q(p.hidden('entity'))} = 'company'" for p in companies)
+        out.append((f"CASE WHEN {company} THEN 'B2B' END", "fill_customer_type:company_word"))
+    customer = [p for p in names if p.kind == Kind.CUSTOMER_NAME]
+    if customer:
+        person = " OR ".join(f"j.{q(p.hidden('entity'))} = 'person'" for p in customer)
+        out.append((f"CASE WHEN {person} THEN 'B2C' END", "fill_customer_type:person_name"))
+    return out
+
+
+def _industry_candidates(plans: list[StdField]) -> list[tuple[str, str]]:
+    cols = [
+        f"j.{ident(p.hidden('industry'))}"
+        for p in plans
+        if p.kind in NAME_KINDS and p.kind != Kind.PERSON_NAME
+    ]
+    return [(_first_of(cols), "fill_industry:name_keyword")] if cols else []
+
+
+def _credit_rating_candidates(config: ProjectConfig) -> list[tuple[str, str]]:
+    rule = config.standardize.fill.credit_rating
+    if rule is None:
+        return []
+    with_activity = sorted({s.customer_source for s in config.activity_sources if s.customer_source})
+    if not with_activity:
+        return []
+    measure = f"coalesce(j.__{rule.measure}, 0)"
+    bands = sorted(rule.bands, key=lambda b: -b.min)
+    whens = " ".join(f"WHEN {measure} >= {float(b.min)!r} THEN {literal(b.rating)}" for b in bands)
+    default = literal(rule.default)  # NULL when there is none
+    sources = ", ".join(literal(s) for s in with_activity)
+    expr = f"CASE WHEN j._source IN ({sources}) THEN CASE {whens} ELSE {default} END END"
+    return [(expr, f"fill_credit_rating:{rule.measure}")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.sql import ident
+from workbench.engine.sql import ident, literal
 from workbench.project.config import Kind, ProjectConfig
 
 if TYPE_CHECKING:
@@ -42,13 +42,13 @@ def record_expressions(
 
     with_activity = sorted(activity.customer_sources)
     ref = activity.reference_date
-    has = f"j._source IN ({', '.join(_literal(s) for s in with_activity)})" if with_activity else "false"
+    has = f"j._source IN ({', '.join(literal(s) for s in with_activity)})" if with_activity else "false"
     months = int(config.standardize.stale_months)
     items.append(f"CASE WHEN {has} THEN j.__last_activity_date END AS last_activity_date")
     items.append(f"CASE WHEN {has} THEN coalesce(j.__activity_amount_12m, 0) END AS activity_amount_12m")
     items.append(f"CASE WHEN {has} THEN coalesce(j.__activity_amount_total, 0) END AS activity_amount_total")
     if ref is not None and with_activity:
-        ref_sql = f"DATE '{ref.isoformat()}'"
+        ref_sql = f"DATE {literal(ref.isoformat())}"
         stale = (
             f"CASE WHEN NOT ({has}) THEN NULL WHEN j.__last_activity_date IS NULL THEN 'no_activity' "
             f"WHEN j.__last_activity_date < {ref_sql} - INTERVAL {months} MONTH THEN 'stale' END"
@@ -88,14 +88,10 @@ def record_expressions(
 
 def flags_expression(plans: list[StdField]) -> str:
     """SQL of ``flags`` over the record-level columns (see the module docstring)."""
-    statuses = ", ".join(_literal(s) for s in STATUS_FLAGS)
+    statuses = ", ".join(literal(s) for s in STATUS_FLAGS)
     return (
         "NULLIF(concat_ws(';', "
         f"CASE WHEN record_status IN ({statuses}) THEN record_status END, "
         "CASE WHEN is_test THEN 'test:' || __test_reason END, "
         "__stale_reason, __mojibake), '')"
     )
-
-
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"

@@ -27,6 +27,9 @@ from workbench.core.standardize.base import (
     is_blank,
     join_rules,
     nfkc,
+    per_value,
+    region_series,
+    rejected,
     result_from_records,
 )
 
@@ -49,24 +52,20 @@ def standardize_tax_ids(values: pd.Series, region: str | pd.Series = "CN") -> pd
         ``type``. Issues: ``uscc_bad_check``, ``uscc_bad_length``, ``uscc_bad_chars``,
         ``invalid_tax_id``, ``all_same_digits``.
     """
-    regions = region if isinstance(region, pd.Series) else pd.Series(region, index=values.index)
-    out = empty_result(values, TAX_EXTRAS)
-    records = [
-        _tax_one(v, (r or "CN").upper()) for v, r in zip(values.tolist(), regions.tolist(), strict=True)
-    ]
-    return result_from_records(records, out, values)
+    records = per_value(
+        values, lambda raw, reg: _tax_one(raw, (reg or "CN").upper()), region_series(region, values)
+    )
+    return result_from_records(records, values, TAX_EXTRAS)
 
 
 def _tax_one(raw: Any, region: str) -> dict[str, Any]:
-    if is_blank(raw):
-        return {}
     text = nfkc(str(raw)).strip()
-    rules = []
+    rules: list[str] = []
     compact = _CLEAN_RE.sub("", text).upper()
     if compact != str(raw):
         rules.append("tax_id_format")
     if len(set(compact)) == 1:
-        return {"valid": False, "issue": "all_same_digits", "rule": "reject_all_same_digits"}
+        return rejected("all_same_digits")
     if len(compact) == 18 or (region == "CN" and not re.match(r"[A-Z]{2}\d", compact)):
         return _uscc(compact, rules)
     prefix = compact[:2]
@@ -80,24 +79,18 @@ def _tax_one(raw: Any, region: str) -> dict[str, Any]:
     for module in _modules_for(region.lower()):
         if module.is_valid(compact):
             return _ok(module.compact(compact), region, _module_name(module), rules)
-    return {"valid": False, "issue": "invalid_tax_id", "rule": "reject_invalid_tax_id", "country": region}
+    return rejected("invalid_tax_id", country=region)
 
 
 def _uscc(compact: str, rules: list[str]) -> dict[str, Any]:
     from stdnum.cn import uscc
 
     if len(compact) != 18:
-        return {"valid": False, "issue": "uscc_bad_length", "rule": "reject_uscc_bad_length", "country": "CN"}
+        return rejected("uscc_bad_length", country="CN")
     if not _USCC_CHARS_RE.fullmatch(compact):
-        return {"valid": False, "issue": "uscc_bad_chars", "rule": "reject_uscc_bad_chars", "country": "CN"}
+        return rejected("uscc_bad_chars", country="CN")
     if not uscc.is_valid(compact):
-        return {
-            "valid": False,
-            "issue": "uscc_bad_check",
-            "rule": "reject_uscc_bad_check",
-            "country": "CN",
-            "type": "uscc",
-        }
+        return rejected("uscc_bad_check", country="CN", type="uscc")
     out = _ok(compact, "CN", "uscc", rules)
     out["region_code"] = compact[2:8]
     return out

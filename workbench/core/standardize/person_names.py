@@ -19,10 +19,10 @@ from workbench.core.standardize.base import (
     CleanText,
     Reference,
     clean_text,
-    empty_result,
     is_blank,
     join_rules,
-    load_reference,
+    rejected,
+    resolve_reference,
     result_from_records,
     script_of,
 )
@@ -120,12 +120,10 @@ def standardize_person_names(
     Returns:
         The result frame with the extra ``pinyin`` and the internal ``__test`` (test-record reason).
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     tests = compile_test_patterns(reference, "name")
-    out = empty_result(values, (*EXTRAS, *INTERNAL))
     records = [standardize_person_name(v, settings, tests) for v in values.tolist()]
-    return result_from_records(records, out, values)
+    return result_from_records(records, values, (*EXTRAS, *INTERNAL))
 
 
 def standardize_person_name(
@@ -140,7 +138,7 @@ def standardize_person_name(
 def person_result(cleaned: CleanText, tests: list[tuple[re.Pattern[str], str]]) -> dict[str, Any]:
     """The result row of a cleaned person name."""
     if cleaned.text is None:
-        return {"valid": False, "issue": "mojibake", "rule": "reject_mojibake"}
+        return rejected("mojibake")
     rules = list(cleaned.rules)
     text = cleaned.text.translate(_DOTS)
     script = script_of(text)
@@ -154,17 +152,10 @@ def person_result(cleaned: CleanText, tests: list[tuple[re.Pattern[str], str]]) 
             if titled != text:
                 rules.append("name_case")
                 text = titled
-    issue = None
-    valid = True
-    if script is None:
-        valid, issue = False, "no_letters"
-    elif any(ch.isdigit() for ch in text):
-        valid, issue = False, "has_digits"
-    elif script == "cjk" and len(text) < 2:
-        valid, issue = False, "too_short"
+    issue = _name_issue(text, script)
     test = match_test_pattern(text, tests)
-    if not valid:
-        return {"valid": False, "issue": issue, "rule": f"reject_{issue}", "__test": test}
+    if issue is not None:
+        return rejected(issue, __test=test)
     return {
         "value": text,
         "valid": True,
@@ -173,6 +164,17 @@ def person_result(cleaned: CleanText, tests: list[tuple[re.Pattern[str], str]]) 
         "pinyin": pinyin_of(text),
         "__test": test,
     }
+
+
+def _name_issue(text: str, script: str | None) -> str | None:
+    """Why a cleaned name is not a valid person name, else ``None``."""
+    if script is None:
+        return "no_letters"
+    if any(ch.isdigit() for ch in text):
+        return "has_digits"
+    if script == "cjk" and len(text) < 2:
+        return "too_short"
+    return None
 
 
 def compile_test_patterns(reference: Reference, applies_to: str) -> list[tuple[re.Pattern[str], str]]:

@@ -22,11 +22,12 @@ import pandas as pd
 
 from workbench.core.standardize.base import (
     Reference,
-    empty_result,
-    is_blank,
     join_rules,
-    load_reference,
     nfkc,
+    per_value,
+    region_series,
+    rejected,
+    resolve_reference,
     result_from_records,
 )
 from workbench.project.settings.standardize import StandardizeSettings
@@ -63,21 +64,19 @@ def standardize_phones(
         ``landline`` / ``other``), ``ext`` and ``last8``, plus ``__province`` (the province a
         landline's area code tells, for the fill rules).
     """
-    settings = settings or StandardizeSettings()
-    reference = reference or load_reference(settings)
+    settings, reference = resolve_reference(settings, reference)
     entries = reference.table("placeholder_phones")["number"]
     placeholder_words = {str(e).strip().lower() for e in entries}
     placeholders = {d for d in entries.map(_only_digits) if d}
     provinces = _province_names(reference)
-    regions = region if isinstance(region, pd.Series) else pd.Series(region, index=values.index)
-    out = empty_result(values, ("valid_before", *EXTRAS, *INTERNAL))
-    records: list[dict[str, Any]] = []
-    for raw, reg in zip(values.tolist(), regions.tolist(), strict=True):
-        if not is_blank(raw) and nfkc(str(raw)).strip().lower() in placeholder_words:
-            records.append({"valid": False, "issue": "placeholder", "rule": "reject_placeholder"})
-            continue
-        records.append(_standardize_one(raw, reg or "CN", placeholders, settings, provinces))
-    return result_from_records(records, out, values)
+
+    def one(raw: Any, reg: str | None) -> dict[str, Any]:
+        if nfkc(str(raw)).strip().lower() in placeholder_words:
+            return rejected("placeholder")
+        return _standardize_one(raw, reg or "CN", placeholders, settings, provinces)
+
+    records = per_value(values, one, region_series(region, values))
+    return result_from_records(records, values, ("valid_before", *EXTRAS, *INTERNAL))
 
 
 def _standardize_one(
@@ -88,8 +87,6 @@ def _standardize_one(
     provinces: tuple[str, ...],
 ) -> dict[str, Any]:
     all_same = settings.placeholder_all_same_digits
-    if is_blank(raw):
-        return {}
     text = nfkc(str(raw)).strip()
     rules: list[str] = []
     parts = [p.strip() for p in _SPLIT_RE.split(text) if p and p.strip()]
@@ -109,10 +106,9 @@ def _standardize_one(
         numbers.append(parsed)
     valid = [n for n in numbers if n.issue is None]
     if not numbers:
-        return {"valid": False, "issue": "not_a_number", "rule": "reject_not_a_number"}
+        return rejected("not_a_number")
     if not valid:
-        issue = numbers[0].issue or "invalid_number"
-        return {"valid": False, "issue": issue, "rule": f"reject_{issue}"}
+        return rejected(numbers[0].issue or "invalid_number")
     first = valid[0]
     if len(parts) > 1:
         rules.append("phone_split")
@@ -131,7 +127,7 @@ def _standardize_one(
         "issue": ";".join(issues) or None,
         "rule": join_rules(*rules),
         "e164": first.e164,
-        "all": ";".join(dict.fromkeys(n.e164 for n in valid)),
+        "all": ";".join(dict.fromkeys(n.e164 for n in valid if n.e164)),
         "type": first.type,
         "ext": first.ext,
         "last8": first.national[-8:],
@@ -193,23 +189,18 @@ def _parse_part(part: str, region: str) -> _Parsed:
         if trailing and region == "CN":
             text, out.ext = trailing.group(1), trailing.group(2)
     digits = _SEPARATORS_RE.sub("", text)
-    if not re.fullmatch(r"\+?\d{3,17}", digits):
-        parsed = _full_parse(text, region)
+    plain = re.fullmatch(r"\+?\d{3,17}", digits) is not None
+    # plain digits: the reading cached per leading digits; anything else is parsed in full
+    reading = _reading(region, digits) if plain else None
+    if reading is not None:
+        cc, strip = reading
+        out.cc, out.national = cc, digits[strip:]
+    else:
+        parsed = _full_parse(digits if plain else text, region)
         if parsed is None:
             out.issue = "not_a_number"
             return out
         out.cc, out.national = parsed
-    else:
-        reading = _reading(region, digits)
-        if reading is None:
-            parsed = _full_parse(digits, region)
-            if parsed is None:
-                out.issue = "not_a_number"
-                return out
-            out.cc, out.national = parsed
-        else:
-            cc, strip = reading
-            out.cc, out.national = cc, digits[strip:]
     if len(out.national) < 5:
         out.issue = "too_short"
         return out
@@ -259,6 +250,8 @@ def _full_parse(text: str, region: str) -> tuple[int, str] | None:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
+        return None
+    if number.country_code is None:  # parse() always sets it; the type stubs allow None
         return None
     nat = str(number.national_number)
     if number.italian_leading_zero:

@@ -15,12 +15,17 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workbench.engine.files import read_data_file
 from workbench.errors import WorkbenchError
+from workbench.project.paths import ProjectPaths
+
+if TYPE_CHECKING:
+    from workbench.project.config import ProjectConfig
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,59}$"
@@ -140,6 +145,15 @@ class TargetProfile(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> TargetProfile:
+        problems = [*self._layout_problems(), *self._key_problems()]
+        for s in self.structures:
+            problems.extend(self._structure_problems(s))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _layout_problems(self) -> list[str]:
+        """Structure ids used twice; a CSV with several structures; a workbook sheet without a name."""
         problems: list[str] = []
         ids = [s.id for s in self.structures]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
@@ -147,44 +161,57 @@ class TargetProfile(_Strict):
         if self.file.type == "csv" and len(self.structures) != 1:
             problems.append("file.type csv holds exactly one structure; use xlsx or xml2003 for several")
         if self.file.type != "csv":
-            for s in self.structures:
-                if not s.sheet:
-                    problems.append(f"structures.{s.id}.sheet: a workbook profile needs a sheet name")
-        main = self.structures[0]
-        if self.key_field not in main.field_names:
-            problems.append(
-                f"key_field {self.key_field!r} is not a field of the first structure {main.id!r}"
-                f"{_hint(self.key_field, main.field_names)}"
+            problems.extend(
+                f"structures.{s.id}.sheet: a workbook profile needs a sheet name"
+                for s in self.structures
+                if not s.sheet
             )
-        for s in self.structures:
-            names = s.field_names
-            for dup in sorted({n for n in names if names.count(n) > 1}):
-                problems.append(f"structures.{s.id}.fields: {dup!r} is listed twice")
-            if s is not main and self.key_field not in names:
+        return problems
+
+    def _key_problems(self) -> list[str]:
+        main = self.structures[0]
+        if self.key_field in main.field_names:
+            return []
+        return [
+            f"key_field {self.key_field!r} is not a field of the first structure {main.id!r}"
+            f"{did_you_mean(self.key_field, main.field_names)}"
+        ]
+
+    def _structure_problems(self, s: Structure) -> list[str]:
+        """Fields listed twice, a missing key field, references to unknown fields, empty picklists."""
+        problems: list[str] = []
+        names = s.field_names
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"structures.{s.id}.fields: {dup!r} is listed twice")
+        if s is not self.structures[0] and self.key_field not in names:
+            problems.append(f"structures.{s.id}: every structure must carry the key field {self.key_field!r}")
+        refs = ([s.explode] if s.explode else []) + s.omit_when_empty + [x for g in s.one_of for x in g]
+        for ref in refs:
+            if ref not in names:
                 problems.append(
-                    f"structures.{s.id}: every structure must carry the key field {self.key_field!r}"
+                    f"structures.{s.id}: {ref!r} is not one of its fields{did_you_mean(ref, names)}"
                 )
-            for ref in [s.explode] * bool(s.explode) + s.omit_when_empty + [x for g in s.one_of for x in g]:
-                if ref not in names:
-                    problems.append(f"structures.{s.id}: {ref!r} is not one of its fields{_hint(ref, names)}")
-            for f in s.fields:
-                if f.allowed is not None and not f.allowed:
-                    problems.append(f"structures.{s.id}.{f.name}.allowed: empty picklist")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        for f in s.fields:
+            if f.allowed is not None and not f.allowed:
+                problems.append(f"structures.{s.id}.{f.name}.allowed: empty picklist")
+        return problems
 
     @property
     def main(self) -> Structure:
         return self.structures[0]
 
     def structure(self, structure_id: str) -> Structure:
+        """The structure with id `structure_id`.
+
+        Raises:
+            ProfileError: the profile has no such structure (with a suggestion).
+        """
         for s in self.structures:
             if s.id == structure_id:
                 return s
         raise ProfileError(
             f"profile {self.name!r} has no structure {structure_id!r}"
-            f"{_hint(structure_id, [s.id for s in self.structures])}; it has {[s.id for s in self.structures]}"
+            f"{did_you_mean(structure_id, [s.id for s in self.structures])}; it has {[s.id for s in self.structures]}"
         )
 
     def resolve_field(self, target: str) -> tuple[Structure, TargetField]:
@@ -201,7 +228,7 @@ class TargetProfile(_Strict):
                     return s, s.field(fname)
                 raise ProfileError(
                     f"profile {self.name!r}: structure {sid!r} has no field {fname!r}"
-                    f"{_hint(fname, s.field_names)}"
+                    f"{did_you_mean(fname, s.field_names)}"
                 )
         hits = [(s, f) for s in self.structures for f in s.fields if f.name == target]
         if len(hits) == 1:
@@ -214,7 +241,7 @@ class TargetProfile(_Strict):
         every = [f"{s.id}.{f.name}" for s in self.structures for f in s.fields] + [
             f.name for s in self.structures for f in s.fields
         ]
-        raise ProfileError(f"profile {self.name!r} has no field {target!r}{_hint(target, every)}")
+        raise ProfileError(f"profile {self.name!r} has no field {target!r}{did_you_mean(target, every)}")
 
     def qualified_fields(self) -> list[tuple[Structure, TargetField]]:
         """Every (structure, field) pair in file order."""
@@ -251,12 +278,7 @@ def load_profile_file(path: Path | str) -> TargetProfile:
         ProfileError: naming the file and every problem found.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ProfileError(f"{path}: target profile file not found; check `export.profile_paths`")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ProfileError(f"{path}: not a readable UTF-8 YAML file: {exc}") from exc
+    raw = read_data_file(path, ProfileError, what="target profile file", hint="check `export.profile_paths`")
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a profile file holds a mapping with name, structures, file, …")
     try:
@@ -282,7 +304,7 @@ def load_profile(name: str, extra_paths: list[Path] | tuple[Path, ...] = ()) -> 
     refs = {r.name: r for r in list_profiles(extra_paths)}
     if name not in refs:
         raise ProfileError(
-            f"unknown target profile {name!r}{_hint(name, list(refs))}; available: {sorted(refs)}. "
+            f"unknown target profile {name!r}{did_you_mean(name, list(refs))}; available: {sorted(refs)}. "
             "Add the project's own profile file under `export.profile_paths`"
         )
     profile = load_profile_file(refs[name].path)
@@ -305,16 +327,21 @@ def _peek_name(path: Path) -> str:
     return raw["name"]
 
 
-def _hint(value: str, options: list[str]) -> str:
+def did_you_mean(value: str, options: list[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the option closest to `value`, or an empty string."""
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def load_project_profiles(config) -> dict[str, TargetProfile]:
+def load_project_profiles(config: ProjectConfig) -> dict[str, TargetProfile]:
     """The profiles a project exports (``export.profiles``), with its own profile files.
 
     Args:
-        config: the :class:`~workbench.project.config.ProjectConfig`.
+        config: the project config; its own profile files are
+            :attr:`~workbench.project.paths.ProjectPaths.target_profiles`.
+
+    Raises:
+        ProfileError: a name is unknown or a profile file is invalid.
     """
-    extra = [config.resolve(p) for p in config.export.profile_paths]
+    extra = ProjectPaths(config).target_profiles
     return {name: load_profile(name, extra) for name in config.export.profiles}

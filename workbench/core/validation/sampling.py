@@ -1,14 +1,16 @@
-"""The business sample (phase 7, business validation): plan, draw, review sheet, verdicts, accuracy.
+"""The business sample (phase 7, business validation): plan, draw, review data, verdicts, accuracy.
 
 This module owns acceptance sampling of master records. :func:`plan_sample` sizes the sample for a
 stated target accuracy and confidence (e.g. 99.9 % at 95 %): with zero allowed defects on a large
 population ``n = ceil(ln(1 - confidence) / ln(accuracy))``; with ``c`` allowed defects the smallest
 ``n`` whose chance of accepting a population that misses the target is at most ``1 - confidence``,
 under the binomial law or (finite population) the hypergeometric law. :func:`draw_sample` draws a
-seeded, stratified random sample (by source, batch and match type). :func:`write_review_workbook`
-gives reviewers each sampled customer's history (source rows, golden fields with provenance,
-transactions); :func:`read_verdicts` reads their verdicts back and :func:`evaluate_sample` reports the
-estimated accuracy with a Clopper-Pearson interval and whether the target is met.
+seeded, stratified random sample (by source, batch and match type). :func:`review_sheet` gathers
+what reviewers see of each sampled customer (source rows, golden fields with provenance,
+transactions; personal data masked), which :mod:`workbench.presentation.workbooks.business_sample`
+writes as their workbook; :func:`read_verdicts` reads their verdicts back and
+:func:`evaluate_sample` reports the estimated accuracy with a Clopper-Pearson interval and whether
+the target is met.
 
 Tables written to the run database: ``sample_plan`` (one row), ``business_sample`` (the drawn
 masters) and ``sample_verdicts`` (the verdicts read back).
@@ -18,23 +20,43 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.core.masking import mask_frame
-from workbench.engine.catalog import staged
-from workbench.engine.connection import table_columns, table_exists
-from workbench.engine.files import atomic_path
-from workbench.engine.sql import ident
+from workbench.core.masking import mask_frame, mask_values_by
+from workbench.engine import catalog
+from workbench.engine.catalog import (
+    BATCH_PLAN,
+    BUSINESS_SAMPLE,
+    CROSSWALK,
+    GOLDEN_CUSTOMERS,
+    GOLDEN_PROVENANCE,
+    SAMPLE_PLAN,
+    SAMPLE_VERDICTS,
+    STD_CUSTOMERS,
+    staged,
+)
+from workbench.engine.connection import registered, table_columns, table_exists
+from workbench.engine.sql import ident, literal
 from workbench.errors import WorkbenchError
 from workbench.project.settings.report import MaskingSettings, SamplingSettings
 
+if TYPE_CHECKING:
+    import duckdb
+
+    from workbench.project.config import ProjectConfig
+    from workbench.project.context import RunContext
+
 log = logging.getLogger(__name__)
 
+REVIEW_WORKBOOK = "business_sample.xlsx"  # in the run's review/ folder
+IDS = catalog.temp("ids")
+FRAME = catalog.temp("frame")
 SAMPLE_SHEET = "sample"
 HISTORY_SHEET = "history"
 INFO_SHEET = "instructions"
@@ -56,58 +78,6 @@ VERDICT_WORDS = {
     "错": "defect",
 }
 MAX_TRANSACTIONS = 30
-
-LABELS = {
-    "zh": {
-        "title": "业务抽样核对表",
-        "plan": "抽样方案",
-        "population": "主数据总数",
-        "target": "目标准确率",
-        "confidence": "置信度",
-        "allowed": "允许缺陷数 c",
-        "size": "样本量 n",
-        "method": "计算方法",
-        "seed": "随机种子",
-        "how": "填写说明：在 sample 表的 verdict 列填 ok（正确）或 defect（有错误）；有错误时在 "
-        "defect_fields 列写出错的字段（用 ; 分隔），comment 写说明，reviewer 写核对人。"
-        "history 表列出每个抽中客户的来源记录、黄金记录字段及其来源、交易记录。",
-        "caption": {
-            "sample_no": "序号",
-            "master_id": "主数据编号",
-            "stratum": "分层",
-            "verdict": "结论 (ok/defect)",
-            "defect_fields": "错误字段",
-            "comment": "说明",
-            "reviewer": "核对人",
-        },
-        "sections": {"source_row": "来源记录", "golden": "黄金记录", "transaction": "交易"},
-    },
-    "en": {
-        "title": "Business sample review sheet",
-        "plan": "Sampling plan",
-        "population": "Master records",
-        "target": "Target accuracy",
-        "confidence": "Confidence",
-        "allowed": "Allowed defects c",
-        "size": "Sample size n",
-        "method": "Method",
-        "seed": "Seed",
-        "how": "How to fill: in sheet `sample` write ok or defect in column verdict; for a defect list "
-        "the wrong fields in defect_fields (separated by ;), explain in comment and sign in reviewer. "
-        "Sheet `history` lists each sampled customer's source rows, golden fields with their "
-        "provenance, and transactions.",
-        "caption": {
-            "sample_no": "No.",
-            "master_id": "Master ID",
-            "stratum": "Stratum",
-            "verdict": "Verdict (ok/defect)",
-            "defect_fields": "Wrong fields",
-            "comment": "Comment",
-            "reviewer": "Reviewer",
-        },
-        "sections": {"source_row": "source row", "golden": "golden field", "transaction": "transaction"},
-    },
-}
 
 
 class SamplingError(WorkbenchError):
@@ -148,7 +118,7 @@ def _check_rates(accuracy: float, confidence: float) -> None:
         raise SamplingError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
 
 
-def _smallest_n(accept_prob, lo: int, hi: int, limit: float) -> int:
+def _smallest_n(accept_prob: Callable[[int], float], lo: int, hi: int, limit: float) -> int:
     """Smallest n in [lo, hi] with accept_prob(n) <= limit (accept_prob falls as n grows)."""
     while lo < hi:
         mid = (lo + hi) // 2
@@ -295,24 +265,26 @@ def draw_sample(frame: pd.DataFrame, n: int, strata: list[str], seed: int) -> pd
     return sample
 
 
-def build_sample_frame(con) -> pd.DataFrame:
+def build_sample_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per master with its strata: ``source`` (first source), ``batch``, ``match_type``."""
-    if not table_exists(con, "golden_customers"):
-        raise SamplingError("table golden_customers is missing; run the golden stage first")
-    cols = set(table_columns(con, "golden_customers"))
+    if not table_exists(con, GOLDEN_CUSTOMERS.name):
+        raise SamplingError(f"table {GOLDEN_CUSTOMERS} is missing; run the golden stage first")
+    cols = set(table_columns(con, GOLDEN_CUSTOMERS.name))
     source = "split_part(g.sources, ';', 1)" if "sources" in cols else "NULL"
     match_type = "g.match_type" if "match_type" in cols else "NULL"
     batch_join, batch = "", "NULL"
-    if table_exists(con, "batch_plan"):
-        batch_join, batch = "LEFT JOIN batch_plan b USING (master_id)", "b.batch"
+    if table_exists(con, BATCH_PLAN.name):
+        batch_join, batch = f"LEFT JOIN {BATCH_PLAN} b USING (master_id)", "b.batch"
     sql = (
         f"SELECT g.master_id, {source} AS source, {batch} AS batch, {match_type} AS match_type "
-        f"FROM golden_customers g {batch_join} ORDER BY g.master_id"
+        f"FROM {GOLDEN_CUSTOMERS} g {batch_join} ORDER BY g.master_id"
     )
     return con.sql(sql).df()
 
 
-def sample_masters(con, settings: SamplingSettings, seed: int) -> tuple[SamplePlan, pd.DataFrame]:
+def sample_masters(
+    con: duckdb.DuckDBPyConnection, settings: SamplingSettings, seed: int
+) -> tuple[SamplePlan, pd.DataFrame]:
     """Plan and draw the business sample from the run's golden records; save both tables.
 
     Returns:
@@ -334,8 +306,8 @@ def sample_masters(con, settings: SamplingSettings, seed: int) -> tuple[SamplePl
             f"report.sampling.strata: unknown stratum column(s) {unknown}; use source, batch, match_type"
         )
     sample = draw_sample(frame, plan.sample_size, strata, seed if settings.seed is None else settings.seed)
-    _store(con, "sample_plan", pd.DataFrame([plan.to_dict()]))
-    _store(con, "business_sample", sample, order_by="sample_no")
+    _store(con, SAMPLE_PLAN.name, pd.DataFrame([plan.to_dict()]))
+    _store(con, BUSINESS_SAMPLE.name, sample, order_by="sample_no")
     log.info("business sample: %s of %s masters (%s)", plan.sample_size, plan.population, plan.method)
     return plan, sample
 
@@ -344,68 +316,84 @@ def sample_masters(con, settings: SamplingSettings, seed: int) -> tuple[SamplePl
 # the reviewer workbook
 
 
-def customer_history(con, config, master_ids: list[str], *, fields: list[str] | None = None) -> pd.DataFrame:
+def customer_history(
+    con: duckdb.DuckDBPyConnection,
+    config: ProjectConfig,
+    master_ids: list[str],
+    *,
+    fields: list[str] | None = None,
+) -> pd.DataFrame:
     """Each master's history in long form: its source rows, golden fields with provenance, transactions.
 
     Columns: ``master_id, section, source, record_key, field, value, detail``; ordered by master,
     section, record key and field.
     """
-    con.register("__wb_ids", pd.DataFrame({"master_id": [str(m) for m in master_ids]}))
-    try:
+    ids = pd.DataFrame({"master_id": [str(m) for m in master_ids]})
+    with registered(con, IDS, ids):
         return _history(con, config, fields)
-    finally:
-        con.unregister("__wb_ids")
 
 
-def _history(con, config, fields: list[str] | None) -> pd.DataFrame:
-    canonical = list(config.field_kinds())
-    wanted = [f for f in (fields or canonical)]
-    parts: list[pd.DataFrame] = []
-    if table_exists(con, "crosswalk") and table_exists(con, "std_customers"):
-        std_cols = set(table_columns(con, "std_customers"))
-        raw_cols = [f"{f}_raw" for f in wanted if f"{f}_raw" in std_cols]
-        if raw_cols:
-            unpivot = ", ".join(ident(c) for c in raw_cols)
-            parts.append(
-                con.sql(
-                    f"""
-                    SELECT c.master_id, 'source_row' AS section, s._source AS source, s.record_key,
-                           regexp_replace(u.name, '_raw$', '') AS field, u.value, s.source_id AS detail
-                    FROM __wb_ids i JOIN crosswalk c USING (master_id)
-                    JOIN std_customers s ON s.record_key = c.record_key
-                    JOIN (UNPIVOT (SELECT record_key, {unpivot} FROM std_customers WHERE record_key IN
-                                   (SELECT record_key FROM crosswalk WHERE master_id IN
-                                    (SELECT master_id FROM __wb_ids)))
-                          ON {unpivot} INTO NAME name VALUE value) u ON u.record_key = s.record_key
-                    """
-                ).df()
-            )
-    if table_exists(con, "golden_provenance"):
-        prov_cols = set(table_columns(con, "golden_provenance"))
-        src = "p.source" if "source" in prov_cols else "split_part(p.record_key, ':', 1)"
-        parts.append(
-            con.sql(
-                f"""
-                SELECT p.master_id, 'golden' AS section, {src} AS source, p.record_key, p.field,
-                       CAST(p.value AS VARCHAR) AS value, p.rule AS detail
-                FROM __wb_ids i JOIN golden_provenance p USING (master_id)
-                """
-            ).df()
-        )
-    parts.extend(_transactions(con, config))
-    cols = ["master_id", "section", "source", "record_key", "field", "value", "detail"]
+HISTORY_COLUMNS = ["master_id", "section", "source", "record_key", "field", "value", "detail"]
+SECTION_ORDER = {"source_row": 0, "golden": 1, "transaction": 2}
+
+
+def _source_rows(con: duckdb.DuckDBPyConnection, wanted: list[str]) -> list[pd.DataFrame]:
+    """The raw values of each master's source rows (``<field>_raw`` of ``std_customers``)."""
+    if not (table_exists(con, CROSSWALK.name) and table_exists(con, STD_CUSTOMERS.name)):
+        return []
+    std_cols = set(table_columns(con, STD_CUSTOMERS.name))
+    raw_cols = [f"{f}_raw" for f in wanted if f"{f}_raw" in std_cols]
+    if not raw_cols:
+        return []
+    unpivot = ", ".join(ident(c) for c in raw_cols)
+    return [
+        con.sql(
+            f"""
+            SELECT c.master_id, 'source_row' AS section, s._source AS source, s.record_key,
+                   regexp_replace(u.name, '_raw$', '') AS field, u.value, s.source_id AS detail
+            FROM {IDS} i JOIN {CROSSWALK} c USING (master_id)
+            JOIN {STD_CUSTOMERS} s ON s.record_key = c.record_key
+            JOIN (UNPIVOT (SELECT record_key, {unpivot} FROM {STD_CUSTOMERS} WHERE record_key IN
+                           (SELECT record_key FROM {CROSSWALK} WHERE master_id IN
+                            (SELECT master_id FROM {IDS})))
+                  ON {unpivot} INTO NAME name VALUE value) u ON u.record_key = s.record_key
+            """
+        ).df()
+    ]
+
+
+def _golden_fields(con: duckdb.DuckDBPyConnection) -> list[pd.DataFrame]:
+    """Each master's golden fields with the record and rule they came from."""
+    if not table_exists(con, GOLDEN_PROVENANCE.name):
+        return []
+    prov_cols = set(table_columns(con, GOLDEN_PROVENANCE.name))
+    src = "p.source" if "source" in prov_cols else "split_part(p.record_key, ':', 1)"
+    return [
+        con.sql(
+            f"""
+            SELECT p.master_id, 'golden' AS section, {src} AS source, p.record_key, p.field,
+                   CAST(p.value AS VARCHAR) AS value, p.rule AS detail
+            FROM {IDS} i JOIN {GOLDEN_PROVENANCE} p USING (master_id)
+            """
+        ).df()
+    ]
+
+
+def _history(con: duckdb.DuckDBPyConnection, config: ProjectConfig, fields: list[str] | None) -> pd.DataFrame:
+    wanted = list(fields or config.field_kinds())
+    parts = [*_source_rows(con, wanted), *_golden_fields(con), *_transactions(con, config)]
     if not parts:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    cols = HISTORY_COLUMNS
     out = pd.concat([p[cols] for p in parts if not p.empty] or [pd.DataFrame(columns=cols)])
-    order = {"source_row": 0, "golden": 1, "transaction": 2}
-    out["_o"] = out["section"].map(order)
+    out["_o"] = out["section"].map(SECTION_ORDER)
     out = out.sort_values(["master_id", "_o", "record_key", "field"], kind="mergesort")
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def _transactions(con, config) -> list[pd.DataFrame]:
+def _transactions(con: duckdb.DuckDBPyConnection, config: ProjectConfig) -> list[pd.DataFrame]:
     """Transactions of activity sources linked through the customer source's IDs."""
-    if not table_exists(con, "crosswalk"):
+    if not table_exists(con, CROSSWALK.name):
         return []
     out = []
     for act in config.activity_sources:
@@ -413,18 +401,17 @@ def _transactions(con, config) -> list[pd.DataFrame]:
         if not act.customer_source or not table_exists(con, table):
             continue
         id_col = ident(act.id_field)
-        fields = [c.field for c in act.columns.values() if c.field != act.id_field]
         present = set(table_columns(con, table))
-        fields = [f for f in fields if f in present]
+        fields = [c.field for c in act.columns.values() if c.field != act.id_field and c.field in present]
         if not fields:
             continue
-        text = " || '; ' || ".join(f"'{f}=' || coalesce({ident(f)}, '')" for f in fields)
+        text = " || '; ' || ".join(f"{literal(f + '=')} || coalesce({ident(f)}, '')" for f in fields)
         df = con.execute(
             f"""
             SELECT master_id, 'transaction' AS section, ? AS source,
                    ? || ':' || CAST(t._row_number AS VARCHAR) AS record_key,
                    'transaction' AS field, {text} AS value, t.{id_col} AS detail
-            FROM (SELECT c.master_id, c.source_id FROM __wb_ids i JOIN crosswalk c USING (master_id)
+            FROM (SELECT c.master_id, c.source_id FROM {IDS} i JOIN {CROSSWALK} c USING (master_id)
                   WHERE c.source = ?) m
             JOIN {table} t ON trim(t.{id_col}) = m.source_id
             QUALIFY row_number() OVER (PARTITION BY master_id ORDER BY t._row_number DESC) <= ?
@@ -435,35 +422,47 @@ def _transactions(con, config) -> list[pd.DataFrame]:
     return out
 
 
-def write_review_workbook(
-    con,
-    config,
-    plan: SamplePlan,
+@dataclass
+class ReviewSheet:
+    """What reviewers see of the sample, masked: one row per sampled master, and its history.
+
+    ``rows``: ``sample_no, master_id, stratum``, the golden fields shown and the empty review
+    columns (``REVIEW_COLUMNS``). ``history``: ``sample_no`` and :func:`customer_history`'s columns
+    (``section`` is ``source_row``, ``golden`` or ``transaction``).
+    """
+
+    rows: pd.DataFrame
+    history: pd.DataFrame
+
+
+def review_sheet(
+    con: duckdb.DuckDBPyConnection,
+    config: ProjectConfig,
     sample: pd.DataFrame,
-    path: Path,
     *,
-    language: str = "zh",
     masking: MaskingSettings | None = None,
     fields: list[str] | None = None,
-) -> Path:
-    """Write the reviewer workbook: instructions, the sample with verdict columns, each customer's history.
+) -> ReviewSheet:
+    """The sample and each sampled customer's history as reviewers see them (personal data masked).
 
-    Personal data is masked with `masking` (phones, e-mails, IDs) in every sheet.
+    Args:
+        con: the run database (``golden_customers``, ``business_sample`` and the history tables).
+        config: the project config.
+        sample: the drawn sample (``sample_no``, ``master_id``, ``stratum``).
+        masking: ``report.masking`` (phones, e-mails, IDs are masked in both frames).
+        fields: the golden fields shown; default every canonical field.
     """
-    import xlsxwriter
-
-    text = LABELS[language]
     kinds = {f: str(getattr(k, "value", k)) for f, k in config.field_kinds().items()}
-    golden_cols = set(table_columns(con, "golden_customers"))
+    golden_cols = set(table_columns(con, GOLDEN_CUSTOMERS.name))
     show = [f for f in (fields or list(kinds)) if f in golden_cols]
     golden = (
         con.execute(
             "SELECT master_id, "
             + ", ".join(ident(c) for c in show or ["master_id"])
-            + " FROM golden_customers WHERE master_id IN (SELECT master_id FROM business_sample)"
+            + f" FROM {GOLDEN_CUSTOMERS} WHERE master_id IN (SELECT master_id FROM {BUSINESS_SAMPLE})"
             " ORDER BY master_id"
         ).df()
-        if table_exists(con, "business_sample")
+        if table_exists(con, BUSINESS_SAMPLE.name)
         else pd.DataFrame({"master_id": []})
     )
     golden = golden.loc[:, ~golden.columns.duplicated()]
@@ -476,82 +475,12 @@ def write_review_workbook(
     history.insert(
         0, "sample_no", history["master_id"].map(dict(zip(sample.master_id, sample.sample_no, strict=True)))
     )
-    history["section"] = history["section"].map(text["sections"])
-
-    with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
-        wb.set_properties({"title": text["title"], "created": pd.Timestamp("2000-01-01").to_pydatetime()})
-        bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-        cap = wb.add_format({"italic": True, "font_color": "#555555"})
-        edit = wb.add_format({"bg_color": "#FFF2CC", "border": 1})
-        ws = wb.add_worksheet(INFO_SHEET)
-        ws.write(0, 0, text["title"], bold)
-        items = [
-            (text["population"], plan.population),
-            (text["target"], plan.target_accuracy),
-            (text["confidence"], plan.confidence),
-            (text["allowed"], plan.allowed_defects),
-            (text["size"], plan.sample_size),
-            (text["method"], plan.method),
-        ]
-        ws.write(2, 0, text["plan"], bold)
-        for i, (k, v) in enumerate(items, start=3):
-            ws.write(i, 0, k)
-            ws.write(i, 1, v)
-        ws.write(len(items) + 4, 0, text["how"])
-        ws.set_column(0, 0, 24)
-        ws.set_column(1, 1, 18)
-
-        ws = wb.add_worksheet(SAMPLE_SHEET)
-        for j, col in enumerate(rows.columns):
-            ws.write(0, j, col, bold)
-            ws.write(1, j, text["caption"].get(col, col), cap)
-        for i, rec in enumerate(rows.itertuples(index=False), start=2):
-            for j, value in enumerate(rec):
-                col = rows.columns[j]
-                if col in REVIEW_COLUMNS:
-                    ws.write_blank(i, j, None, edit)
-                elif value is None or (isinstance(value, float) and math.isnan(value)):
-                    ws.write_blank(i, j, None)
-                else:
-                    ws.write(i, j, value if isinstance(value, int | float) else str(value))
-        verdict_col = list(rows.columns).index("verdict")
-        if len(rows):
-            ws.data_validation(
-                2, verdict_col, len(rows) + 1, verdict_col, {"validate": "list", "source": ["ok", "defect"]}
-            )
-        ws.freeze_panes(2, 2)
-        ws.autofilter(0, 0, max(1, len(rows) + 1), len(rows.columns) - 1)
-        ws.set_column(0, len(rows.columns) - 1, 16)
-
-        ws = wb.add_worksheet(HISTORY_SHEET)
-        for j, col in enumerate(history.columns):
-            ws.write(0, j, col, bold)
-        for i, rec in enumerate(history.itertuples(index=False), start=1):
-            for j, value in enumerate(rec):
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    continue
-                ws.write(i, j, value if isinstance(value, int | float) else str(value))
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(1, len(history)), len(history.columns) - 1)
-        ws.set_column(0, len(history.columns) - 1, 18)
-        wb.close()
-    return Path(path)
+    return ReviewSheet(rows, history)
 
 
 def _mask_long(history: pd.DataFrame, kinds: dict[str, str], masking: MaskingSettings | None) -> pd.DataFrame:
     """Mask the `value` of long-form rows whose `field` is a field to mask."""
-    from workbench.core.masking import columns_to_mask, mask_series
-
-    s = masking or MaskingSettings()
-    if not s.enabled or history.empty:
-        return history
-    plan = columns_to_mask(sorted(history["field"].dropna().unique()), kinds, s)
-    out = history.copy()
-    for fld, kind in plan.items():
-        sel = out["field"] == fld
-        out.loc[sel, "value"] = mask_series(out.loc[sel, "value"].astype("object"), kind, s)
-    return out
+    return mask_values_by(history, "field", kinds, masking or MaskingSettings())
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,7 +514,7 @@ def read_verdicts(path: Path | str) -> pd.DataFrame:
         )
     df = df.iloc[1:]  # row 2 holds the captions
     problems = []
-    verdicts = []
+    verdicts: list[str | None] = []
     for offset, raw in enumerate(df["verdict"].tolist()):
         excel_row = offset + 3
         if raw is None or (isinstance(raw, float) and math.isnan(raw)) or not str(raw).strip():
@@ -686,26 +615,25 @@ def evaluate_sample(verdicts: pd.DataFrame, plan: SamplePlan) -> SampleResult:
     )
 
 
-def _store(con, table: str, frame: pd.DataFrame, order_by: str | None = None) -> None:
+def _store(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, order_by: str | None = None
+) -> None:
     """Replace `table` with the rows of `frame` (registered explicitly, then dropped)."""
-    con.register("__wb_frame", frame)
-    try:
-        order = f" ORDER BY {ident(order_by)}" if order_by else ""
-        con.execute(f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT * FROM __wb_frame{order}")
-    finally:
-        con.unregister("__wb_frame")
+    order = f" ORDER BY {ident(order_by)}" if order_by else ""
+    with registered(con, FRAME, frame):
+        con.execute(f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT * FROM {FRAME}{order}")
 
 
-def save_verdicts(con, verdicts: pd.DataFrame) -> None:
+def save_verdicts(con: duckdb.DuckDBPyConnection, verdicts: pd.DataFrame) -> None:
     """Store the verdicts read back as table ``sample_verdicts``."""
-    _store(con, "sample_verdicts", verdicts, order_by="sample_no")
+    _store(con, SAMPLE_VERDICTS.name, verdicts, order_by="sample_no")
 
 
-def load_plan(con) -> SamplePlan:
+def load_plan(con: duckdb.DuckDBPyConnection) -> SamplePlan:
     """The plan stored by :func:`sample_masters`."""
-    if not table_exists(con, "sample_plan"):
-        raise SamplingError("table sample_plan is missing; draw the sample first (sample_masters)")
-    row = con.sql("SELECT * FROM sample_plan").df().iloc[0].to_dict()
+    if not table_exists(con, SAMPLE_PLAN.name):
+        raise SamplingError(f"table {SAMPLE_PLAN} is missing; draw the sample first (sample_masters)")
+    row = con.sql(f"SELECT * FROM {SAMPLE_PLAN}").df().iloc[0].to_dict()
     tolerated = row["tolerated_defects"]
     row["tolerated_defects"] = None if tolerated is None or pd.isna(tolerated) else int(tolerated)
     for k in ("population", "allowed_defects", "sample_size", "computed_size"):
@@ -745,32 +673,8 @@ class BusinessSample:
         return out
 
 
-def business_sample(ctx, con) -> BusinessSample:
-    """Draw the run's business sample, write the review sheet, and read verdicts when reviewers answered.
-
-    The sheet goes to ``<run>/review/business_sample.xlsx``. Reviewers return it filled in as
-    ``report.sampling.verdicts_path`` (beside the config); its verdicts are matched to this run's
-    sample by master ID (a sampled master without a verdict is pending), stored in
-    ``sample_verdicts`` and evaluated.
-    """
-    config = ctx.config
-    settings = config.report.sampling
-    plan, sample = sample_masters(con, settings, config.project.seed)
-    language = config.report.language or config.project.language
-    workbook = write_review_workbook(
-        con,
-        config,
-        plan,
-        sample,
-        ctx.paths.review / "business_sample.xlsx",
-        language=language,
-        masking=config.report.masking,
-        fields=settings.history_fields,
-    )
-    path = config.resolve(settings.verdicts_path)
-    if not path.is_file():
-        log.info("no verdicts yet at %s: the review sheet is %s", path, workbook)
-        return BusinessSample(plan, sample, workbook, None, None)
+def _match_verdicts(path: Path, sample: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts of `path` for this run's sample, by master ID (None where pending)."""
     answered = read_verdicts(path).drop(columns="sample_no")
     dup = answered[answered.duplicated("master_id", keep=False) & answered["verdict"].notna()]
     if len(dup):
@@ -780,6 +684,38 @@ def business_sample(ctx, con) -> BusinessSample:
     ignored = sorted(set(answered.loc[answered["verdict"].notna(), "master_id"]) - set(sample["master_id"]))
     if ignored:
         log.warning("%s: %s verdict(s) for masters not in this run's sample are ignored", path, len(ignored))
-    verdicts = verdicts.astype(object).where(verdicts.notna(), None)
+    return verdicts.astype(object).where(verdicts.notna(), None)
+
+
+SheetWriter = Callable[["RunContext", "duckdb.DuckDBPyConnection", "SamplePlan", pd.DataFrame, Path], Path]
+
+
+def business_sample(
+    ctx: RunContext, con: duckdb.DuckDBPyConnection, *, write_sheet: SheetWriter | None = None
+) -> BusinessSample:
+    """Draw the run's business sample, have the review sheet written, and read verdicts when reviewers answered.
+
+    The sheet belongs in ``<run>/review/business_sample.xlsx`` (``BusinessSample.workbook``);
+    `write_sheet` writes it there, before the verdicts are read (the stage passes
+    :func:`workbench.presentation.workbooks.business_sample.write_business_sample_workbook`).
+    Reviewers return it filled in as ``report.sampling.verdicts_path`` (beside the config); its
+    verdicts are matched to this run's sample by master ID (a sampled master without a verdict is
+    pending), stored in ``sample_verdicts`` and evaluated.
+
+    Args:
+        ctx: the run.
+        con: the run database.
+        write_sheet: writes the review workbook: ``(ctx, con, plan, sample, path) -> path``.
+    """
+    config = ctx.config
+    plan, sample = sample_masters(con, config.report.sampling, config.project.seed)
+    workbook = ctx.paths.review / REVIEW_WORKBOOK
+    if write_sheet is not None:
+        workbook = write_sheet(ctx, con, plan, sample, workbook)
+    path = ctx.project.verdicts
+    if not path.is_file():
+        log.info("no verdicts yet at %s: the review sheet is %s", path, workbook)
+        return BusinessSample(plan, sample, workbook, None, None)
+    verdicts = _match_verdicts(path, sample)
     save_verdicts(con, verdicts)
     return BusinessSample(plan, sample, workbook, verdicts, evaluate_sample(verdicts, plan))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
+from workbench.core.batches.plan import ROLE_ORDER
 from workbench.presentation.charts import style_figure
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 LABELS = {
     "zh": {
@@ -24,10 +30,10 @@ LABELS = {
         "held": "not loaded",
     },
 }
-HELD_ORDER = 90  # batch_order from which a batch is deferred or excluded
+HELD_ORDER = ROLE_ORDER["dormant"]  # batch_order from which a batch is deferred or excluded
 
 
-def batch_plan_figure(plan: pd.DataFrame, language: str = "zh"):
+def batch_plan_figure(plan: pd.DataFrame, language: str = "zh") -> go.Figure:
     """Stacked bars: customers per batch in load order, one colour per wave; deferred and
     excluded customers in grey.
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from workbench.presentation.charts import style_figure
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 LABELS = {
     "zh": {
@@ -28,7 +33,7 @@ LABELS = {
 
 def load_iterations_figure(
     history: pd.DataFrame, language: str = "zh", *, reason_labels: dict[str, str] | None = None
-):
+) -> go.Figure:
     """Stacked bars of failed records per reason for every round, with the failure rate as a line.
 
     Args:

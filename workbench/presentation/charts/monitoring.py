@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pandas as pd
 
 from workbench.presentation.charts import style_figure
 
-LABELS = {
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+# the outcome of a source row (workbench.core.validation.reconcile.DISPOSITIONS), as business reads it
+DISPOSITION_LABELS = {
+    "zh": {
+        "loaded": "已导入",
+        "merged": "已合并",
+        "deferred": "延后",
+        "excluded": "排除",
+        "rejected": "拒绝",
+        "quarantined": "隔离",
+    },
+    "en": {
+        "loaded": "loaded",
+        "merged": "merged",
+        "deferred": "deferred",
+        "excluded": "excluded",
+        "rejected": "rejected",
+        "quarantined": "quarantined",
+    },
+}
+LABELS: dict[str, dict[str, Any]] = {
     "zh": {
         "run": "运行",
         "value": "数值",
@@ -23,14 +47,7 @@ LABELS = {
             "load_failure_rate": "导入失败率",
             "sample_accuracy": "抽样准确率",
         },
-        "dispositions": {
-            "loaded": "已导入",
-            "merged": "已合并",
-            "deferred": "延后",
-            "excluded": "排除",
-            "rejected": "拒绝",
-            "quarantined": "隔离",
-        },
+        "dispositions": DISPOSITION_LABELS["zh"],
     },
     "en": {
         "run": "run",
@@ -48,20 +65,13 @@ LABELS = {
             "load_failure_rate": "load failure rate",
             "sample_accuracy": "sample accuracy",
         },
-        "dispositions": {
-            "loaded": "loaded",
-            "merged": "merged",
-            "deferred": "deferred",
-            "excluded": "excluded",
-            "rejected": "rejected",
-            "quarantined": "quarantined",
-        },
+        "dispositions": DISPOSITION_LABELS["en"],
     },
 }
 RUN_METRICS = ("match_rate", "load_failure_rate", "sample_accuracy")
 
 
-def _empty(title: str, language: str):
+def _empty(title: str, language: str) -> go.Figure:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -74,7 +84,9 @@ def _empty(title: str, language: str):
     return style_figure(fig, height=320)
 
 
-def quality_trend_figure(history: pd.DataFrame, language: str = "zh", metrics: tuple[str, ...] = RUN_METRICS):
+def quality_trend_figure(
+    history: pd.DataFrame, language: str = "zh", metrics: tuple[str, ...] = RUN_METRICS
+) -> go.Figure:
     """Lines across runs of the run-level rates (match rate, load failure rate, sample accuracy).
 
     Args:
@@ -104,7 +116,9 @@ def quality_trend_figure(history: pd.DataFrame, language: str = "zh", metrics: t
     return style_figure(fig, height=380)
 
 
-def field_trend_figure(history: pd.DataFrame, metric: str = "completeness", language: str = "zh"):
+def field_trend_figure(
+    history: pd.DataFrame, metric: str = "completeness", language: str = "zh"
+) -> go.Figure:
     """One line per field across runs for a per-field metric (completeness, validity, uniqueness)."""
     import plotly.graph_objects as go
 
@@ -122,7 +136,7 @@ def field_trend_figure(history: pd.DataFrame, metric: str = "completeness", lang
     return style_figure(fig, height=420)
 
 
-def disposition_trend_figure(history: pd.DataFrame, language: str = "zh"):
+def disposition_trend_figure(history: pd.DataFrame, language: str = "zh") -> go.Figure:
     """Stacked bars per run: how many source rows were loaded, merged, deferred, excluded, …"""
     import plotly.graph_objects as go
 

@@ -1,6 +1,6 @@
 """Figures of the audit stage: completeness, patterns, top values, key overlaps, ingest row counts.
 
-Each builder takes the tables written by :mod:`workbench.core.ingest.sources` and :mod:`workbench.core.profiling.profile`
+Each builder takes the tables written by :mod:`workbench.core.ingest` and :mod:`workbench.core.profiling`
 (as DataFrames), a ``language`` (``'zh'`` or ``'en'``) for titles and axes, and returns a plotly
 Figure; none calls ``.show()``.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -111,6 +112,40 @@ def _empty(title: str, lab: dict[str, str]) -> go.Figure:
     return style_figure(fig, height=260)
 
 
+def _share_heatmap(
+    z: Sequence[Sequence[float | None]],
+    x: Sequence[str],
+    y: Sequence[str],
+    text: Sequence[Sequence[str]],
+    hover: Sequence[Sequence[str]],
+    **style: Any,
+) -> go.Heatmap:
+    """A heatmap of shares in [0, 1] with its text in the cells and its own hover text.
+
+    Args:
+        z: the shares, one row per `y` label.
+        x: column labels.
+        y: row labels.
+        text: what each cell shows.
+        hover: what each cell's hover box shows.
+        **style: colours and colour bar (``colorscale``, ``colorbar``, ``showscale`` …).
+    """
+    return go.Heatmap(
+        z=z,
+        x=x,
+        y=y,
+        text=text,
+        texttemplate="%{text}",
+        hovertext=hover,
+        hoverinfo="text",
+        zmin=0,
+        zmax=1,
+        xgap=2,
+        ygap=2,
+        **style,
+    )
+
+
 def figure_missing_heatmap(
     columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True
 ) -> go.Figure:
@@ -128,9 +163,13 @@ def figure_missing_heatmap(
     sources = list(dict.fromkeys(df["source"]))
     fields = list(dict.fromkeys(df["field"]))
     by_key = {(r.source, r.field): r for r in df.itertuples()}
-    z, text, hover = [], [], []
+    z: list[list[float | None]] = []
+    text: list[list[str]] = []
+    hover: list[list[str]] = []
     for s in sources:
-        zr, tr, hr = [], [], []
+        zr: list[float | None] = []
+        tr: list[str] = []
+        hr: list[str] = []
         for f in fields:
             r = by_key.get((s, f))
             if r is None:
@@ -150,20 +189,14 @@ def figure_missing_heatmap(
         text.append(tr)
         hover.append(hr)
     fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=fields,
-            y=sources,
-            text=text,
-            texttemplate="%{text}",
-            hovertext=hover,
-            hoverinfo="text",
-            zmin=0,
-            zmax=1,
+        _share_heatmap(
+            z,
+            fields,
+            sources,
+            text,
+            hover,
             colorscale=[[0, "#f7fbff"], [0.2, "#fdd49e"], [1, "#b30000"]],
             colorbar={"title": lab["missing"], "tickformat": ".0%"},
-            xgap=2,
-            ygap=2,
         )
     )
     fig.update_layout(
@@ -306,21 +339,15 @@ def figure_key_overlap(
                 text[j][j] = f"{int(keys):,}"
                 hover[j][j] = f"{s}<br>{lab['distinct_keys']}: {int(keys):,}"
         fig.add_trace(
-            go.Heatmap(
-                z=z,
-                x=sources,
-                y=sources,
-                text=text,
-                texttemplate="%{text}",
-                hovertext=hover,
-                hoverinfo="text",
-                zmin=0,
-                zmax=1,
+            _share_heatmap(
+                z,
+                sources,
+                sources,
+                text,
+                hover,
                 colorscale="Blues",
                 showscale=i == len(kinds),
                 colorbar={"title": lab["jaccard"]},
-                xgap=2,
-                ygap=2,
             ),
             row=1,
             col=i,
@@ -351,13 +378,7 @@ def figure_row_counts(ingest_summary: pd.DataFrame, language: str = "zh") -> go.
                 ),
             )
         )
-    fig.update_layout(
-        title=lab["row_counts_title"],
-        barmode="stack",
-        xaxis={"title": lab["source"]},
-        yaxis={"title": lab["rows"]},
-    )
-    return style_figure(fig, height=380)
+    return _rows_by_source(fig, lab, lab["row_counts_title"], barmode="stack", height=380)
 
 
 def figure_duplicates(duplicate_summary: pd.DataFrame, language: str = "zh") -> go.Figure:
@@ -375,13 +396,20 @@ def figure_duplicates(duplicate_summary: pd.DataFrame, language: str = "zh") -> 
                 text=[f"{int(v):,}" for v in duplicate_summary[col]],
             )
         )
+    return _rows_by_source(fig, lab, lab["duplicates_title"], barmode="group", height=360)
+
+
+def _rows_by_source(
+    fig: go.Figure, lab: dict[str, str], title: str, *, barmode: str, height: int
+) -> go.Figure:
+    """Lay out bars of row counts per source: sources along x, rows up y."""
     fig.update_layout(
-        title=lab["duplicates_title"],
-        barmode="group",
+        title=title,
+        barmode=barmode,
         xaxis={"title": lab["source"]},
         yaxis={"title": lab["rows"]},
     )
-    return style_figure(fig, height=360)
+    return style_figure(fig, height=height)
 
 
 __all__ = [

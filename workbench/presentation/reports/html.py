@@ -315,7 +315,7 @@ def _render_table(block: Table, labels: dict[str, str]) -> str:
             na_rep="",
             border=0,
             classes="wb-table",
-            formatters=formatters,  # type: ignore[arg-type]
+            formatters=formatters,
         )
         table = f'<div class="wb-table-wrap">{table}</div>'
         if len(shown) < total:

@@ -15,19 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from workbench.core.ingest import quarantine_reasons, read_ingest_summary, read_quarantine
 from workbench.core.masking import mask_series
-from workbench.core.profiling.profile import (
-    ProfileResult,
-    load_profile,
-    quarantine_reasons,
-    read_ingest_summary,
-    read_quarantine,
-)
+from workbench.core.profiling import ProfileResult, read_profile_tables
 from workbench.presentation.charts import profile as charts
 from workbench.presentation.reports.html import Figure, HtmlReport, KeyFigures, Table, Text, check_language
 from workbench.project.settings.report import MaskingSettings
 
 if TYPE_CHECKING:
+    import duckdb
+
     from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -232,7 +229,7 @@ def report_language(ctx: RunContext) -> str:
 
 
 def build_profile_report(
-    ctx: RunContext, con, *, language: str | None = None, top_k: int | None = None
+    ctx: RunContext, con: duckdb.DuckDBPyConnection, *, language: str | None = None, top_k: int | None = None
 ) -> HtmlReport:
     """Build (not write) the profile report of a run from its persisted tables.
 
@@ -245,7 +242,7 @@ def build_profile_report(
     lang = check_language(language or report_language(ctx))
     lab = LABELS[lang]
     masking: MaskingSettings = getattr(ctx.config.report, "masking", MaskingSettings())
-    profile = _masked(load_profile(con), masking)
+    profile = _masked(read_profile_tables(con), masking)
     summary = read_ingest_summary(con, ctx.config)
 
     report = HtmlReport(
@@ -268,13 +265,15 @@ def build_profile_report(
     return report
 
 
-def write_profile_report(ctx: RunContext, con, path: str | Path | None = None) -> Path:
+def write_profile_report(
+    ctx: RunContext, con: duckdb.DuckDBPyConnection, path: str | Path | None = None
+) -> Path:
     """Write the run's profile report (atomically) and return its path.
 
     Args:
         ctx: the run (its config decides the language and the masking).
         con: the run database connection; the audit stage must have run
-            (:func:`workbench.core.profiling.profile.profile_sources`).
+            (:func:`workbench.core.profiling.profile_sources`).
         path: where to write; default ``<run>/reports/profile.html``.
     """
     target = Path(path) if path is not None else ctx.paths.reports / REPORT_NAME
@@ -317,7 +316,7 @@ def _ingest(
     report: HtmlReport,
     lab: dict[str, str],
     lang: str,
-    con,
+    con: duckdb.DuckDBPyConnection,
     summary: pd.DataFrame,
     masking: MaskingSettings,
 ) -> None:

@@ -14,19 +14,46 @@ from __future__ import annotations
 import html
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.core.masking import mask_frame
+from workbench.core.masking import mask_frame, mask_values_by
+from workbench.engine.catalog import (
+    BATCH_PLAN,
+    DISPOSITIONS,
+    GOLDEN_CUSTOMERS,
+    RECONCILIATION_CHECKSUMS,
+    RECONCILIATION_PROBLEMS,
+    RECONCILIATION_TOTALS,
+    SAMPLE_PLAN,
+    SAMPLE_VERDICTS,
+    VALIDATION_FAILURES,
+    VALIDATION_RESULTS,
+)
+from workbench.engine.catalog import Table as CatalogTable
 from workbench.engine.connection import table_exists
-from workbench.presentation.reports.html import HtmlReport, KeyFigures, RawHtml, Table, Text
+from workbench.presentation.charts.monitoring import (
+    DISPOSITION_LABELS,
+    field_trend_figure,
+    quality_trend_figure,
+)
+from workbench.presentation.reports.html import Figure, HtmlReport, KeyFigures, RawHtml, Table, Text
+from workbench.project.stages import stage_spec
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from workbench.project.config import ProjectConfig
+    from workbench.project.context import RunContext
 
 log = logging.getLogger(__name__)
 
 SUMMARY_NAME = "summary.html"
 
-LABELS = {
+LABELS: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "数据迁移运行总结",
         "subtitle": "项目：{project} · 运行：{run}",
@@ -76,12 +103,7 @@ LABELS = {
         "rows_failed": "不合格行",
         "columns": {
             "source": "来源",
-            "loaded": "已导入",
-            "merged": "已合并",
-            "deferred": "延后",
-            "excluded": "排除",
-            "rejected": "拒绝",
-            "quarantined": "隔离",
+            **DISPOSITION_LABELS["zh"],
             "total": "合计",
             "file_rows": "文件行数",
             "balanced": "平衡",
@@ -154,14 +176,21 @@ LABELS = {
     },
 }
 
+
+def _stage_html(stage_id: str) -> str:
+    """The glob of a stage notebook's HTML export in the run folder, e.g. ``html/10_*.html``."""
+    number = stage_spec(stage_id).notebook.split("_", 1)[0]
+    return f"html/{number}_*.html"
+
+
 # report key → candidate files relative to the run folder (globs); the first that exists is linked
 LINK_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "profile": ("reports/profile.html", "html/10_*.html"),
-    "standardize": ("reports/standardize*.html", "html/20_*.html"),
-    "match": ("reports/match*.html", "html/40_*.html"),
+    "profile": ("reports/profile.html", _stage_html("audit")),
+    "standardize": ("reports/standardize*.html", _stage_html("standardize")),
+    "match": ("reports/match*.html", _stage_html("match")),
     "splink": ("splink/*.html",),
-    "batches": ("reports/batch*.html", "html/60_*.html"),
-    "export": ("exports/manifest.json", "html/70_*.html"),
+    "batches": ("reports/batch*.html", _stage_html("batches")),
+    "export": ("exports/manifest.json", _stage_html("export")),
     "datadocs": ("datadocs/index.html",),
     "failures": ("tables/validation_failures.csv",),
     "dispositions": ("tables/dispositions.csv",),
@@ -169,7 +198,7 @@ LINK_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def summary_language(config) -> str:
+def summary_language(config: ProjectConfig) -> str:
     """The summary's language: ``report.language``, else ``project.language``."""
     return config.report.language or config.project.language
 
@@ -186,7 +215,7 @@ def find_links(run_root: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _links_html(run_root: Path, reports_dir: Path, lab: dict) -> str:
+def _links_html(run_root: Path, reports_dir: Path, lab: dict[str, Any]) -> str:
     links = find_links(run_root)
     items = []
     for key, caption in lab["reports"].items():
@@ -204,37 +233,23 @@ def _links_html(run_root: Path, reports_dir: Path, lab: dict) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def build_summary_report(
-    ctx, con, *, language: str | None = None, history: pd.DataFrame | None = None
-) -> HtmlReport:
-    """Assemble the run summary (not written; see :func:`write_summary_report`)."""
-    config = ctx.config
-    lang = language or summary_language(config)
-    lab = LABELS[lang]
-    kinds = config.field_kinds()
-    report = HtmlReport(
-        config.report.title or f"{lab['title']} — {config.project.name}",
-        language=lang,
-        subtitle=lab["subtitle"].format(project=config.project.name, run=ctx.run_id),
+def _count(con: duckdb.DuckDBPyConnection, table: CatalogTable) -> int | None:
+    """Rows of `table`, or None when the run has no such table."""
+    if not table_exists(con, table.name):
+        return None
+    return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _overview(
+    report: HtmlReport, con: duckdb.DuckDBPyConnection, lab: dict[str, Any], result: dict[str, Any] | None
+) -> int | None:
+    """The key figures and the reconciliation verdict; returns the failed validation rows."""
+    dispositions = (
+        con.sql(f"SELECT * FROM {DISPOSITIONS}").df() if table_exists(con, DISPOSITIONS.name) else None
     )
-    figures: list[tuple[str, object]] = []
-    dispositions = con.sql("SELECT * FROM dispositions").df() if table_exists(con, "dispositions") else None
-    problems = (
-        int(con.sql("SELECT count(*) FROM reconciliation_problems").fetchall()[0][0])
-        if table_exists(con, "reconciliation_problems")
-        else None
-    )
-    failures = (
-        int(con.sql("SELECT count(*) FROM validation_failures").fetchall()[0][0])
-        if table_exists(con, "validation_failures")
-        else None
-    )
-    masters = (
-        int(con.sql("SELECT count(*) FROM golden_customers").fetchall()[0][0])
-        if table_exists(con, "golden_customers")
-        else None
-    )
-    result = _sample_result(con)
+    problems = _count(con, RECONCILIATION_PROBLEMS)
+    failures = _count(con, VALIDATION_FAILURES)
+    masters = _count(con, GOLDEN_CUSTOMERS)
     items = []
     if dispositions is not None:
         counts = dispositions["disposition"].value_counts()
@@ -244,12 +259,9 @@ def build_summary_report(
             (lab["merged"], f"{int(counts.get('merged', 0)):,}"),
             (lab["rejected"], f"{int(counts.get('rejected', 0)):,}"),
         ]
-    if masters is not None:
-        items.append((lab["masters"], f"{masters:,}"))
-    if problems is not None:
-        items.append((lab["unaccounted"], f"{problems:,}"))
-    if failures is not None:
-        items.append((lab["validation_failed"], f"{failures:,}"))
+    for key, value in (("masters", masters), ("unaccounted", problems), ("validation_failed", failures)):
+        if value is not None:
+            items.append((lab[key], f"{value:,}"))
     if result is not None and result.get("accuracy") is not None:
         items.append((lab["accuracy"], f"{result['accuracy']:.2%}"))
     overview = report.add_section(lab["overview"])
@@ -257,42 +269,54 @@ def build_summary_report(
         overview.add(KeyFigures(items))
     if problems is not None:
         overview.add(Text(lab["verdict_ok"] if problems == 0 else lab["verdict_bad"].format(n=problems)))
-    reports_dir = ctx.paths.reports
-    report.add_section(lab["links"], RawHtml(_links_html(ctx.paths.root, reports_dir, lab)))
+    return failures
 
+
+def _technical(
+    report: HtmlReport,
+    con: duckdb.DuckDBPyConnection,
+    config: ProjectConfig,
+    lab: dict[str, Any],
+    failures: int | None,
+) -> None:
+    """The GX results per suite and the first failed rows (personal data masked)."""
     tech = report.add_section(lab["technical"], Text(lab["technical_text"]))
-    if table_exists(con, "validation_results"):
-        per_suite = con.sql(
-            "SELECT suite, stage, dataset, count(*) AS checks, count(*) FILTER (WHERE NOT success) AS failed, "
-            "coalesce(sum(unexpected_count), 0)::BIGINT AS rows_failed FROM validation_results "
-            "GROUP BY ALL ORDER BY stage, suite"
+    if not table_exists(con, VALIDATION_RESULTS.name):
+        return
+    per_suite = con.sql(
+        "SELECT suite, stage, dataset, count(*) AS checks, count(*) FILTER (WHERE NOT success) AS failed, "
+        f"coalesce(sum(unexpected_count), 0)::BIGINT AS rows_failed FROM {VALIDATION_RESULTS} "
+        "GROUP BY ALL ORDER BY stage, suite"
+    ).df()
+    per_suite = per_suite.rename(
+        columns={
+            "suite": lab["suite"],
+            "checks": lab["checks"],
+            "failed": lab["failed"],
+            "rows_failed": lab["rows_failed"],
+            **lab["columns"],
+        }
+    )
+    tech.add(Table(per_suite, max_rows=50))
+    if failures:
+        sample = con.sql(
+            'SELECT suite, "column", source, source_id, record_key, master_id, value '
+            f'FROM {VALIDATION_FAILURES} ORDER BY suite, "column", record_key LIMIT 20'
         ).df()
-        per_suite = per_suite.rename(
-            columns={
-                "suite": lab["suite"],
-                "checks": lab["checks"],
-                "failed": lab["failed"],
-                "rows_failed": lab["rows_failed"],
-                **lab["columns"],
-            }
-        )
-        tech.add(Table(per_suite, max_rows=50))
-        if failures:
-            sample = con.sql(
-                'SELECT suite, "column", source, source_id, record_key, master_id, value '
-                'FROM validation_failures ORDER BY suite, "column", record_key LIMIT 20'
-            ).df()
-            sample = _mask_values(sample, kinds, config)
-            tech.add(Table(sample, max_rows=20, collapsed=True, caption=lab["validation_failed"]))
+        sample = _mask_values(sample, config.field_kinds(), config)
+        tech.add(Table(sample, max_rows=20, collapsed=True, caption=lab["validation_failed"]))
 
+
+def _logical(report: HtmlReport, con: duckdb.DuckDBPyConnection, lab: dict[str, Any]) -> None:
+    """Reconciliation totals per source and the key-field checksums."""
     logical = report.add_section(lab["logical"], Text(lab["logical_text"]))
-    if table_exists(con, "reconciliation_totals"):
-        totals = con.sql("SELECT * FROM reconciliation_totals ORDER BY source").df()
+    if table_exists(con, RECONCILIATION_TOTALS.name):
+        totals = con.sql(f"SELECT * FROM {RECONCILIATION_TOTALS} ORDER BY source").df()
         logical.add(Table(totals.rename(columns=lab["columns"]), max_rows=None))
-    if table_exists(con, "reconciliation_checksums"):
+    if table_exists(con, RECONCILIATION_CHECKSUMS.name):
         logical.add(
             Table(
-                con.sql("SELECT * EXCLUDE (mismatch_examples) FROM reconciliation_checksums ORDER BY ALL")
+                con.sql(f"SELECT * EXCLUDE (mismatch_examples) FROM {RECONCILIATION_CHECKSUMS} ORDER BY ALL")
                 .df()
                 .rename(columns=lab["columns"]),
                 caption=lab["checksums"],
@@ -300,88 +324,120 @@ def build_summary_report(
             )
         )
 
+
+def _business(
+    report: HtmlReport, con: duckdb.DuckDBPyConnection, lab: dict[str, Any], result: dict[str, Any] | None
+) -> None:
+    """The sampling plan and, once reviewers answered, the estimated accuracy and the verdict."""
     business = report.add_section(lab["business"])
-    if table_exists(con, "sample_plan"):
-        plan = con.sql("SELECT * FROM sample_plan").df().iloc[0]
-        business.add(
-            Text(
-                lab["plan"].format(
-                    target=plan["target_accuracy"],
-                    conf=plan["confidence"],
-                    c=int(plan["allowed_defects"]),
-                    pop=int(plan["population"]),
-                    n=int(plan["sample_size"]),
-                    method=plan["method"],
-                )
+    if not table_exists(con, SAMPLE_PLAN.name):
+        return
+    plan = con.sql(f"SELECT * FROM {SAMPLE_PLAN}").df().iloc[0]
+    business.add(
+        Text(
+            lab["plan"].format(
+                target=plan["target_accuracy"],
+                conf=plan["confidence"],
+                c=int(plan["allowed_defects"]),
+                pop=int(plan["population"]),
+                n=int(plan["sample_size"]),
+                method=plan["method"],
             )
         )
-        if result is None or result.get("reviewed", 0) == 0:
-            business.add(Text(lab["pending"]))
-        else:
-            business.add(
-                Text(
-                    lab["result"].format(
-                        reviewed=result["reviewed"],
-                        defects=result["defects"],
-                        acc=result["accuracy"],
-                        conf=plan["confidence"],
-                        lo=result["ci_low"],
-                        hi=result["ci_high"],
-                    )
-                )
+    )
+    if result is None or result.get("reviewed", 0) == 0:
+        business.add(Text(lab["pending"]))
+        return
+    business.add(
+        Text(
+            lab["result"].format(
+                reviewed=result["reviewed"],
+                defects=result["defects"],
+                acc=result["accuracy"],
+                conf=plan["confidence"],
+                lo=result["ci_low"],
+                hi=result["ci_high"],
             )
-            if result.get("target_met") is not None:
-                business.add(Text(lab["met"] if result["target_met"] else lab["not_met"]))
+        )
+    )
+    if result.get("target_met") is not None:
+        business.add(Text(lab["met"] if result["target_met"] else lab["not_met"]))
 
-    if table_exists(con, "batch_plan"):
-        from workbench.presentation.charts.batches import batch_plan_figure
-        from workbench.presentation.reports.html import Figure
 
-        plan_df = con.sql("SELECT * FROM batch_plan ORDER BY batch_order, wave, master_id").df()
-        figures.append(("batches", batch_plan_figure(plan_df, lang)))
-        report.add_section(lab["batches"], Figure(figures[-1][1]))
+def _batches(report: HtmlReport, con: duckdb.DuckDBPyConnection, lab: dict[str, Any], lang: str) -> None:
+    if not table_exists(con, BATCH_PLAN.name):
+        return
+    from workbench.presentation.charts.batches import batch_plan_figure
 
+    plan_df = con.sql(f"SELECT * FROM {BATCH_PLAN} ORDER BY batch_order, wave, master_id").df()
+    report.add_section(lab["batches"], Figure(batch_plan_figure(plan_df, lang)))
+
+
+def _trend(report: HtmlReport, history: pd.DataFrame | None, lab: dict[str, Any], lang: str) -> None:
     trend = report.add_section(lab["trend"])
     if history is not None and history["run_id"].nunique() >= 1:
-        from workbench.presentation.charts.monitoring import field_trend_figure, quality_trend_figure
-        from workbench.presentation.reports.html import Figure
-
         trend.add(
             Figure(quality_trend_figure(history, lang)),
             Figure(field_trend_figure(history, "completeness", lang)),
         )
     else:
         trend.add(Text(lab["no_trend"]))
+
+
+def build_summary_report(
+    ctx: RunContext,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    language: str | None = None,
+    history: pd.DataFrame | None = None,
+) -> HtmlReport:
+    """Assemble the run summary (not written; see :func:`write_summary_report`).
+
+    Args:
+        ctx: the run.
+        con: the run database.
+        language: ``zh`` / ``en``; default ``report.language`` or ``project.language``.
+        history: run-history rows for the trend charts.
+    """
+    config = ctx.config
+    lang = language or summary_language(config)
+    lab = LABELS[lang]
+    report = HtmlReport(
+        config.report.title or f"{lab['title']} — {config.project.name}",
+        language=lang,
+        subtitle=lab["subtitle"].format(project=config.project.name, run=ctx.run_id),
+    )
+    result = _sample_result(con)
+    failures = _overview(report, con, lab, result)
+    report.add_section(lab["links"], RawHtml(_links_html(ctx.paths.root, ctx.paths.reports, lab)))
+    _technical(report, con, config, lab, failures)
+    _logical(report, con, lab)
+    _business(report, con, lab, result)
+    _batches(report, con, lab, lang)
+    _trend(report, history, lab, lang)
     return report
 
 
-def _mask_values(df: pd.DataFrame, kinds, config) -> pd.DataFrame:
-    """Mask the `value` of failure rows whose column is personal data."""
-    from workbench.core.masking import columns_to_mask, mask_series
-
+def _mask_values(df: pd.DataFrame, kinds: Mapping[str, object], config: ProjectConfig) -> pd.DataFrame:
+    """Mask the personal-data columns of failure rows, and the `value` of rows whose column is one."""
     s = config.report.masking
     if not s.enabled or df.empty:
         return df
-    plan = columns_to_mask(sorted(df["column"].dropna().unique()), kinds, s)
-    out = mask_frame(df, kinds, s)
-    for col, kind in plan.items():
-        sel = out["column"] == col
-        out.loc[sel, "value"] = mask_series(out.loc[sel, "value"].astype("object"), kind, s)
-    return out
+    return mask_values_by(mask_frame(df, kinds, s), "column", kinds, s)
 
 
-def _sample_result(con) -> dict | None:
-    if not (table_exists(con, "sample_plan") and table_exists(con, "sample_verdicts")):
+def _sample_result(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    if not (table_exists(con, SAMPLE_PLAN.name) and table_exists(con, SAMPLE_VERDICTS.name)):
         return None
     from workbench.core.validation.sampling import evaluate_sample, load_plan
 
-    verdicts = con.sql("SELECT * FROM sample_verdicts ORDER BY sample_no").df()
+    verdicts = con.sql(f"SELECT * FROM {SAMPLE_VERDICTS} ORDER BY sample_no").df()
     return evaluate_sample(verdicts, load_plan(con)).to_dict()
 
 
 def write_summary_report(
-    ctx,
-    con=None,
+    ctx: RunContext,
+    con: duckdb.DuckDBPyConnection | None = None,
     *,
     language: str | None = None,
     history: pd.DataFrame | None = None,
@@ -397,11 +453,11 @@ def write_summary_report(
         path: another output path (tests).
     """
     own = con is None
-    con = con or ctx.connect(read_only=True)
+    run_con = con or ctx.connect(read_only=True)
     try:
-        report = build_summary_report(ctx, con, language=language, history=history)
+        report = build_summary_report(ctx, run_con, language=language, history=history)
     finally:
         if own:
-            con.close()
+            run_con.close()
     out = path or (ctx.paths.reports / SUMMARY_NAME)
     return report.write(out)

@@ -3,8 +3,9 @@
 The widget shows one pair of records at a time, field by field, with the fields whose standardized
 values differ highlighted (and fields only one record holds marked). Buttons decide ``match``,
 ``non_match`` or ``skip`` and go to the next pair; ``back`` returns to the previous one. Every
-decision is saved at once to the labels CSV through :func:`workbench.core.linkage.review.save_decision`, so
-closing the notebook loses nothing; the next run of the match stage applies the labels.
+decision is saved at once to the labels CSV through
+:func:`workbench.core.linkage.review_queue.save_decision`, so closing the notebook loses nothing; the
+next run of the match stage applies the labels.
 
 Keyboard: the buttons are tabbable in the order shown and carry their shortcut in their
 description; the key box accepts ``m`` (match), ``n`` (non-match), ``s`` (skip) and ``b`` (back).
@@ -23,7 +24,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.core.linkage.review import (
+from workbench.core.linkage.review_queue import (
     ReviewItem,
     ReviewLabelsError,
     ReviewSession,
@@ -103,7 +104,7 @@ KEYS = {"m": "match", "n": "non_match", "s": "skip"}
 
 
 class ReviewWidget(widgets.VBox):
-    """The review UI for one :class:`~workbench.core.linkage.review.ReviewSession` (see the module docstring).
+    """The review UI for one :class:`~workbench.core.linkage.review_queue.ReviewSession` (see the module docstring).
 
     Attributes:
         session: the items and the labels path.
@@ -167,6 +168,7 @@ class ReviewWidget(widgets.VBox):
 
     @property
     def current(self) -> ReviewItem | None:
+        """The item shown, or None when every item was reviewed."""
         items = self.session.items
         return items[self.index] if 0 <= self.index < len(items) else None
 

@@ -2,8 +2,10 @@
 
 The section drives three stages: ``mapping`` (which target profiles, which mapping files),
 ``batches`` (the rules that put every golden record in exactly one batch or exclusion) and
-``export`` (sign-off, draft mode, formula guard, the import-error loop). Paths are relative to the
-config file (resolve them with ``ProjectConfig.resolve``).
+``export`` (sign-off, draft mode, formula guard, the import-error loop). Paths are written relative
+to the config file (mapping files relative to ``mapping_dir``); code reads them only through
+:class:`workbench.project.paths.ProjectPaths` (``mapping_dir``, ``field_mapping(profile)``,
+``value_mappings``, ``approvals``, ``target_profiles``, ``import_reasons``).
 """
 
 from __future__ import annotations

@@ -13,9 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+MaskKind = Literal["phone", "email", "tax_id", "id", "person_name"]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _default_mask_kinds() -> list[MaskKind]:
+    return ["phone", "email", "tax_id"]
 
 
 class MaskingSettings(_Strict):
@@ -23,8 +29,8 @@ class MaskingSettings(_Strict):
 
     enabled: bool = Field(True, description="mask personal data in reports, sample sheets and worklists")
     mask_char: str = Field("*", min_length=1, max_length=1, description="the character that hides text")
-    kinds: list[Literal["phone", "email", "tax_id", "id", "person_name"]] = Field(
-        default_factory=lambda: ["phone", "email", "tax_id"],
+    kinds: list[MaskKind] = Field(
+        default_factory=_default_mask_kinds,
         description="field kinds whose values (and kind extras) are masked",
     )
     columns: list[str] = Field(
@@ -108,10 +114,11 @@ class ReportSettings(_Strict):
     expectations_dir: Path | None = Field(
         None,
         description="folder of the project's GX suites (source_<name>.json, standardized_customers.json); "
-        "default: the workbench's expectations/ folder",
+        "default: none, every suite is generated from the rule tables in the workbench's expectations/ folder",
     )
     generate_missing_suites: bool = Field(
-        True, description="build a basic suite from the config for a source without a suite file"
+        True,
+        description="build a basic suite from the config (and the rule tables) for a dataset without a suite file",
     )
     history_path: Path | None = Field(
         None, description="run-history DuckDB file; default <output dir>/history.duckdb"

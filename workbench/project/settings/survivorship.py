@@ -47,8 +47,15 @@ RuleName = Literal[
 
 RULE_NAMES: tuple[str, ...] = RuleName.__args__  # type: ignore[attr-defined]
 
+# the record-level columns of golden_customers, chosen by `record_rules`
+RecordColumn = Literal["customer_type", "record_status", "is_test", "is_stale"]
 
-def _default_kind_rules() -> dict[str, list[str]]:
+
+def _default_rules() -> list[RuleName]:
+    return ["valid_value", "most_complete", "source_priority"]
+
+
+def _default_kind_rules() -> dict[str, list[RuleName]]:
     return {
         "customer_name": ["valid_value", "source_priority"],
         "company_name": ["valid_value", "source_priority"],
@@ -72,7 +79,7 @@ def _default_kind_rules() -> dict[str, list[str]]:
     }
 
 
-def _default_record_rules() -> dict[str, list[str]]:
+def _default_record_rules() -> dict[RecordColumn, list[RuleName]]:
     return {
         "customer_type": ["valid_value", "most_frequent", "source_priority"],
         "record_status": ["valid_value", "source_priority", "most_recent"],
@@ -113,7 +120,7 @@ class SurvivorshipSettings(_Strict):
         ),
     )
     default_rules: list[RuleName] = Field(
-        default_factory=lambda: ["valid_value", "most_complete", "source_priority"],
+        default_factory=_default_rules,
         min_length=1,
         description="rule chain of a field whose kind has no entry in `kind_rules`",
     )
@@ -121,11 +128,9 @@ class SurvivorshipSettings(_Strict):
         default_factory=_default_kind_rules,
         description="rule chain per field kind; entries given here replace the default of that kind",
     )
-    record_rules: dict[Literal["customer_type", "record_status", "is_test", "is_stale"], list[RuleName]] = (
-        Field(
-            default_factory=_default_record_rules,
-            description="rule chains of the record-level columns",
-        )
+    record_rules: dict[RecordColumn, list[RuleName]] = Field(
+        default_factory=_default_record_rules,
+        description="rule chains of the record-level columns",
     )
     fields: dict[str, FieldRule] = Field(
         default_factory=dict,
@@ -157,13 +162,15 @@ class SurvivorshipSettings(_Strict):
 
     @field_validator("kind_rules", mode="after")
     @classmethod
-    def _merge_kind_defaults(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _merge_kind_defaults(cls, value: dict[str, list[RuleName]]) -> dict[str, list[RuleName]]:
         # a project names only the kinds it changes; the other kinds keep their defaults
         return {**_default_kind_rules(), **value}
 
     @field_validator("record_rules", mode="after")
     @classmethod
-    def _merge_record_defaults(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _merge_record_defaults(
+        cls, value: dict[RecordColumn, list[RuleName]]
+    ) -> dict[RecordColumn, list[RuleName]]:
         return {**_default_record_rules(), **value}
 
     @field_validator("fields", mode="before")

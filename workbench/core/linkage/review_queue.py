@@ -1,4 +1,4 @@
-"""Clerical review (core, no UI): review items side by side, and the labels file they produce.
+"""Clerical review of the ``review_queue`` (core, no UI): its items side by side, and the labels file.
 
 This module owns the *writing* side of the review labels CSV (contract in
 ``docs/architecture.md``): ``record_key_l,record_key_r,label,reviewer,decided_at,note``, UTF-8, one
@@ -10,7 +10,9 @@ the labels in the next run.
 Review items come from the ``review_queue`` table (written by the match stage) joined to
 ``std_customers``: for each pair, every canonical field side by side, raw text as the source holds
 it, marked where the standardized values differ. The ipywidgets UI on top of this lives in
-:mod:`workbench.presentation.widgets.review`.
+:mod:`workbench.presentation.widgets.review`; the labels as input of the match stage are read by
+:mod:`workbench.core.linkage.labels`. The labels file's path is
+:attr:`workbench.project.paths.ProjectPaths.review_labels`.
 """
 
 from __future__ import annotations
@@ -25,17 +27,17 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.engine.catalog import CROSSWALK, REVIEW_QUEUE, STD_CUSTOMERS
 from workbench.engine.connection import table_exists
 from workbench.engine.files import write_text_atomic
 from workbench.errors import WorkbenchError
 from workbench.project.config import ProjectConfig
+from workbench.project.paths import ProjectPaths
 
 log = logging.getLogger(__name__)
 
 LABELS = ("match", "non_match", "skip")
 LABEL_COLUMNS = ("record_key_l", "record_key_r", "label", "reviewer", "decided_at", "note")
-DEFAULT_LABELS_FILE = "review_labels.csv"
-QUEUE_TABLE = "review_queue"
 RECORD_COLUMNS = ("customer_type", "record_status", "flags")
 
 
@@ -70,6 +72,7 @@ class ReviewItem:
 
     @property
     def differing_fields(self) -> list[str]:
+        """The fields whose standardized values differ between the two records."""
         return self.comparison.loc[self.comparison["differs"], "field"].tolist()
 
 
@@ -83,17 +86,12 @@ class ReviewSession:
 
     @property
     def decided(self) -> int:
+        """How many items already have a match / non_match decision."""
         return sum(1 for i in self.items if i.decision in ("match", "non_match"))
 
 
 # --------------------------------------------------------------------------------------------
 # the labels file
-
-
-def labels_path_for(config: ProjectConfig) -> Path:
-    """The labels CSV of a project: ``match.labels_path``, default ``review_labels.csv`` beside the config."""
-    configured = getattr(config.match, "labels_path", None)
-    return config.resolve(configured) if configured else config.base_dir / DEFAULT_LABELS_FILE
 
 
 def order_pair(record_key_l: str, record_key_r: str) -> tuple[str, str]:
@@ -207,7 +205,7 @@ def read_decisions(labels_path: str | Path, *, newest_only: bool = True) -> pd.D
                 f"{path}, line {line}: {len(values)} cells, expected {len(LABEL_COLUMNS)} "
                 f"({','.join(LABEL_COLUMNS)}); quote cells that contain commas"
             )
-        rec = dict(zip(LABEL_COLUMNS, (v.strip() for v in values), strict=True))
+        rec: dict[str, Any] = dict(zip(LABEL_COLUMNS, (v.strip() for v in values), strict=True))
         if rec["label"] not in LABELS:
             raise ReviewLabelsError(
                 f"{path}, line {line}, column label: {rec['label']!r} is not one of {', '.join(LABELS)}"
@@ -252,7 +250,7 @@ def load_review_items(
     Args:
         ctx_or_con: a :class:`workbench.project.context.RunContext` or an open DuckDB connection.
         config: the project config (needed with a connection; default ``ctx.config``).
-        labels_path: the labels CSV; default :func:`labels_path_for` the config.
+        labels_path: the labels CSV; default the project's (``ProjectPaths(config).review_labels``).
         pending_only: leave out pairs that already have a match / non_match decision.
 
     Returns:
@@ -265,7 +263,7 @@ def load_review_items(
         config = getattr(ctx_or_con, "config", None)
         if config is None:
             raise WorkbenchError("load_review_items needs the project config when given a connection")
-    path = Path(labels_path) if labels_path else labels_path_for(config)
+    path = Path(labels_path) if labels_path else ProjectPaths(config).review_labels
     if hasattr(ctx_or_con, "connect"):
         con = _connect_for_reading(ctx_or_con)
         try:
@@ -322,23 +320,23 @@ def _connect_for_reading(ctx: Any) -> Any:
 
 def _read_queue(con: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The queue as pairs (cluster items without a pair are expanded) and the records they name."""
-    for table, stage in ((QUEUE_TABLE, "match"), ("std_customers", "standardize")):
-        if not table_exists(con, table):
-            raise WorkbenchError(f"table {table!r} is missing; run the {stage} stage first")
+    for table in (REVIEW_QUEUE, STD_CUSTOMERS):
+        if not table_exists(con, table.name):
+            raise WorkbenchError(f"table {table.name!r} is missing; run the {table.written_by} stage first")
     notes: list[str] = []
     queue = con.execute(
         f"SELECT item_id, kind, record_key_l, record_key_r, cluster_id, match_probability, match_weight, "
-        f"reason FROM {QUEUE_TABLE} ORDER BY item_id"
+        f"reason FROM {REVIEW_QUEUE} ORDER BY item_id"
     ).df()
     incomplete = queue["record_key_l"].isna() | queue["record_key_r"].isna()
     if incomplete.any():
         # a suspicious cluster named without a pair: review each member against the first one
         expanded = []
         members = pd.DataFrame(columns=["master_id", "record_key"])
-        if table_exists(con, "crosswalk"):
+        if table_exists(con, CROSSWALK.name):
             members = con.execute(
-                "SELECT master_id, record_key FROM crosswalk WHERE master_id IN "
-                f"(SELECT CAST(cluster_id AS VARCHAR) FROM {QUEUE_TABLE}) ORDER BY master_id, record_key"
+                f"SELECT master_id, record_key FROM {CROSSWALK} WHERE master_id IN "
+                f"(SELECT CAST(cluster_id AS VARCHAR) FROM {REVIEW_QUEUE}) ORDER BY master_id, record_key"
             ).df()
         for q in queue[incomplete].itertuples(index=False):
             keys = members.loc[members["master_id"] == str(q.cluster_id), "record_key"].tolist()
@@ -362,7 +360,8 @@ def _read_queue(con: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     keys = sorted(set(queue["record_key_l"]) | set(queue["record_key_r"]))
     records = (
         con.execute(
-            "SELECT * FROM std_customers WHERE record_key IN (SELECT unnest(?::VARCHAR[])) ORDER BY record_key",
+            f"SELECT * FROM {STD_CUSTOMERS} WHERE record_key IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY record_key",
             [keys],
         )
         .df()
@@ -371,7 +370,7 @@ def _read_queue(con: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     missing = sorted(set(keys) - set(records.index))
     if missing:
         raise WorkbenchError(
-            f"review_queue names record(s) not in std_customers: {missing[:10]}; rerun the match stage"
+            f"{REVIEW_QUEUE} names record(s) not in {STD_CUSTOMERS}: {missing[:10]}; rerun the match stage"
         )
     return queue.reset_index(drop=True), records, notes
 
