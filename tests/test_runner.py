@@ -45,6 +45,7 @@ def test_runs_stages_in_order_and_records_metrics(project: Path):
     assert '<script src="http' not in html and "cdnjs" not in html
     assert (project.parent / "out" / "LATEST").read_text().strip() == "r1"
     assert any("[2/2] second ok" in line for line in lines)
+    assert any("first · steps 3/3 (done)" in line for line in lines), lines  # progress inside the stage
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["stages"][0]["parameters"]["scale"] == 3
 
@@ -85,3 +86,51 @@ def test_partial_rerun_keeps_every_stage_in_the_log(project: Path):
 def test_unknown_stage_is_refused(project: Path):
     with pytest.raises(StageError, match="unknown stage"):
         run_project(project, stages=["frist"], stage_list=STAGES)
+
+
+INTL = Path(__file__).parent / "fixtures" / "projects" / "intl"
+
+
+@pytest.fixture
+def intl(tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(INTL, tmp_path / "intl", ignore=shutil.ignore_patterns("output"))
+    return tmp_path / "intl" / "workbench.yaml"
+
+
+@pytest.mark.notebooks
+def test_a_later_stage_continues_the_latest_run_that_has_its_inputs(intl: Path):
+    with pytest.raises(StageError, match="no run yet|lacks|missing"):
+        run_project(intl, stages=["standardize"], export_html=False)
+    lines: list[str] = []
+    first = run_project(intl, stages=["audit"], export_html=False, progress=lines.append)
+    second = run_project(intl, stages=["standardize"], export_html=False, progress=lines.append)
+    assert second.run_id == first.run_id
+    assert any("continuing the latest run" in line for line in lines)
+    log = json.loads((first.run_dir / "metrics" / "runner.json").read_text())
+    assert [(r["stage"], r["status"]) for r in log["stages"]] == [("audit", "ok"), ("standardize", "ok")]
+    assert log["stages"][0]["tables"][0] == "stg_erp_de" and log["stages"][1]["peak_rss_mb"] > 0
+    manifest = json.loads((first.run_dir / "run.json").read_text())
+    assert manifest["status"] == "complete" and manifest["operator"]
+    assert len(manifest["invocations"]) == 2
+    # match needs std_customers only; batches needs golden, which this run does not have yet
+    with pytest.raises(StageError, match="golden_customers.*written by stage 'golden'"):
+        run_project(intl, stages=["batches"], export_html=False)
+    fresh = run_project(intl, stages=["audit"], new=True, export_html=False)
+    assert fresh.run_id != first.run_id
+
+
+@pytest.mark.notebooks
+def test_a_failed_stage_marks_the_run_incomplete_and_later_stages_refuse(intl: Path):
+    first = run_project(intl, stages=["audit"], export_html=False)
+    project_dir = intl.parent
+    (project_dir / "kunden.csv").write_text("nothing;mapped\n1;2\n", encoding="utf-8")  # the next audit fails
+    with pytest.raises(StageError):
+        run_project(intl, run_id=first.run_id, stages=["audit"], export_html=False)
+    manifest = json.loads((first.run_dir / "run.json").read_text())
+    assert manifest["status"] == "incomplete" and manifest["failed_stage"] == "audit"
+    latest = (project_dir / "output" / "LATEST").read_text().splitlines()
+    assert latest[0] == first.run_id and latest[1].startswith("incomplete: stage audit failed")
+    with pytest.raises(StageError, match="stage 'audit' did not finish"):
+        run_project(intl, stages=["standardize"], export_html=False)

@@ -65,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", type=Path, required=True, help="the project's workbench.yaml")
     p.add_argument("--stages", help="comma-separated stage ids to run (default: all; see `workbench stages`)")
-    p.add_argument("--run-id", help="name of the run folder (default: the clock, YYYYmmdd-HHMMSS)")
+    p.add_argument(
+        "--run-id",
+        help="the run folder to run in (an existing one is continued); default: a run of some stages "
+        "continues the latest run when it has their inputs, otherwise a new run named by the clock",
+    )
+    p.add_argument("--new", action="store_true", help="always start a new run folder")
     p.add_argument(
         "--param",
         action="append",
@@ -120,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # papermill logs every notebook's paths and kernel at INFO; the runner prints its own lines
+        logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
@@ -146,7 +154,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = dict(_parse_param(p) for p in args.param)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
     return _run(
-        args.config, run_id=args.run_id, stages=stages, overrides=overrides, export_html=not args.no_html
+        args.config,
+        run_id=args.run_id,
+        stages=stages,
+        new=args.new,
+        overrides=overrides,
+        export_html=not args.no_html,
     )
 
 

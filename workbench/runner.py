@@ -14,6 +14,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.engine.files import write_text_atomic
+from workbench.engine.progress import PROGRESS_FILE_ENV, format_event
 from workbench.errors import StageError
+from workbench.project.config import ProjectConfig
 from workbench.project.paths import ProjectPaths, RunPaths, new_run_id
+from workbench.project.readiness import missing_inputs, run_tables
 from workbench.project.stage_log import update_stage_record
 from workbench.project.stages import STAGES, StageSpec, select_stages
 
@@ -96,6 +101,7 @@ def run_project(
     *,
     run_id: str | None = None,
     stages: list[str] | None = None,
+    new: bool = False,
     overrides: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     export_html: bool = True,
@@ -103,11 +109,15 @@ def run_project(
 ) -> RunResult:
     """Run the stages of a project into a run folder.
 
+    Which run folder: `run_id` when given (an existing folder is continued); otherwise a run of
+    only some stages continues the project's latest run when that run has the inputs they need
+    (and says so); `new` or a full run starts a new run folder.
+
     Args:
         config_path: the project's ``workbench.yaml``.
-        run_id: folder name of the run; default: the clock (``YYYYmmdd-HHMMSS``). An existing run
-            folder is continued: its earlier stages' tables and records are kept.
+        run_id: folder name of the run; default: see above (a new run is named by the clock).
         stages: stage ids to run; default: the config's ``stages`` or all.
+        new: always start a new run folder.
         overrides: notebook parameters given on the command line.
         progress: called with one line per event (the CLI prints them).
         export_html: also write an HTML export of each executed notebook.
@@ -115,7 +125,8 @@ def run_project(
 
     Raises:
         ConfigError: the config is invalid (every problem listed).
-        StageError: bad parameters, or a stage failed (names notebook, cell, saved output).
+        StageError: bad parameters, a stage's inputs are missing, or a stage failed (names
+            notebook, cell, saved output).
     """
     from workbench.project.config import load_config
 
@@ -123,18 +134,20 @@ def run_project(
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
     selected = select_stages(stages or config.stages, stage_list)
-    run_id = run_id or new_run_id()
     project = ProjectPaths(config)
-    paths = project.run(run_id).ensure()
+    paths, note = choose_run(project, config, selected, stage_list, run_id=run_id, new=new)
+    _refuse_missing_inputs(config, paths, selected)
+    paths.ensure()
     plans = plan_parameters(selected, config_path, paths.root, overrides)
-    write_text_atomic(project.latest_marker, run_id + "\n")
     _write_run_manifest(paths, config_path, selected, plans)
+    _mark_latest(project, paths.run_id)
 
-    say(f"run {run_id}: {len(selected)} stage(s) into {paths.root}")
+    say(f"run {paths.run_id}: {len(selected)} stage(s) into {paths.root}{note}")
     outcomes: list[StageOutcome] = []
     for n, stage in enumerate(selected, start=1):
         say(f"[{n}/{len(selected)}] {stage.id} ({stage.notebook}) …")
-        outcome = execute_stage(stage, plans[stage.id], paths, export_html=export_html)
+        update_stage_record(paths, stage.id, status="running", error=None)
+        outcome = execute_stage(stage, plans[stage.id], paths, export_html=export_html, progress=say)
         outcomes.append(outcome)
         update_stage_record(
             paths,
@@ -146,15 +159,104 @@ def run_project(
             error=outcome.error,
         )
         if outcome.status != "ok":
+            _finish_manifest(paths, "incomplete", failed_stage=stage.id)
+            _mark_latest(project, paths.run_id, incomplete=f"stage {stage.id} failed")
             raise StageError(outcome.error or f"stage {stage.id} failed")
         say(f"[{n}/{len(selected)}] {stage.id} ok in {outcome.seconds:.1f} s")
-    return RunResult(run_id=run_id, run_dir=paths.root, outcomes=outcomes)
+    _finish_manifest(paths, "complete")
+    return RunResult(run_id=paths.run_id, run_dir=paths.root, outcomes=outcomes)
+
+
+def choose_run(
+    project: ProjectPaths,
+    config: ProjectConfig,
+    selected: list[StageSpec],
+    stage_list: tuple[StageSpec, ...] = STAGES,
+    *,
+    run_id: str | None = None,
+    new: bool = False,
+) -> tuple[RunPaths, str]:
+    """The run folder to run `selected` in, and a note saying why (see :func:`run_project`)."""
+    if run_id:
+        paths = project.run(run_id)
+        return paths, (" (continuing it)" if paths.manifest.exists() else "")
+    # a run that starts with a stage needing nothing (audit) starts afresh: it makes its own inputs
+    if new or not selected[0].needs or not project.latest_marker.exists():
+        return _fresh_run(project), ""
+    latest = project.latest_run()
+    problems = _all_missing(config, latest, selected)
+    if not problems:
+        return latest, f" (continuing the latest run: it has the inputs of {', '.join(s.id for s in selected)})"
+    lines = "\n".join(f"  - {p}" for p in problems)
+    raise StageError(
+        f"the latest run {latest.run_id} lacks what {', '.join(s.id for s in selected)} need:\n{lines}\n"
+        f"  run the earlier stages too (e.g. --stages {','.join(_with_needs(selected, stage_list))}), "
+        "or name a run that has them with --run-id"
+    )
+
+
+def _fresh_run(project: ProjectPaths) -> RunPaths:
+    """A new run folder named by the clock (``-2``, ``-3`` … when that second is taken)."""
+    base = new_run_id()
+    paths, n = project.run(base), 1
+    while paths.root.exists():
+        n += 1
+        paths = project.run(f"{base}-{n}")
+    return paths
+
+
+def _all_missing(config: ProjectConfig, paths: RunPaths, selected: list[StageSpec]) -> list[str]:
+    tables = run_tables(paths)
+    problems: list[str] = []
+    for i, spec in enumerate(selected):
+        problems += missing_inputs(spec, config, paths, tables=tables, provided_by=[s.id for s in selected[:i]])
+    return problems
+
+
+def _refuse_missing_inputs(config: ProjectConfig, paths: RunPaths, selected: list[StageSpec]) -> None:
+    problems = _all_missing(config, paths, selected)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise StageError(f"refusing to run on run {paths.run_id}: inputs are missing:\n{lines}")
+
+
+def _with_needs(selected: list[StageSpec], stage_list: tuple[StageSpec, ...]) -> list[str]:
+    """`selected` plus every stage they need, transitively, in run order."""
+    by_id = {s.id: s for s in stage_list}
+    wanted = {s.id for s in selected}
+    todo = list(wanted)
+    while todo:
+        for need in by_id[todo.pop()].needs:
+            if need not in wanted:
+                wanted.add(need)
+                todo.append(need)
+    return [s.id for s in stage_list if s.id in wanted]
+
+
+def _mark_latest(project: ProjectPaths, run_id: str, *, incomplete: str = "") -> None:
+    """``LATEST``: the newest run's id; a second line ``incomplete: …`` when it did not finish."""
+    text = run_id + "\n" + (f"incomplete: {incomplete}\n" if incomplete else "")
+    write_text_atomic(project.latest_marker, text)
+
+
+# the kernel's own start-up chatter (e.g. "running over TCP without encryption": the kernel and the
+# runner talk over loopback only) is not for the analyst; errors still show
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def execute_stage(
-    stage: StageSpec, parameters: dict[str, Any], paths: RunPaths, *, export_html: bool
+    stage: StageSpec,
+    parameters: dict[str, Any],
+    paths: RunPaths,
+    *,
+    export_html: bool,
+    progress: Callable[[str], None] | None = None,
 ) -> StageOutcome:
-    """Execute one stage notebook with papermill; on failure describe where it failed."""
+    """Execute one stage notebook with papermill; on failure describe where it failed.
+
+    While the notebook runs, the stage's progress events (:mod:`workbench.engine.progress`) are
+    passed to `progress` as lines.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -162,14 +264,16 @@ def execute_stage(
     start = time.perf_counter()
     error = None
     try:
-        papermill.execute_notebook(
-            str(stage.path),
-            str(out),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            cwd=str(stage.folder),
-        )
+        with _ProgressFeed(paths.metrics / f".progress-{stage.id}.jsonl", progress):
+            papermill.execute_notebook(
+                str(stage.path),
+                str(out),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(stage.folder),
+                extra_arguments=KERNEL_ARGUMENTS,
+            )
     except PapermillExecutionError as exc:
         cell = _source_cell_number(out, exc.cell_index)
         error = (
@@ -188,6 +292,52 @@ def execute_stage(
         except Exception as exc:  # an HTML export problem must not hide the stage result
             log.warning("HTML export of %s failed: %s", out, exc)
     return StageOutcome(stage.id, "failed" if error else "ok", seconds, out, html, error)
+
+
+class _ProgressFeed:
+    """Point the kernel's progress events at a file and print them while the notebook runs."""
+
+    def __init__(self, path: Path, say: Callable[[str], None] | None) -> None:
+        self.path, self.say = path, say
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._previous = os.environ.get(PROGRESS_FILE_ENV)
+
+    def __enter__(self) -> _ProgressFeed:
+        if self.say is None:
+            return self
+        self.path.unlink(missing_ok=True)
+        os.environ[PROGRESS_FILE_ENV] = str(self.path)  # the kernel inherits the runner's environment
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        if self._previous is None:
+            os.environ.pop(PROGRESS_FILE_ENV, None)
+        else:
+            os.environ[PROGRESS_FILE_ENV] = self._previous
+        self.path.unlink(missing_ok=True)
+
+    def _follow(self) -> None:
+        offset = 0
+        while True:
+            stopping = self._stop.wait(0.5)
+            if self.path.exists():
+                with self.path.open(encoding="utf-8") as fh:
+                    fh.seek(offset)
+                    for line in fh:
+                        if not line.endswith("\n"):
+                            break  # half-written: read it next time
+                        offset += len(line.encode("utf-8"))
+                        assert self.say is not None
+                        self.say(format_event(json.loads(line)))
+            if stopping:
+                return
 
 
 def _source_cell_number(executed: Path, cell_index: int) -> int:
@@ -232,9 +382,10 @@ def export_notebook_html(notebook: Path, target: Path) -> Path:
 def _write_run_manifest(
     paths: RunPaths, config_path: Path, stages: list[StageSpec], plans: dict[str, dict[str, Any]]
 ) -> None:
-    """``run.json``: what this invocation runs; a continued run keeps its earlier invocations."""
+    """``run.json``: who runs what on which config; a continued run keeps its earlier invocations."""
     invocation = {
         "started_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "operator": operator(),
         "config_path": str(config_path),
         "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
         "stages": [{"id": s.id, "notebook": s.notebook, "parameters": plans[s.id]} for s in stages],
@@ -245,5 +396,20 @@ def _write_run_manifest(
         earlier = previous.get("invocations") or [
             {k: previous[k] for k in ("started_at", "config_path", "config_sha256", "stages") if k in previous}
         ]
-    manifest = {"run_id": paths.run_id, **invocation, "invocations": [*earlier, invocation]}
+    manifest = {"run_id": paths.run_id, "status": "running", **invocation, "invocations": [*earlier, invocation]}
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2))
+
+
+def _finish_manifest(paths: RunPaths, status: str, **fields: Any) -> None:
+    manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
+    manifest.update(status=status, finished_at=dt.datetime.now().isoformat(timespec="seconds"), **fields)
+    if status == "complete":
+        manifest.pop("failed_stage", None)
+    write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2))
+
+
+def operator() -> str:
+    """Who runs this: ``$WORKBENCH_OPERATOR``, else the OS user (there is no login: see SECURITY.md)."""
+    import getpass
+
+    return os.environ.get("WORKBENCH_OPERATOR") or getpass.getuser()

@@ -159,7 +159,7 @@ class ProjectPaths:
                 f"no run yet under {self.output_dir}; run `workbench run --config "
                 f"{self.config.config_path}` first"
             )
-        return self.run(marker.read_text(encoding="utf-8").strip())
+        return self.run(marker.read_text(encoding="utf-8").splitlines()[0].strip())
 
     @property
     def run_history(self) -> Path:

@@ -91,7 +91,16 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(
         "validate",
         "80_validate_migration.ipynb",
-        _names(STAGED_TABLES, T.QUARANTINE, T.STD_CUSTOMERS, T.CROSSWALK, T.GOLDEN_CUSTOMERS, T.BATCH_PLAN),
+        _names(
+            STAGED_TABLES,
+            T.QUARANTINE,
+            T.STD_CUSTOMERS,
+            T.CROSSWALK,
+            T.GOLDEN_CUSTOMERS,
+            T.BATCH_PLAN,
+            T.LOAD_ROWS,
+            T.EXPORT_FILES,
+        ),
         {"zh": "校验迁移结果", "en": "Validate the migration"},
     ),
     StageSpec(

@@ -26,6 +26,7 @@ from workbench.engine import catalog
 from workbench.engine.files import write_text_atomic
 from workbench.errors import StageError
 from workbench.project.context import RunContext
+from workbench.project.readiness import missing_inputs
 from workbench.project.stage_log import update_stage_record
 from workbench.project.stages import stage_spec
 
@@ -92,6 +93,7 @@ def stage(stage_id: str) -> Callable[[Callable[[RunContext], StageResult]], Call
     def wrap(fn: Callable[[RunContext], StageResult]) -> Callable[[RunContext], StageResult]:
         @functools.wraps(fn)
         def run(ctx: RunContext) -> StageResult:
+            require_inputs(ctx, stage_id)
             start = time.perf_counter()
             result = fn(ctx)
             result.seconds = round(time.perf_counter() - start, 2)
@@ -102,6 +104,14 @@ def stage(stage_id: str) -> Callable[[Callable[[RunContext], StageResult]], Call
         return run
 
     return wrap
+
+
+def require_inputs(ctx: RunContext, stage_id: str) -> None:
+    """Refuse to run a stage on a run that lacks its inputs (names what is missing and the fix)."""
+    problems = missing_inputs(stage_spec(stage_id), ctx.config, ctx.paths)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise StageError(f"stage {stage_id!r} cannot run on run {ctx.run_id}:\n{lines}")
 
 
 def record_result(ctx: RunContext, result: StageResult) -> Path:
