@@ -134,3 +134,13 @@ def test_a_failed_stage_marks_the_run_incomplete_and_later_stages_refuse(intl: P
     assert latest[0] == first.run_id and latest[1].startswith("incomplete: stage audit failed")
     with pytest.raises(StageError, match="stage 'audit' did not finish"):
         run_project(intl, stages=["standardize"], export_html=False)
+
+
+def test_stages_run_in_process_without_notebooks(intl: Path):
+    lines: list[str] = []
+    result = run_project(intl, stages=["audit", "standardize"], notebooks=False, progress=lines.append)
+    assert result.ok and not list((result.run_dir / "notebooks").glob("*.ipynb"))
+    std = json.loads((result.run_dir / "metrics" / "standardize.json").read_text())
+    assert std["rows_in"] == std["rows_out"] == 15
+    log = json.loads((result.run_dir / "metrics" / "runner.json").read_text())
+    assert [r["status"] for r in log["stages"]] == ["ok", "ok"]

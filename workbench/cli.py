@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a name no stage declares is refused",
     )
     p.add_argument("--no-html", action="store_true", help="skip the HTML export of the executed notebooks")
+    p.add_argument(
+        "--no-notebooks",
+        action="store_true",
+        help="run each stage's code in this process instead of its notebook (no kernel start, no "
+        "executed notebooks; for large projects and benchmarks)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -160,6 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         new=args.new,
         overrides=overrides,
         export_html=not args.no_html,
+        notebooks=not args.no_notebooks,
     )
 
 

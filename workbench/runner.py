@@ -105,6 +105,7 @@ def run_project(
     overrides: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     export_html: bool = True,
+    notebooks: bool = True,
     stage_list: tuple[StageSpec, ...] = STAGES,
 ) -> RunResult:
     """Run the stages of a project into a run folder.
@@ -121,6 +122,9 @@ def run_project(
         overrides: notebook parameters given on the command line.
         progress: called with one line per event (the CLI prints them).
         export_html: also write an HTML export of each executed notebook.
+        notebooks: execute the stage notebooks (the default); false runs each stage's ``run(ctx)``
+            in this process instead (no kernel start, no notebook output: for large projects and
+            benchmarks; overrides become the stages' options).
         stage_list: the stages to choose from (default: the declared stage list).
 
     Raises:
@@ -138,7 +142,11 @@ def run_project(
     paths, note = choose_run(project, config, selected, stage_list, run_id=run_id, new=new)
     _refuse_missing_inputs(config, paths, selected)
     paths.ensure()
-    plans = plan_parameters(selected, config_path, paths.root, overrides)
+    plans = (
+        plan_parameters(selected, config_path, paths.root, overrides)
+        if notebooks
+        else {s.id: {"config_path": str(config_path), "run_dir": str(paths.root), **(overrides or {})} for s in selected}
+    )
     _write_run_manifest(paths, config_path, selected, plans)
     _mark_latest(project, paths.run_id)
 
@@ -147,7 +155,10 @@ def run_project(
     for n, stage in enumerate(selected, start=1):
         say(f"[{n}/{len(selected)}] {stage.id} ({stage.notebook}) …")
         update_stage_record(paths, stage.id, status="running", error=None)
-        outcome = execute_stage(stage, plans[stage.id], paths, export_html=export_html, progress=say)
+        if notebooks:
+            outcome = execute_stage(stage, plans[stage.id], paths, export_html=export_html, progress=say)
+        else:
+            outcome = execute_stage_in_process(stage, plans[stage.id], paths, progress=say)
         outcomes.append(outcome)
         update_stage_record(
             paths,
@@ -237,6 +248,30 @@ def _mark_latest(project: ProjectPaths, run_id: str, *, incomplete: str = "") ->
     """``LATEST``: the newest run's id; a second line ``incomplete: …`` when it did not finish."""
     text = run_id + "\n" + (f"incomplete: {incomplete}\n" if incomplete else "")
     write_text_atomic(project.latest_marker, text)
+
+
+def execute_stage_in_process(
+    stage: StageSpec, parameters: dict[str, Any], paths: RunPaths, *, progress: Callable[[str], None] | None = None
+) -> StageOutcome:
+    """Run one stage's ``run(ctx)`` in this process (no notebook); a failure is described, not raised."""
+    import importlib
+
+    from workbench.errors import WorkbenchError
+    from workbench.project.context import open_run
+
+    options = {k: v for k, v in parameters.items() if k not in RUNNER_PARAMETERS}
+    start = time.perf_counter()
+    error = None
+    try:
+        with _ProgressFeed(paths.metrics / f".progress-{stage.id}.jsonl", progress):
+            ctx = open_run(parameters["config_path"], parameters["run_dir"], **options)
+            importlib.import_module(stage.module).run(ctx)
+    except WorkbenchError as exc:
+        error = f"stage {stage.id!r} failed: {exc}"
+    except Exception as exc:  # a bug: keep the traceback in the log, the message for the user
+        log.exception("stage %s failed", stage.id)
+        error = f"stage {stage.id!r} failed: {type(exc).__name__}: {exc}"
+    return StageOutcome(stage.id, "failed" if error else "ok", time.perf_counter() - start, paths.notebooks, None, error)
 
 
 # the kernel's own start-up chatter (e.g. "running over TCP without encryption": the kernel and the
