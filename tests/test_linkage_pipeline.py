@@ -148,7 +148,7 @@ def test_different_valid_uscc_never_merge(tmp_path, synthetic):
     std, _ = synthetic
     std = std.copy()
     a, b = std.index[std["_source"] == "erp"][:2]
-    # b copies a's e-mail, mobile and name core (the deterministic contact rule fires) but keeps its USCC
+    # b copies a's e-mail, mobile and name core (the configured contact rule fires) but keeps its USCC
     for col in (
         "email",
         "email_local",
@@ -161,7 +161,14 @@ def test_different_valid_uscc_never_merge(tmp_path, synthetic):
         std.loc[b, col] = std.loc[a, col]
     std.loc[b, "customer_name_core"] = std.loc[a, "customer_name_core"]
     assert std.loc[a, "uscc"] != std.loc[b, "uscc"]
-    ctx = make_context(tmp_path, NO_CHARTS)
+    # the default rules are only same_<tax ID> (contact details are evidence, not a rule), so the
+    # contact rule a migration team might add is configured here: it links a and b, and the
+    # company-ID guard must still keep them apart
+    rules = [
+        {"name": "same_uscc", "columns": ["uscc__company"]},
+        {"name": "same_email_mobile_name", "columns": ["email", "mobile_e164", "customer_name_core"]},
+    ]
+    ctx = make_context(tmp_path, {**NO_CHARTS, "deterministic_rules": rules})
     write_std(ctx, std)
     result = match_customers(ctx)
     cw = crosswalk(ctx).set_index("record_key")
@@ -170,7 +177,13 @@ def test_different_valid_uscc_never_merge(tmp_path, synthetic):
     queue = table(ctx, "review_queue")
     cluster_items = queue[queue["kind"] == "cluster"]
     assert not cluster_items.empty and cluster_items["reason"].str.contains("uscc").all()
+    # the rule's link that would join b to a's part is the one cut (a star edge: a's group may be
+    # linked through a's duplicate), and it goes to review naming both USCCs
+    ua, ub = std.loc[a, "uscc"], std.loc[b, "uscc"]
+    assert any(ua in r and ub in r and "company_id" in r for r in cluster_items["reason"])
+    assert cluster_items[["record_key_l", "record_key_r"]].isin([kb]).any(axis=None)
     assert result.metrics["links_cut_by_guard"] >= 1
+    assert result.metrics["guard_company_id_links_cut"] >= 1
     # no master record holds two different valid USCCs
     with ctx.connect() as con:
         bad = con.execute(
@@ -182,7 +195,8 @@ def test_different_valid_uscc_never_merge(tmp_path, synthetic):
 
 def test_labels_override_the_model_in_the_next_run(tmp_path, synthetic):
     std, _ = synthetic
-    ctx = make_context(tmp_path, NO_CHARTS)
+    # every label held out (label_holdout_share 1): all of them measure the model, none trains it
+    ctx = make_context(tmp_path, {**NO_CHARTS, "label_holdout_share": 1.0})
     write_std(ctx, std)
     match_customers(ctx)
     pairs = table(ctx, "match_pairs")
@@ -198,7 +212,7 @@ def test_labels_override_the_model_in_the_next_run(tmp_path, synthetic):
     assert cw2.loc[singles[0], "master_id"] == cw2.loc[singles[1], "master_id"]
     assert cw2.loc[singles[0], "match_reason"] == "review:match"
     m = result.metrics
-    assert m["labels_used"] == 2
+    assert m["labels_used"] == 2 and m["labels_held_out"] == 2
     # the model linked the non_match pair (FP) and did not link the match pair (FN)
     assert (m["label_fp"], m["label_fn"]) == (1, 1)
     assert m["label_precision"] == 0.0

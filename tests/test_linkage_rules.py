@@ -22,13 +22,18 @@ def test_default_rules_from_kinds():
         MatchField("tel", Kind.PHONE, {"value": "tel", "e164": "tel_e164"}),
         MatchField("mobile", Kind.PHONE, {"value": "mobile", "e164": "mobile_e164"}),
         MatchField("email", Kind.EMAIL, {"value": "email"}),
+        MatchField("vat", Kind.TAX_ID, {"value": "vat"}),
+        MatchField("national_id", Kind.PERSON_ID, {"value": "national_id"}),
     ]
     rules = deterministic.default_rules(plans)
+    # one rule per tax ID field, on its company IDs only (``<field>__company``: valid, of a type that
+    # names one legal entity); contact details and a person's ID are evidence, never a rule
     assert [(r.name, r.columns) for r in rules] == [
-        ("same_uscc", ["uscc"]),
-        ("same_email_phone_name", ["email", "mobile_e164", "name_core"]),
+        ("same_uscc", ["uscc__company"]),
+        ("same_vat", ["vat__company"]),
     ]
-    assert deterministic.default_rules(plans[1:3]) == []  # no tax ID, no e-mail: no default rule
+    assert deterministic.default_rules(plans[1:5]) == []  # e-mail + phone + name: no default rule
+    assert deterministic.default_rules(plans[6:]) == []  # a person ID: no default rule
 
 
 def test_deterministic_edges_link_groups_as_stars_and_need_every_column():
@@ -152,21 +157,60 @@ def test_registry_damaged_file_is_a_clear_error(tmp_path):
 
 def test_labels_newest_wins_unknown_records_left_out_and_measured(tmp_path):
     path = tmp_path / "labels.csv"
-    save_decision(path, "a:2", "a:1", "non_match", "qa", decided_at=pd.Timestamp("2026-01-01", tz="UTC"))
-    save_decision(path, "a:1", "a:2", "match", "qa", decided_at=pd.Timestamp("2026-01-02", tz="UTC"))
-    save_decision(path, "a:1", "a:3", "non_match", "qa", decided_at=pd.Timestamp("2026-01-02", tz="UTC"))
-    save_decision(path, "a:3", "a:4", "skip", "qa", decided_at=pd.Timestamp("2026-01-02", tz="UTC"))
-    save_decision(path, "a:1", "zz:9", "match", "qa", decided_at=pd.Timestamp("2026-01-02", tz="UTC"))
-    got, unknown = labels.read_labels(path, {"a:1", "a:2", "a:3", "a:4"})
-    assert got.values.tolist() == [["a:1", "a:2", "match"], ["a:1", "a:3", "non_match"]]
-    assert unknown == 1
+
+    def decide(left, right, label, day, ids=None):
+        identity_l, identity_r = ids or (None, None)
+        stamp = pd.Timestamp(f"2026-01-{day:02d}", tz="UTC")
+        save_decision(
+            path, left, right, label, "qa", decided_at=stamp, identity_l=identity_l, identity_r=identity_r
+        )
+
+    # lines of an older file name their records by record_key, newer ones by stable identities
+    decide("a:2", "a:1", "non_match", 1)
+    decide("a:1", "a:2", "match", 2)
+    decide("a:1", "a:3", "non_match", 2)
+    decide("a:3", "a:4", "skip", 2)
+    decide("a:1", "zz:9", "match", 2)
+    # written when the rows were numbered otherwise: the identities name a:3 and a:4 of this run
+    decide("a:7", "a:8", "match", 3, ("a|C3", "a|C4"))
+    # an identity line and a newer line by record_key name the same pair: the newer one wins
+    decide("a:5", "a:9", "non_match", 3, ("a|C2", "a|C4"))
+    decide("a:2", "a:4", "match", 4)
+    # an identity this run does not hold
+    decide("a:1", "a:4", "match", 4, ("a|C1", "a|GONE"))
+    identities = {"a|C1": "a:1", "a|C2": "a:2", "a|C3": "a:3", "a|C4": "a:4"}
+    got, unknown = labels.read_labels(path, identities)
+    assert list(got.columns) == ["record_key_l", "record_key_r", "label", "holdout"]
+    assert got[["record_key_l", "record_key_r", "label"]].values.tolist() == [
+        ["a:1", "a:2", "match"],
+        ["a:1", "a:3", "non_match"],
+        ["a:2", "a:4", "match"],
+        ["a:3", "a:4", "match"],
+    ]
+    assert unknown == 2  # zz:9 and a|GONE
+    assert got["holdout"].dtype == bool
+    # the blind split is a hash of the pair's stable keys: the same in every run, all or none at the ends
+    again, _ = labels.read_labels(path, identities)
+    assert again["holdout"].tolist() == got["holdout"].tolist()
+    assert labels.read_labels(path, identities, holdout_share=1.0)[0]["holdout"].all()
+    assert not labels.read_labels(path, identities, holdout_share=0.0)[0]["holdout"].any()
+    # without identities, labels are taken by their record keys as written and none is left out
+    as_written, none_unknown = labels.read_labels(path)
+    assert none_unknown == 0 and ["a:1", "zz:9", "match"] in as_written.values[:, :3].tolist()
+
     scores = pd.DataFrame(
-        {"record_key_l": ["a:1", "a:1"], "record_key_r": ["a:2", "a:3"], "match_probability": [0.5, 0.95]}
+        {
+            "record_key_l": ["a:1", "a:1", "a:2"],
+            "record_key_r": ["a:2", "a:3", "a:4"],
+            "match_probability": [0.5, 0.95, 0.97],
+        }
     )
     m = labels.measure_against_labels(got, scores, threshold=0.9)
-    # a:1-a:2 is a match the model missed (FN); a:1-a:3 a non-match the model linked (FP)
-    assert (m["label_tp"], m["label_fp"], m["label_fn"], m["label_tn"]) == (0, 1, 1, 0)
-    assert m["label_precision"] == 0.0 and m["label_recall"] == 0.0
+    # a:1-a:2 is a match the model missed (FN); a:1-a:3 a non-match the model linked (FP);
+    # a:2-a:4 a match it linked (TP); a:3-a:4 was never scored (counts as not linked: FN)
+    assert (m["label_tp"], m["label_fp"], m["label_fn"], m["label_tn"]) == (1, 1, 2, 0)
+    assert m["labels_match"] == 3 and m["labels_non_match"] == 1
+    assert m["label_precision"] == 0.5 and m["label_recall"] == pytest.approx(1 / 3)
     missing, _ = labels.read_labels(tmp_path / "none.csv")
     assert missing.empty
 

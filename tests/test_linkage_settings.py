@@ -8,6 +8,7 @@ from linkage_fixtures import make_context
 from pydantic import ValidationError
 
 from workbench.core.linkage import blocking
+from workbench.core.linkage.fields import Present
 from workbench.core.linkage.settings_builder import (
     MatchField,
     MatchSettingsError,
@@ -56,6 +57,25 @@ def pairs_of(rows: list[tuple[dict, dict]], plans: list[MatchField] | None = Non
     return pairs
 
 
+def present_of(pairs: pd.DataFrame) -> Present:
+    """Which columns of `pairs` hold data, as the match stage profiles its records: the model builds
+    a level only for facts the data carries (and only over helper columns that exist)."""
+    counts: dict[str, dict[str, int]] = {}
+    for column in pairs.columns:
+        base = column.removesuffix("_l").removesuffix("_r")
+        counts.setdefault(base, {"s": 0})["s"] += int(pairs[column].notna().sum())
+    return Present(counts, ("s",))
+
+
+def comparisons_for(plans: list[MatchField], pairs: pd.DataFrame, *, tf: bool = False) -> list:
+    """The generated comparisons of `plans` for the data in `pairs`."""
+    return build_comparisons(plans, tf=tf, overrides={}, present=present_of(pairs))
+
+
+def levels_of(comparison) -> list[dict]:
+    return comparison.get_comparison("duckdb").as_dict()["comparison_levels"]
+
+
 COMPANY = MatchField(
     "customer_name",
     Kind.COMPANY_NAME,
@@ -78,7 +98,6 @@ def company(core, pinyin, branch=None):
 
 
 def test_company_name_levels_cover_cjk_latin_pinyin_and_short_names():
-    core, branch = build_comparisons([COMPANY], tf=True, overrides={})
     pairs = pairs_of(
         [
             (company("华瑞科技", "huaruikeji"), company("华瑞科技", "huaruikeji")),
@@ -96,8 +115,11 @@ def test_company_name_levels_cover_cjk_latin_pinyin_and_short_names():
         ],
         [COMPANY],
     )
+    # one comparison per fact: the company identity (names and branch markers together)
+    (core,) = comparisons_for([COMPANY], pairs, tf=True)
+    assert core.get_comparison("duckdb").output_column_name == "customer_name"
     labels = level_of(core, pairs)
-    assert labels[0] == "exact name core"
+    assert labels[0] == "exact name"
     assert labels[1] == "same pinyin / Latin spelling"
     assert labels[2] == "same pinyin / Latin spelling"
     assert labels[3].startswith("near-identical name")
@@ -110,7 +132,6 @@ def test_company_name_levels_cover_cjk_latin_pinyin_and_short_names():
 
 
 def test_branch_marker_is_evidence():
-    _, branch = build_comparisons([COMPANY], tf=False, overrides={})
     pairs = pairs_of(
         [
             (company("华瑞科技", "x"), company("华瑞科技", "x")),
@@ -120,12 +141,22 @@ def test_branch_marker_is_evidence():
         ],
         [COMPANY],
     )
-    assert level_of(branch, pairs) == [
-        "neither name has a branch",
-        "same branch",
-        "only one name has a branch",
-        "else",
+    # the branch marker is part of the company identity: the same name where one is a branch, or
+    # two different branches, has its own levels ahead of the exact name (never the company itself)
+    (identity,) = comparisons_for([COMPANY], pairs)
+    assert level_of(identity, pairs) == [
+        "exact name",
+        "exact name",  # the same branch
+        "same name, one is a branch",
+        "same name, different branches",
     ]
+    levels = {lv["label_for_charts"]: lv for lv in levels_of(identity)}
+    # two registered branches are two entities: m is fixed (domain knowledge), never left to EM
+    different = levels["same name, different branches"]
+    assert different["fix_m_probability"] is True and different["m_probability"] < 0.01
+    # without branch markers in the data there are no branch levels
+    (plain,) = comparisons_for([COMPANY], pairs.iloc[:1])
+    assert not any("branch" in lv["label_for_charts"] for lv in levels_of(plain))
 
 
 def test_phone_levels_exact_any_of_last8():
@@ -170,13 +201,6 @@ def test_names_and_phones_compare_across_fields():
     )
     mobile = MatchField("mobile", Kind.PHONE, {"value": "mobile", "e164": "mobile_e164"})
     phone = MatchField("phone", Kind.PHONE, {"value": "phone", "e164": "phone_e164"})
-    comparisons = build_comparisons([COMPANY, short, mobile, phone], tf=False, overrides={})
-    names, phones = comparisons[0], comparisons[-1]
-    assert [c.get_comparison("duckdb").output_column_name for c in comparisons] == [
-        "customer_name",
-        "customer_name_branch",
-        "mobile",
-    ]
 
     def rec(full, short_, mob, tel):
         return {
@@ -199,6 +223,10 @@ def test_names_and_phones_compare_across_fields():
         ],
         [COMPANY, short, mobile, phone],
     )
+    comparisons = comparisons_for([COMPANY, short, mobile, phone], pairs)
+    # all name fields are one comparison (the company identity), all phone fields another
+    assert [c.get_comparison("duckdb").output_column_name for c in comparisons] == ["customer_name", "mobile"]
+    names, phones = comparisons
     assert level_of(names, pairs) == [
         "short name equals the other's name",
         "same short name, different full names",
@@ -209,11 +237,16 @@ def test_names_and_phones_compare_across_fields():
 def test_email_tax_id_postcode_and_date_levels():
     plans = [
         MatchField("email", Kind.EMAIL, {"value": "email", "local": "email_local", "domain": "email_domain"}),
-        MatchField("uscc", Kind.TAX_ID, {"value": "uscc"}),
+        MatchField("uscc", Kind.TAX_ID, {"value": "uscc", "raw": "uscc_raw"}),
         MatchField("postcode", Kind.POSTCODE, {"value": "postcode"}),
         MatchField("founded", Kind.DATE, {"value": "founded"}, dtype="DATE"),
     ]
     email, uscc, postcode, founded = build_comparisons(plans, tf=False, overrides={})
+    assert [c.get_comparison("duckdb").output_column_name for c in (email, uscc, postcode)] == [
+        "email",
+        "uscc",
+        "postcode",
+    ]
 
     def mail(local, domain):
         return {"email": f"{local}@{domain}", "email_local": local, "email_domain": domain}
@@ -225,7 +258,7 @@ def test_email_tax_id_postcode_and_date_levels():
             (mail("zhangwei", "x.cn"), mail("zhangwel", "x.cn")),
             (mail("info", "x.cn"), mail("info19", "y.cn")),
         ],
-        plans,
+        plans[:1],
     )
     assert level_of(email, e) == [
         "same e-mail",
@@ -233,15 +266,35 @@ def test_email_tax_id_postcode_and_date_levels():
         "similar local part at the same domain",
         "else",
     ]
+    # the standardized value holds only valid IDs; the raw text is kept for one that fails its check
+    u1, u2 = "91310115776529383U", "91440300708461136T"  # two valid USCCs
+
+    def tax(value, raw):
+        return {"uscc": value, "uscc_raw": raw}
+
     u = pairs_of(
-        [({"uscc": "A"}, {"uscc": "A"}), ({"uscc": "A"}, {"uscc": "B"}), ({"uscc": None}, {"uscc": "B"})],
-        plans,
+        [
+            (tax(u1, u1), tax(u1, f"{u1[:6]} {u1[6:]}")),
+            (tax(None, "91310115776529383X"), tax(None, "9131 0115 7765 2938 3X")),
+            (tax(u1, u1), tax(None, "91310115776529383X")),  # one typing error (the check fails)
+            (tax(u1, u1), tax(u2, u2)),
+            (tax(None, None), tax(u2, u2)),
+            (tax(u1, u1), tax(None, "ABC")),
+        ],
+        plans[1:2],
     )
-    labels = level_of(uscc, u)
-    assert labels == ["same uscc", "else", "uscc is NULL"]
-    levels = uscc.get_comparison("duckdb").as_dict()["comparison_levels"]
+    assert level_of(uscc, u) == [
+        "same uscc",
+        "same uscc as written (fails its check)",
+        "uscc: one typing error",
+        "different valid uscc",
+        "uscc__id is NULL",
+        "else",
+    ]
+    levels = {lv["label_for_charts"]: lv for lv in levels_of(uscc)}
     # two different valid tax IDs: m is fixed (domain knowledge), never left to EM
-    assert levels[2]["fix_m_probability"] is True and levels[2]["m_probability"] < 0.01
+    different = levels["different valid uscc"]
+    assert different["fix_m_probability"] is True and different["m_probability"] < 0.01
     p = pairs_of(
         [
             ({"postcode": "200120"}, {"postcode": "200120"}),
@@ -249,7 +302,7 @@ def test_email_tax_id_postcode_and_date_levels():
             ({"postcode": "200120"}, {"postcode": "200199"}),
             ({"postcode": "200120"}, {"postcode": "518000"}),
         ],
-        plans,
+        plans[2:3],
     )
     labels = level_of(postcode, p)
     assert labels[0] == "same postcode" and labels[1].startswith("Levenshtein")
@@ -260,7 +313,7 @@ def test_email_tax_id_postcode_and_date_levels():
             ({"founded": pd.Timestamp("2001-02-03")}, {"founded": pd.Timestamp("2001-02-20")}),
             ({"founded": pd.Timestamp("2001-02-03")}, {"founded": pd.Timestamp("1990-07-20")}),
         ],
-        plans,
+        plans[3:],
     )
     labels = level_of(founded, d)
     assert labels[0].startswith("Exact") and "month" in labels[1] and labels[2] == "else"
@@ -277,7 +330,6 @@ def test_address_levels_use_components():
             "detail": "address_detail",
         },
     )
-    (comparison,) = build_comparisons([plan], tf=False, overrides={})
 
     def addr(full, city, district, detail):
         return {"address": full, "address_city": city, "address_district": district, "address_detail": detail}
@@ -302,13 +354,16 @@ def test_address_levels_use_components():
         ],
         [plan],
     )
+    # one location comparison: address ⊃ district ⊃ city (no province level: the data has none)
+    (comparison,) = comparisons_for([plan], pairs)
+    assert "same province" not in [lv["label_for_charts"] for lv in levels_of(comparison)]
     assert level_of(comparison, pairs) == [
         "same address",
         "near-identical address or one contains the other, numbers agree",
         "same district",  # 100号 vs 102号: another building in the same district
         "same district",
         "same city",
-        "else",
+        "different city or province",  # 上海市 vs 深圳市: a known conflict, a level of its own
         "else",  # Lindenallee 29 vs 61: near-identical text, another building
         "near-identical address or one contains the other, numbers agree",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -10,6 +11,7 @@ from fixtures.export.helpers import DEMO_MAPPINGS, make_run, read_golden
 from openpyxl import load_workbook
 
 from workbench.core.mapping import (
+    ApprovalError,
     MappingError,
     MappingNotApprovedError,
     ValueMaps,
@@ -21,11 +23,13 @@ from workbench.core.mapping import (
     load_mapping_files,
     load_mapping_set,
     parse_transform,
+    project_sign_off,
     read_approvals,
     review_mappings,
-    sign_off_status,
+    signoff_hash,
 )
-from workbench.core.targets import load_profile
+from workbench.core.targets import load_profile, load_project_profiles
+from workbench.core.targets.profiles import BUILTIN_DIR
 from workbench.presentation.workbooks.mapping_review import SHEETS, review_sheets, write_mapping_review
 from workbench.project.settings.export import ExportSettings
 
@@ -60,13 +64,16 @@ def _apply(tmp_path, frame, target, source, transform, values=""):
     return list(res.values), list(res.issues)
 
 
-def test_shipped_demo_mappings_are_approved():
-    ms = _load(DEMO_MAPPINGS)
-    approvals = read_approvals(DEMO_MAPPINGS / "approvals.csv")
-    got = check_approval(ms.version, approvals, ["business", "it"])
-    assert len(got) == 2
+def test_shipped_demo_mappings_are_approved(tmp_path):
     # every shipped field mapping file is valid against its profile
+    _load(DEMO_MAPPINGS)
     _load(DEMO_MAPPINGS, ["generic", "kingdee_customer", "odoo_res_partner"])
+    # the demo's approvals sign exactly the demo's inputs (mappings, built-in profiles, batch rules),
+    # one approval per required role, recorded by approve_mappings
+    ctx = make_run(tmp_path)
+    status = project_sign_off(ctx.config, load_project_profiles(ctx.config))
+    assert status.approved, status.problem
+    assert sorted(status.signed["role"]) == ["business", "it"] and status.refused.empty
 
 
 def test_transforms(tmp_path):
@@ -142,37 +149,149 @@ def test_version_ignores_order_notes_and_bom_but_not_content(tmp_path):
         vm.read_text(encoding="utf-8-sig").replace("u8_credit_grade,1,A", "u8_credit_grade,1,B"),
         encoding="utf-8",
     )
-    changed = _load(folder).version
-    assert changed != base
-    with pytest.raises(MappingNotApprovedError) as err:
-        check_approval(changed, read_approvals(folder / "approvals.csv"), path=folder / "approvals.csv")
-    assert changed in str(err.value) and base[:12] in str(err.value)
+    assert _load(folder).version != base
 
 
-def test_sign_off_status_reads_without_raising(tmp_path):
-    path = tmp_path / "approvals.csv"
-    missing = sign_off_status("abc", path)
-    assert not missing.approved and "no mapping version has been approved" in missing.problem
-    assert missing.signed.empty and list(missing.approvals.columns) == list(missing.signed.columns)
-    approve_mappings(path, "abc", "Li Lei", "business", approved_at="2026-10-01T09:00:00")
-    approve_mappings(path, "old", "Li Lei", "business", approved_at="2026-09-01T09:00:00")
-    ok = sign_off_status("abc", path)
-    assert ok.approved and ok.problem is None
-    assert list(ok.signed["mapping_version"]) == ["abc"] and len(ok.approvals) == 2
-    partial = sign_off_status("abc", path, ["business", "it"])
-    assert not partial.approved and "roles ['it']" in partial.problem and len(partial.signed) == 2
+def _approved_run(tmp_path, **export):
+    ctx = make_run(tmp_path, export=export or None)
+    return ctx, load_project_profiles(ctx.config)
 
 
-def test_approve_and_required_roles(tmp_path):
-    path = tmp_path / "approvals.csv"
-    with pytest.raises(MappingNotApprovedError, match="no mapping version has been approved"):
-        check_approval("abc", read_approvals(path))
-    approve_mappings(path, "abc", "Li Lei", "business", approved_at="2026-10-01T09:00:00")
-    assert len(check_approval("abc", read_approvals(path))) == 1
-    with pytest.raises(MappingNotApprovedError, match=r"roles \['it'\]"):
-        check_approval("abc", read_approvals(path), ["business", "it"])
-    approve_mappings(path, "abc", "Han Meimei", "IT", approved_at="2026-10-02T09:00:00")
-    assert len(check_approval("abc", read_approvals(path), ["business", "it"])) == 2
+def _status(ctx):
+    return project_sign_off(ctx.config, load_project_profiles(ctx.config))
+
+
+def test_a_changed_input_voids_the_sign_off_and_the_refusal_names_it(tmp_path):
+    ctx, _profiles_ = _approved_run(tmp_path)
+    assert _status(ctx).approved
+    # a reordered, re-noted mapping file is the same input
+    fm = ctx.project.field_mapping("yonyou_u8_customer")
+    lines = fm.read_text(encoding="utf-8-sig").splitlines()
+    fm.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n", encoding="utf-8")
+    assert _status(ctx).approved
+    # a changed value mapping voids it and the refusal says which file
+    vm = ctx.project.value_mappings[0]
+    vm.write_text(
+        vm.read_text(encoding="utf-8-sig").replace("u8_credit_grade,5,E", "u8_credit_grade,5,D"),
+        encoding="utf-8",
+    )
+    status = _status(ctx)
+    assert not status.approved and [i.key for i in status.changed] == ["value_mappings:value_mappings.csv"]
+    assert "value_mappings:value_mappings.csv" in status.problem and str(vm) in status.problem
+    with pytest.raises(MappingNotApprovedError, match="value_mappings.csv"):
+        check_approval(status)
+
+
+def test_the_sign_off_covers_profiles_fixes_and_batch_rules(tmp_path):
+    # a project copy of a built-in profile with one length changed: the profile in use changed
+    own = tmp_path / "project" / "profiles" / "yonyou_u8_customer.yaml"
+    own.parent.mkdir(parents=True)
+    text = (BUILTIN_DIR / "yonyou_u8_customer.yaml").read_text(encoding="utf-8")
+    own.write_text(text, encoding="utf-8")
+    ctx, _ = _approved_run(tmp_path, profile_paths=["profiles/yonyou_u8_customer.yaml"])
+    assert _status(ctx).approved  # same content as the built-in profile that was signed
+    own.write_text(
+        text.replace(
+            "{name: cCusName, label: 客户名称, length: 98", "{name: cCusName, label: 客户名称, length: 60"
+        ),
+        encoding="utf-8",
+    )
+    status = _status(ctx)
+    assert not status.approved and [i.key for i in status.changed] == ["profile:yonyou_u8_customer"]
+    assert str(own) in status.problem
+    own.unlink()
+    # the fixes file
+    ctx2 = make_run(tmp_path / "b")
+    fixes = ctx2.config.resolve("fixes.csv")
+    fixes.write_text(
+        "source,source_id,field,value,reason,fixed_by,fixed_at\nerp,C1,region_code,0101,,,\n",
+        encoding="utf-8",
+    )
+    assert [i.key for i in _status(ctx2).changed] == ["fixes"]
+    # who fixed and when is not what decides the load
+    fixes.write_text(
+        "source,source_id,field,value,reason,fixed_by,fixed_at\nerp,C1,region_code,0101,x,Li,2026-11-02\n",
+        encoding="utf-8",
+    )
+    assert [i.key for i in _status(ctx2).changed] == ["fixes"]
+    fixes.unlink()
+    assert _status(ctx2).approved
+    # the batch plan rules
+    ctx3 = make_run(tmp_path / "c", export={"batches": {"top_revenue_n": 10}})
+    assert [i.key for i in _status(ctx3).changed] == ["batch_rules"]
+
+
+def test_approve_records_role_name_hash_and_per_input_hashes(tmp_path, monkeypatch):
+    ctx = make_run(tmp_path)
+    ctx.project.approvals.unlink()
+    status = _status(ctx)
+    assert not status.approved and "nothing has been approved yet" in status.problem
+    monkeypatch.setattr("getpass.getuser", lambda: "lilei")
+    row = approve_mappings(ctx.config, "business", comment="workshop 3", approved_at="2026-10-01T09:00:00")
+    assert row[["approved_by", "role", "approved_at"]].values.tolist() == [
+        ["lilei", "business", "2026-10-01T09:00:00"]
+    ]
+    inputs = json.loads(row["inputs"].iloc[0])
+    assert (
+        set(inputs) == {i.key for i in status.inputs} and signoff_hash(inputs) == row["signoff_hash"].iloc[0]
+    )
+    one = _status(ctx)
+    assert not one.approved and one.missing_roles == ["it"] and "roles ['it']" in one.problem
+    approve_mappings(ctx.config, "IT", name="Han Meimei")
+    both = _status(ctx)
+    assert both.approved and sorted(both.signed["approved_by"]) == ["Han Meimei", "lilei"]
+    with pytest.raises(ApprovalError, match="role 'boss' is not one of"):
+        approve_mappings(ctx.config, "boss", name="x")
+    with pytest.raises(ApprovalError, match="role '' is not one of"):
+        approve_mappings(ctx.config, "", name="x")
+
+
+def test_role_less_unknown_role_and_hand_written_approvals_are_refused(tmp_path):
+    ctx = make_run(tmp_path)
+    path = ctx.project.approvals
+    path.unlink()
+    approve_mappings(ctx.config, "business", name="Li")
+    current = _status(ctx).hash
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{current},Anyone,,2026-11-01T00:00:00,,\n")  # the hash from the refusal, no role
+        fh.write(f"{current},Boss,boss,2026-11-01T00:00:00,,\n")  # unknown role
+        fh.write(f"{current},Wang,it,2026-11-01T00:00:00,,\n")  # by hand: no inputs
+    status = _status(ctx)
+    assert not status.approved and status.missing_roles == ["it"]
+    assert status.refused["why"].tolist() == [
+        "no role",
+        "role 'boss' is not one of ['business', 'it']",
+        "not recorded by `workbench approve` (its inputs do not give its hash)",
+    ]
+    assert "refused approval lines: line 3 (Anyone): no role" in status.problem
+    # with no required roles, one valid approval is enough (and a refused one still does not count)
+    ctx2 = make_run(tmp_path / "b", export={"required_approval_roles": []})
+    ctx2.project.approvals.write_text(
+        path.read_text(encoding="utf-8-sig").splitlines()[0] + "\n", encoding="utf-8"
+    )
+    with ctx2.project.approvals.open("a", encoding="utf-8") as fh:
+        fh.write(f"{current},Anyone,,2026-11-01T00:00:00,,\n")
+    assert not _status(ctx2).approved
+    approve_mappings(ctx2.config, "it", name="Wang")
+    assert _status(ctx2).approved
+
+
+def test_former_approvals_layout_is_read_and_refused(tmp_path):
+    ctx = make_run(tmp_path)
+    ctx.project.approvals.write_text(
+        "mapping_version,approved_by,role,approved_at,comment\nabc,Li,business,2026-10-01T00:00:00,\n",
+        encoding="utf-8",
+    )
+    status = _status(ctx)
+    assert not status.approved and status.refused["why"].iloc[0].startswith("not recorded")
+    assert read_approvals(ctx.project.approvals)["signoff_hash"].tolist() == ["abc"]
+
+
+def test_approving_incomplete_mappings_is_refused(tmp_path):
+    ctx = make_run(tmp_path)
+    ctx.project.field_mapping("yonyou_u8_customer").unlink()
+    with pytest.raises(ApprovalError, match="not complete.*field_mapping_yonyou_u8_customer.csv"):
+        approve_mappings(ctx.config, "it", name="Wang")
 
 
 def test_coverage_report(tmp_path):
@@ -249,10 +368,10 @@ def test_mapping_stage_writes_review_workbook(tmp_path):
     assert workbook == ctx.paths.tables / "mapping_review.xlsx"
     sheets = review_sheets(rep, "en")
     assert list(sheets) == list(SHEETS["en"])
-    assert sheets["summary"].iloc[1].tolist() == ["approved", "yes"]
-    assert sheets["approvals"].equals(rep.sign_off.approvals)
+    assert sheets["summary"].iloc[2].tolist() == ["approved", "yes"]
+    assert list(sheets["approvals"]["approved_by"]) == list(rep.sign_off.approvals["approved_by"])
     wb = load_workbook(workbook, read_only=True)
-    assert wb.sheetnames[:4] == ["概要", "字段映射", "值映射", "未映射的值"]
+    assert wb.sheetnames[:5] == ["填写说明", "概要", "字段映射", "值映射", "未映射的值"]
     rows = list(wb["未映射的值"].iter_rows(values_only=True))
     assert rows[1][-2:] == ("42", 1)
     con = ctx.connect()

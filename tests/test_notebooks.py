@@ -52,7 +52,7 @@ def test_demo_runs_every_stage_and_exports_html(demo_run: Path):
     assert [s["stage"] for s in runner["stages"]] == stages
     assert all(s["status"] == "ok" for s in runner["stages"])
     for stage in STAGES:
-        html = demo_run / "html" / (Path(stage.notebook).stem + ".html")
+        html = demo_run / "analyst" / "html" / (Path(stage.notebook).stem + ".html")
         assert html.exists(), html
         assert 'src="http' not in html.read_text(encoding="utf-8")
 

@@ -577,7 +577,7 @@ def test_profile_report_is_offline_bilingual_and_masked(staged, config, ctx):
     assert find_external_references(page) == []
     assert page.count("plotly.js v") == 1  # inlined once for every figure
     assert "数据审计与画像报告" in page and "测试项目" in page and "上海华瑞科技有限公司" in page
-    assert "undecodable bytes for gb18030" in page  # quarantine reasons are shown
+    assert "含有按 gb18030 编码无法解码的字节" in page  # quarantine reasons are shown, in the reader's language
     assert "13800138000" not in page and "138****8000" in page  # phones are masked
     assert "\\xff" not in page  # raw text of quarantined rows is hidden while masking is on
     english = build_profile_report(ctx, staged, language="en").render()
@@ -644,5 +644,5 @@ def test_audit_notebook_runs_on_a_project_that_is_not_the_demo(tmp_path: Path):
     page = report.read_text(encoding="utf-8")
     assert find_external_references(page) == [] and '<html lang="en">' in page
     assert "No duplicate IDs and no identical rows were found." in page
-    exported = (result.run_dir / "html" / "10_audit_sources.html").read_text(encoding="utf-8")
+    exported = (result.run_dir / "analyst" / "html" / "10_audit_sources.html").read_text(encoding="utf-8")
     assert '<script src="http' not in exported and "plotly.js v" in exported

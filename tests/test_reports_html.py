@@ -50,7 +50,8 @@ def test_page_is_utf8_cjk_and_escaped():
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
     assert "&lt;b&gt;名称&lt;/b&gt;" in page  # table cells escaped
     table = page.split('<table class="dataframe wb-table">', 1)[1].split("</table>", 1)[0]
-    assert "<td>50.0%</td>" in table and "<td></td>" in table and "nan" not in table
+    # short cells never wrap (class nw), numbers are right-aligned (class num)
+    assert '<td class="num">50.0%</td>' in table and '<td class="nw"></td>' in table and "nan" not in table
     assert "1,234,567" in page
 
 
@@ -147,4 +148,4 @@ def test_table_with_repeated_headers_and_missing_values():
     report = HtmlReport("t", language="en")
     report.add_section("s", Table(df))
     page = report.render()
-    assert "None" not in page and "<td>x</td>" in page
+    assert "None" not in page and '<td class="nw">x</td>' in page

@@ -79,6 +79,8 @@ def make_db(con) -> None:
         ],
     )
     std["email_raw"] = std["email"]
+    std["_row_number"] = [int(k.split(":")[1]) for k in std["record_key"]]
+    std["_row_hash"] = [f"h{k}" for k in std["record_key"]]
     std["customer_id_raw"] = std["source_id"]
     std["customer_id"] = std["source_id"]
     std["record_status"] = "active"
@@ -168,12 +170,12 @@ def test_read_decisions_names_the_bad_line(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text(
         ",".join(LABEL_COLUMNS)
-        + "\na:1,b:1,match,wl,2026-11-01T09:00:00,\na:1,b:2,yes,wl,2026-11-01T09:00:00,\n",
+        + "\na:1,b:1,match,wl,2026-11-01T09:00:00,,,\na:1,b:2,yes,wl,2026-11-01T09:00:00,,,\n",
         encoding="utf-8",
     )
     with pytest.raises(ReviewLabelsError, match=r"line 3, column label: 'yes'"):
         read_decisions(path)
-    path.write_text(",".join(LABEL_COLUMNS) + "\na:1,b:1,match,wl,yesterday,\n", encoding="utf-8")
+    path.write_text(",".join(LABEL_COLUMNS) + "\na:1,b:1,match,wl,yesterday,,,\n", encoding="utf-8")
     with pytest.raises(ReviewLabelsError, match=r"line 2, column decided_at: 'yesterday'"):
         read_decisions(path)
 

@@ -40,8 +40,8 @@ def test_runs_stages_in_order_and_records_metrics(project: Path):
     run = result.run_dir
     assert json.loads((run / "metrics" / "first.json").read_text())["scale"] == 3
     assert json.loads((run / "metrics" / "second.json").read_text())["first_scale"] == 3
-    assert (run / "notebooks" / "first.ipynb").exists()
-    html = (run / "html" / "first.html").read_text(encoding="utf-8")
+    assert (run / "analyst" / "notebooks" / "first.ipynb").exists()
+    html = (run / "analyst" / "html" / "first.html").read_text(encoding="utf-8")
     assert '<script src="http' not in html and "cdnjs" not in html
     assert (project.parent / "out" / "LATEST").read_text().strip() == "r1"
     assert any("[2/2] second ok" in line for line in lines)
@@ -61,7 +61,7 @@ def test_failed_stage_names_notebook_cell_and_output(project: Path):
         )
     text = str(info.value)
     assert "first.ipynb" in text and "cell 5 (counting from 1" in text and "asked to fail" in text
-    assert str(project.parent / "out" / "runs" / "r2" / "notebooks" / "first.ipynb") in text
+    assert str(project.parent / "out" / "runs" / "r2" / "analyst" / "notebooks" / "first.ipynb") in text
     log = json.loads((project.parent / "out" / "runs" / "r2" / "metrics" / "runner.json").read_text())
     assert log["stages"][0]["status"] == "failed"
 
@@ -139,7 +139,7 @@ def test_a_failed_stage_marks_the_run_incomplete_and_later_stages_refuse(intl: P
 def test_stages_run_in_process_without_notebooks(intl: Path):
     lines: list[str] = []
     result = run_project(intl, stages=["audit", "standardize"], notebooks=False, progress=lines.append)
-    assert result.ok and not list((result.run_dir / "notebooks").glob("*.ipynb"))
+    assert result.ok and not list((result.run_dir / "analyst" / "notebooks").glob("*.ipynb"))
     std = json.loads((result.run_dir / "metrics" / "standardize.json").read_text())
     assert std["rows_in"] == std["rows_out"] == 15
     log = json.loads((result.run_dir / "metrics" / "runner.json").read_text())

@@ -205,6 +205,7 @@ def test_review_sheet_is_masked_data_with_empty_review_columns(sampled) -> None:
         "stratum",
         "customer_name",
         "mobile",
+        "customer_type",  # always there: a person's (B2C) customer name is masked
         *REVIEW_COLUMNS,
     ]
     assert (sheet.rows[REVIEW_COLUMNS] == "").all().all()

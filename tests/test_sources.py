@@ -67,6 +67,10 @@ def test_utf8_csv_is_staged_with_lineage(tmp_path, con):
             "staged_rows": 2,
             "quarantined_rows": 0,
             "balanced": True,
+            "total_rows": 0,
+            "uncached_formula_cells": 0,
+            "excel_error_cells": 0,
+            "control_char_cells": 0,
         }
     ]
     assert table_columns(con, "stg_erp") == [

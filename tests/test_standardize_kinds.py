@@ -176,7 +176,7 @@ def test_branch_group_and_latin_legal_forms():
             ]
         )
     )
-    assert one(out)["branch"] == "北京分公司"
+    assert one(out)["branch"] == "北京市分公司"  # canonical place + marker (same in every script)
     assert one(out)["core"] == "华瑞"
     assert one(out)["legal_form"] == "集团有限公司"
     assert one(out, 1)["value"] == "华瑞科技股份有限公司"
@@ -242,7 +242,10 @@ def test_person_names_spacing_case_and_pinyin():
     out = standardize_person_names(pd.Series(["张 三", "JOHN SMITH", "李四1", "王"]))
     assert out["value"].tolist()[:2] == ["张三", "John Smith"]
     assert out["pinyin"].tolist()[:2] == ["zhangsan", "johnsmith"]
-    assert out["issue"].tolist()[2:] == ["has_digits", "too_short"]
+    # a single Chinese character is a surname or given name of a split-name source: kept, with a warning
+    assert out["issue"].tolist()[2:] == ["has_digits", "single_character"]
+    assert out["valid"].tolist()[3] is True and out["value"].tolist()[3] == "王"
+
 
 
 # --------------------------------------------------------------------------------------------

@@ -303,7 +303,7 @@ def test_credit_rating_fill_from_receivables(tmp_path):
 def test_missing_staged_table_is_a_clear_error(tmp_path):
     config = load_config(make_project(tmp_path))
     con = connect()
-    with pytest.raises(StandardizeError, match="run the ingest stage"):
+    with pytest.raises(StandardizeError, match="run the audit stage"):
         standardize_customers(config, con)
 
 

@@ -29,15 +29,32 @@ def test_builtin_profiles_load_and_say_how_reliable_they_are():
 
 def test_profile_formats():
     sap = load_profile("sap_s4_cockpit_customer")
-    assert sap.file.type == "xml2003" and [h.row for h in sap.file.header_rows] == [5, 6, 8]
-    assert sap.file.data_start_row == 9
+    assert sap.file.type == "xml2003" and [h.row for h in sap.file.header_rows] == [1, 4, 5, 6, 7, 8]
+    assert sap.file.hidden_rows == [4, 5, 6] and sap.file.data_start_row == 9
+    assert [(h.row, h.content) for h in sap.file.header_rows if h.row in (5, 6, 8)] == [
+        (5, "name"),
+        (6, "tech_info"),
+        (8, "label_description"),
+    ]
     assert [s.sheet for s in sap.structures] == [
         "General Data",
         "BP Roles",
         "Company Data",
+        "Withholding Tax Data",
         "Sales Data",
+        "Output Tax",
+        "Sales Partner",
         "Tax Numbers",
+        "Bank Details",
     ]
+    assert [i.sheet for i in sap.file.info_sheets] == ["Introduction", "Field List"]
+    assert set(sap.file.document_properties) == {
+        "APPLICATION",
+        "OBJECT_NAME",
+        "VERSION",
+        "SYSTEM",
+        "LANGUAGE",
+    }
     u8 = load_profile("yonyou_u8_customer")
     assert u8.file.type == "xlsx" and u8.main.field("cCusCode").label == "客户编码"
     assert load_profile("kingdee_customer").file.encoding == "gbk"
@@ -120,3 +137,63 @@ def test_did_you_mean_names_the_closest_option_only_when_close():
     assert did_you_mean("KUNR", ["KUNNR", "NAME1"]) == " (did you mean 'KUNNR'?)"
     assert did_you_mean("zzz", ["KUNNR", "NAME1"]) == ""
     assert did_you_mean("x", []) == ""
+
+
+def test_profiles_keep_their_sourcing_and_flag_what_is_not_confirmed():
+    for name in BUILTIN:
+        p = load_profile(name)
+        assert p.facts, name
+        assert all(f.source for f in p.facts if f.status == "confirmed"), name
+    sap = load_profile("sap_s4_cockpit_customer")
+    unconfirmed = " ".join(f.fact for f in sap.notes())
+    assert "VERSION" in unconfirmed and "REGION" in unconfirmed and "row 1" in unconfirmed
+    u8 = load_profile("yonyou_u8_customer")
+    assert [c.id for c in u8.code_lists] == ["customer_classes", "regions", "currencies"]
+    for f in ("cCusExch_name", "cCusMngTypeCode", "cCCCode", "dCusDevDate", "cCusAbbName"):
+        assert u8.main.field(f).required, f
+    assert not u8.main.field("cCusExch_name").confirmed  # its caption is not confirmed
+    kd = load_profile("kingdee_customer")
+    assert [c.from_field for c in kd.code_lists] == ["FCustTypeId", "FPROVINCIAL", "FTRADINGCURRID"]
+
+
+def test_code_list_and_layout_mistakes_are_listed(tmp_path):
+    path = _own_profile(
+        tmp_path,
+        file={
+            "type": "csv",
+            "header_rows": [{"row": 1, "content": "name", "hidden": True}],
+            "data_start_row": 2,
+        },
+        code_lists=[
+            {
+                "id": "classes",
+                "label": "classes",
+                "from_field": "NOPE",
+                "code_field": "C",
+                "name_field": "N",
+                "fields": [{"name": "C"}],
+            }
+        ],
+    )
+    with pytest.raises(ProfileError) as err:
+        load_profile_file(path)
+    msg = str(err.value)
+    assert "no sheets and no hidden rows" in msg
+    path = _own_profile(
+        tmp_path,
+        code_lists=[
+            {
+                "id": "classes",
+                "label": "classes",
+                "from_field": "NOPE",
+                "code_field": "C",
+                "name_field": "N",
+                "fields": [{"name": "C"}],
+            }
+        ],
+    )
+    with pytest.raises(ProfileError) as err:
+        load_profile_file(path)
+    msg = str(err.value)
+    assert "code_lists.classes.from_field: 'NOPE' is not a field of the profile" in msg
+    assert "code_lists.classes.name_field: 'N' is not one of its fields" in msg

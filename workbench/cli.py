@@ -22,11 +22,14 @@ A migration project is one config file (workbench.yaml); see README.md and
 docs/configuration.md. Typical use:
 
   workbench demo                         generate the demo project and run every stage
+  workbench init exports/ --out myproject   write a config and mapping scaffolds from legacy exports
   workbench check --config my.yaml       validate a project config, listing every problem
   workbench run --config my.yaml         run every stage notebook into output/runs/<run id>/
   workbench run --config my.yaml --stages audit,standardize
   workbench stages                       list the stages in order
   workbench dedup-check --config my.yaml --input new.csv
+  workbench approve --config my.yaml --role business      sign off mappings and rules
+  workbench import-log --config my.yaml --target sap_s4_cockpit_customer log.xlsx
 """
 
 
@@ -55,7 +58,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     p.add_argument("--no-run", action="store_true", help="only generate the files, do not run the stages")
     p.add_argument("--run-id", help="name of the run folder (default: the clock)")
+    p.add_argument(
+        "--hard",
+        action="store_true",
+        help="the hard variant: a fourth (B2C member) source, company groups, households, moved "
+        "companies, brand-only names (see workbench/demo/README.md)",
+    )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "init",
+        help="write a project config (and mapping scaffolds) from a folder of legacy exports",
+        description="Read each CSV / Excel / Parquet file's header and a sample of its rows, guess per "
+        "column the field and kind, each source's ID column, region and date order, tell activity files "
+        "from customer files, and write a commented workbench.yaml plus the mapping scaffolds "
+        "(field mappings per target profile, value_mappings.csv with every legacy code found) into --out.",
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="legacy export files or folders of them")
+    p.add_argument("--out", type=Path, required=True, help="the project folder (workbench.yaml is written here)")
+    p.add_argument("--target", action="append", dest="targets", help="target profile (repeatable; default: the export defaults)")
+    p.add_argument("--language", choices=["zh", "en"], help="report language (default: guessed from the headers)")
+    p.add_argument("--region", help="default region, ISO 3166 code such as CN, US, AU (default: guessed)")
+    p.add_argument("--name", help="project name (default: from the folder name)")
+    p.add_argument("--force", action="store_true", help="replace an existing workbench.yaml (scaffolds are kept)")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
         "run",
@@ -122,6 +148,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, help="run folder with the golden master (default: the latest run)")
     p.add_argument("--out", type=Path, help="write the result as CSV here (default: print it)")
     p.set_defaults(func=cmd_dedup_check)
+    p = sub.add_parser(
+        "approve",
+        help="sign off the mappings, target profiles, fixes and batch rules of a project",
+        description="Record one approval of everything that decides the load files (one per role in "
+        "export.required_approval_roles, default it and business): the sign-off hash, the hash of each "
+        "input, who, the role and when. A changed input voids the approvals.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="the project's workbench.yaml")
+    p.add_argument("--role", required=True, help="the approver's role (export.approval_roles: it, business)")
+    p.add_argument("--name", help="the approver's name (default: the OS user)")
+    p.add_argument("--comment", default="", help="free text recorded with the approval")
+    p.set_defaults(func=cmd_approve)
+
+    p = sub.add_parser(
+        "import-log",
+        help="read the target ERP's import logs back: fix worklist, retry file, fixes",
+        description="Read one round of the target's import logs (SAP message list, U8/Kingdee CSV/XLSX), "
+        "classify each failure, write the fix worklist and the retry file of the failed rows; with "
+        "--worklist, take the fixes typed into a worklist into the project's fixes.csv (applied by the "
+        "standardize stage on every later run) and rewrite the retry file with them.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="the project's workbench.yaml")
+    p.add_argument("--target", required=True, help="the target profile the logs are about (one of export.profiles)")
+    p.add_argument("logs", nargs="*", type=Path, metavar="LOG", help="the ERP's import logs of one round")
+    p.add_argument("--run-dir", type=Path, help="the run whose files were imported (default: the latest run)")
+    p.add_argument("--worklist", type=Path, help="a filled-in fix worklist to take the fixes from")
+    p.add_argument("--fixed-by", help="who fixed (default: the worklist's fixed_by, else the OS user)")
+    p.set_defaults(func=cmd_import_log)
+
+    p = sub.add_parser(
+        "mapping-review",
+        help="take the edits of a returned mapping review workbook back into the mapping files",
+        description="Read tables/mapping_review.xlsx as filled in by IT and business and update the "
+        "project's field and value mapping CSVs; every change is listed. The mappings then need to be "
+        "approved again.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="the project's workbench.yaml")
+    p.add_argument("workbook", type=Path, help="the returned review workbook")
+    p.set_defaults(func=cmd_mapping_review)
     return parser
 
 
@@ -134,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         # papermill logs every notebook's paths and kernel at INFO; the runner prints its own lines
         logging.getLogger("papermill").setLevel(logging.WARNING)
+        # with --no-notebooks the stages log in this process: GX logs its setup at INFO
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
@@ -149,10 +216,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from workbench.demo.run import generate_and_run
 
     _, result = generate_and_run(
-        args.out, customers=args.customers, seed=args.seed, run=not args.no_run, run_id=args.run_id
+        args.out,
+        customers=args.customers,
+        seed=args.seed,
+        run=not args.no_run,
+        run_id=args.run_id,
+        hard=args.hard,
     )
     if result is not None:
         print_outputs(result.run_dir)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from workbench.core.onboarding import init_project
+
+    result = init_project(
+        args.out,
+        args.inputs,
+        targets=args.targets,
+        language=args.language,
+        region=args.region,
+        name=args.name,
+        overwrite=args.force,
+    )
+    for line in result.summary_lines():
+        print(line)
     return 0
 
 
@@ -184,7 +273,7 @@ def print_outputs(run_dir: Path) -> None:
     for label, sub in [
         ("run folder", ""),
         ("reports for business", "reports"),
-        ("executed notebooks (HTML)", "html"),
+        ("for analysts only (notebooks, Splink, GX)", "analyst"),
         ("tables (CSV / Parquet / Excel)", "tables"),
         ("load-ready files", "exports"),
         ("Data Docs", "datadocs"),
@@ -233,6 +322,57 @@ def cmd_dedup_check(args: argparse.Namespace) -> int:
 
         with pd.option_context("display.max_rows", 200, "display.width", 200):
             print(result.to_string(index=False))
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from workbench.core.mapping import approve_mappings, project_sign_off
+    from workbench.core.targets import load_project_profiles
+    from workbench.project.config import load_config
+
+    config = load_config(args.config, check_files=False)
+    row = approve_mappings(config, args.role, args.name, args.comment)
+    print(row.to_string(index=False))
+    status = project_sign_off(config, load_project_profiles(config))
+    if status.approved:
+        print("signed off: every required role has approved the current inputs")
+    else:
+        print(f"still needed: {status.problem}")
+    return 0
+
+
+def cmd_import_log(args: argparse.Namespace) -> int:
+    from workbench.presentation.workbooks.import_worklist import run_import_log
+    from workbench.project.config import load_config
+
+    if not args.logs and not args.worklist:
+        raise WorkbenchError("import-log: give the ERP's log files (LOG ...) and/or --worklist FILE")
+    result = run_import_log(
+        load_config(args.config, check_files=False),
+        args.target,
+        list(args.logs),
+        args.run_dir,
+        worklist=args.worklist,
+        fixed_by=args.fixed_by,
+    )
+    for key, value in result.metrics().items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def cmd_mapping_review(args: argparse.Namespace) -> int:
+    from workbench.presentation.workbooks.mapping_review import read_mapping_review
+    from workbench.project.config import load_config
+
+    result = read_mapping_review(args.workbook, load_config(args.config, check_files=False))
+    if result.changes.empty:
+        print("no change: the workbook agrees with the mapping files")
+    else:
+        print(result.changes.to_string(index=False))
+    for path in result.written:
+        print(f"wrote {path}")
+    if result.written:
+        print("the mappings changed: approve them again (workbench approve --role it|business)")
     return 0
 
 

@@ -23,6 +23,7 @@ EXTRA_SUFFIXES: dict[str, tuple[str, ...]] = {
     "tax_id": ("_raw",),
     "id": ("_raw",),
     "person_name": ("_raw", "_pinyin"),
+    "person_id": ("_raw",),
 }
 _SEPARATORS = re.compile(r"[;/,，、]")
 
@@ -132,6 +133,7 @@ MASKERS: dict[str, Callable[[object, MaskingSettings | None], object]] = {
     "tax_id": mask_id,
     "id": mask_id,
     "person_name": mask_person_name,
+    "person_id": mask_id,
 }
 
 
@@ -184,32 +186,119 @@ def columns_to_mask(
     return result
 
 
+PERSON_TYPES = ("B2C",)  # customer_type values of a person (their customer name is a person's name)
+NAME_KINDS = ("customer_name", "company_name")  # a person's own name when the customer is a person
+
+
+def person_name_columns(columns: list[str], field_kinds: Mapping[str, object]) -> list[str]:
+    """Columns holding a customer's name (kind ``customer_name`` and its extras)."""
+    kinds = {f: str(getattr(k, "value", k)) for f, k in field_kinds.items()}
+    names = [f for f, k in kinds.items() if k in NAME_KINDS]
+    suffixes = ("", "_raw", "_display", "_core", "_pinyin")
+    return [c for c in columns if any(c == f + sfx for f in names for sfx in suffixes)]
+
+
 def mask_frame(
     df: pd.DataFrame,
     field_kinds: Mapping[str, object],
     settings: MaskingSettings | None = None,
     *,
     extra: Mapping[str, str] | None = None,
+    type_column: str = "customer_type",
 ) -> pd.DataFrame:
     """A copy of `df` with personal data masked (or `df` itself when masking is off).
+
+    Besides the columns of the masked kinds, the customer name of a person (a row whose
+    `type_column` is ``B2C``) is masked as a person's name when ``person_customers`` is on.
 
     Args:
         df: any table with canonical field columns (std, golden, sample, worklist).
         field_kinds: canonical field → kind.
         settings: ``report.masking``.
         extra: more column → kind pairs to mask (e.g. a column renamed for display).
+        type_column: the column telling a person from a company.
     """
     s = settings or MaskingSettings()
     if not s.enabled:
         return df
     plan = columns_to_mask(list(df.columns), field_kinds, s)
     plan.update({c: k for c, k in (extra or {}).items() if c in df.columns})
-    if not plan:
+    persons = (
+        person_name_columns(list(df.columns), field_kinds)
+        if s.person_customers and "person_name" in s.kinds and type_column in df.columns
+        else []
+    )
+    if not plan and not persons:
         return df
     out = df.copy()
     for col, kind in plan.items():
         out[col] = mask_series(out[col].astype("object"), kind, s)
+    if persons:
+        rows = out[type_column].isin(PERSON_TYPES).to_numpy()
+        for col in persons:
+            if col not in plan:
+                values = out[col].astype("object")
+                out[col] = values.where(~rows, mask_series(values, "person_name", s))
     return out
+
+
+def mask_customer_names(values: pd.Series, settings: MaskingSettings | None = None) -> pd.Series:
+    """Mask the customer names that are not a company's (a person, or no evidence either way).
+
+    Whether a name is a company's is decided by the customer-name standardizer (legal forms,
+    company words, surnames; :func:`workbench.core.standardize.customer_names.standardize_customer_names`),
+    once per distinct value; a person's name is masked like any person's name.
+    """
+    from workbench.core.standardize.customer_names import standardize_customer_names
+
+    s = settings or MaskingSettings()
+    distinct = pd.Series(values.dropna().astype(str).unique(), dtype="object")
+    if distinct.empty:
+        return values
+    entity = standardize_customer_names(distinct)["__entity"].tolist()
+    mapping = {v: (v if e == "company" else mask_person_name(v, s)) for v, e in zip(distinct, entity, strict=True)}
+    return values.map(lambda v: mapping.get(str(v), v) if v is not None and v == v else v)
+
+
+def target_field_kinds(
+    mapping_files: Mapping[str, object], field_kinds: Mapping[str, object]
+) -> dict[str, str]:
+    """target field → the kind of personal data it carries, from the field mapping files.
+
+    A target field filled from a canonical field (or its extra) of a personal kind carries that
+    kind: ``cCusPhone`` ← ``mobile`` (phone). Used to mask load-file values (validation failures).
+
+    Args:
+        mapping_files: target profile → its field mapping CSV (missing files are skipped).
+        field_kinds: canonical field → kind.
+    """
+    from pathlib import Path
+
+    kinds = {f: str(getattr(k, "value", k)) for f, k in field_kinds.items()}
+    out: dict[str, str] = {}
+    for path in mapping_files.values():
+        p = Path(str(path))
+        if not p.is_file():
+            continue
+        table = pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        if not {"target_field", "source_field"} <= set(table.columns):
+            continue
+        for target, sources in zip(table["target_field"], table["source_field"], strict=True):
+            for source in str(sources).split("+"):
+                kind = _kind_of_column(source.strip(), kinds)
+                if kind is not None:
+                    out.setdefault(str(target), kind)
+                    break
+    return out
+
+
+def _kind_of_column(column: str, kinds: Mapping[str, str]) -> str | None:
+    if column in kinds and kinds[column] in MASKERS:
+        return kinds[column]
+    for field, kind in kinds.items():
+        if kind in MASKERS and column in {field + sfx for sfx in EXTRA_SUFFIXES.get(kind, ())}:
+            return kind
+    return None
 
 
 def mask_values_by(

@@ -12,14 +12,15 @@ building on purpose; so any two entities differ in several fields and the linkag
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from pypinyin import lazy_pinyin
 
+from workbench.demo import hard_entities as hx
 from workbench.demo.rand import choose, digits, fill_pattern, join, pick, pick_n, unique_ints, where
-from workbench.demo.rates import DemoError, DemoRates
+from workbench.demo.rates import DemoError, DemoRates, HardRates
 from workbench.demo.reference import Reference
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
@@ -44,6 +45,7 @@ class Population:
     new_company: int
     new_individual: int
     new_foreign: int
+    households: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # sizes (hard variant)
 
     @property
     def legacy(self) -> int:
@@ -61,8 +63,11 @@ class Population:
         return self.legacy + self.new_company + self.new_individual + self.new_foreign
 
 
-def plan_population(rng: np.random.Generator, customers: int, rates: DemoRates) -> Population:
-    """Split `customers` into kinds, groups and the entities only new_customers.csv holds."""
+def plan_population(
+    rng: np.random.Generator, customers: int, rates: DemoRates, hard: HardRates | None = None
+) -> Population:
+    """Split `customers` into kinds, groups (and households, in the hard variant) and the entities only
+    new_customers.csv holds."""
     if customers < 50:
         raise DemoError(f"customers = {customers}: the demo needs at least 50 customers")
     n_ind = max(3, round(customers * rates.individual_share))
@@ -78,6 +83,9 @@ def plan_population(rng: np.random.Generator, customers: int, rates: DemoRates) 
     n_new = n_new_rows - round(n_new_rows * rates.new_copy_share)
     n_new_ind = round(n_new * 0.2)
     n_new_for = round(n_new * 0.05)
+    households = np.zeros(0, dtype=int)
+    if hard is not None:
+        households = hx.household_sizes(rng, n_ind, hard.household_share)
     return Population(
         standalone=n_cn - n_groups - int(members.sum()),
         groups=n_groups,
@@ -88,13 +96,22 @@ def plan_population(rng: np.random.Generator, customers: int, rates: DemoRates) 
         new_company=n_new - n_new_ind - n_new_for,
         new_individual=n_new_ind,
         new_foreign=n_new_for,
+        households=households,
     )
 
 
 def build_entities(
-    rng: np.random.Generator, pop: Population, ref: Reference, rates: DemoRates, as_of: dt.date
+    rng: np.random.Generator,
+    pop: Population,
+    ref: Reference,
+    rates: DemoRates,
+    as_of: dt.date,
+    hard: HardRates | None = None,
 ) -> Table:
     """Draw every entity of the population (legacy customers first, then the new-only ones).
+
+    With `hard` (the hard variant) the look-alike cases of :mod:`.hard_entities` are added; without it
+    nothing of them is drawn, so the default demo stays as it was.
 
     Returns:
         Column name → array (one element per entity); see the module docstring.
@@ -130,7 +147,12 @@ def build_entities(
     rel[~is_head] = member_rel
     relation[group_rows] = rel
     parent[group_rows] = np.where(is_head, -1, parent_of_row)
-    block(pop.individuals, "individual")
+    nested = np.zeros(n, dtype=bool)
+    if hard is not None:
+        nested = hx.nest_branches(rng, relation, parent, group, hard.nested_branch)
+    individuals = block(pop.individuals, "individual")
+    household = np.full(n, -1)
+    hx.place_households(relation, parent, household, individuals.start, pop.households)
     block(pop.foreign, "foreign")
     block(pop.test, "test")
     block(pop.new_company, "company", "new")
@@ -144,19 +166,27 @@ def build_entities(
         "group": group,
         "relation": relation,
         "parent": parent,
+        "root": hx.root_of(parent),  # the group head (or household head); the parent but for sub-branches
+        "nested": nested,
+        "household": household,
     }
     t["group_id"] = where(
-        group >= 0, np.char.add("G", np.char.zfill((group + 1).astype(str), 5)).astype(object), ""
+        group >= 0,
+        np.char.add("G", np.char.zfill((group + 1).astype(str), 5)).astype(object),
+        where(household >= 0, np.char.add("H", np.char.zfill((household + 1).astype(str), 5)).astype(object), ""),
     )
     t["parent_entity_id"] = where(parent >= 0, t["entity_id"][np.maximum(parent, 0)], "")
     t["customer_type"] = where(kind == "individual", "B2C", "B2B")
-    _draw_places(rng, t, ref)
-    _draw_names(rng, t, ref)
+    _draw_places(rng, t, ref, hard)
+    _draw_names(rng, t, ref, hard)
     _draw_uscc(rng, t, ref)
-    _draw_contacts(rng, t, ref)
-    _draw_addresses(rng, t, ref)
+    _draw_contacts(rng, t, ref, hard)
+    _draw_addresses(rng, t, ref, hard)
+    if hard is not None:
+        hx.name_nested_branches(rng, t)
+        hx.draw_people(rng, t, ref, np.datetime64(as_of, "D"))
     _draw_status(rng, t, rates)
-    _draw_presence(rng, t, rates)
+    _draw_presence(rng, t, rates, hard)
     _draw_dates(rng, t, as_of)
     return t
 
@@ -165,7 +195,7 @@ def build_entities(
 # places
 
 
-def _draw_places(rng: np.random.Generator, t: Table, ref: Reference) -> None:
+def _draw_places(rng: np.random.Generator, t: Table, ref: Reference, hard: HardRates | None = None) -> None:
     n = t["kind"].size
     c = ref.cities
     city = rng.choice(c.city.size, size=n, p=c.weight)
@@ -175,6 +205,8 @@ def _draw_places(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     shift = rng.integers(1, c.city.size, size=n)
     city = np.where(branch, (city[np.maximum(par, 0)] + shift) % c.city.size, city)
     city = np.where(rel == "sister", city[np.maximum(par, 0)], city)
+    if hard is not None:
+        city = hx.local_cities(rng, t, city, hard)
     t["city_idx"] = city
     # foreign entities: a country and a city in it
     countries = list(ref.foreign)
@@ -240,9 +272,9 @@ def assemble_name(
     return where(style == "prefix", prefix, where(style == "bracket", bracket, plain))
 
 
-def _draw_names(rng: np.random.Generator, t: Table, ref: Reference) -> None:
+def _draw_names(rng: np.random.Generator, t: Table, ref: Reference, hard: HardRates | None = None) -> None:
     n = t["kind"].size
-    kind, rel, par = t["kind"], t["relation"], t["parent"]
+    kind, rel, par = t["kind"], t["relation"], t["root"]
     c = ref.cities
     w = ref.words
     ind_zh = np.array([i[0] for i in w["industries"]], dtype=object)
@@ -250,7 +282,7 @@ def _draw_names(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     brands = Brands(ref)
     company = kind == "company"
     head = rel == "parent"
-    member = (rel != "") & ~head
+    member = (t["group"] >= 0) & ~head
     p = np.maximum(par, 0)
 
     brand = brands.draw(rng, n)
@@ -259,6 +291,10 @@ def _draw_names(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     brand[head] = unique_ints(rng, 0, brands.pairs if n_head <= brands.pairs // 2 else brands.size, n_head)
     brand = np.where(member, brand[p], brand)
     industry = rng.integers(0, ind_zh.size, size=n)
+    # a group head of its subsidiaries' own trade (hard variant): 康成科技股份有限公司, 康成科技(上海)有限公司
+    trade = hx.trade_heads(rng, head, hard.same_trade_group) if hard is not None else np.zeros(n, dtype=bool)
+    industry = np.where((rel == "subsidiary") & trade[p], industry[p], industry)
+    group_head = head & ~trade
     lf = ref.words["legal_forms"]
     legal_idx = rng.choice(len(lf), size=n, p=[x["share"] for x in lf])
     legal = np.array([x["zh"] for x in lf], dtype=object)[legal_idx]
@@ -266,17 +302,17 @@ def _draw_names(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     legal_var = np.array([x["variant_zh"] for x in lf], dtype=object)[legal_idx]
     glf = ref.words["group_legal_form"]
     sub_or_sister = (rel == "subsidiary") | (rel == "sister")
-    legal = where(head, glf["zh"], where(sub_or_sister, "有限公司", legal))
-    legal_en = where(head, glf["en"], where(sub_or_sister, "Co., Ltd.", legal_en))
-    legal_var = where(head, glf["variant_zh"], where(sub_or_sister, "有限责任公司", legal_var))
+    legal = where(group_head, glf["zh"], where(sub_or_sister, "有限公司", legal))
+    legal_en = where(group_head, glf["en"], where(sub_or_sister, "Co., Ltd.", legal_en))
+    legal_var = where(group_head, glf["variant_zh"], where(sub_or_sister, "有限责任公司", legal_var))
     style = choose(rng, ["prefix", "bracket", "none"], n, p=[0.6, 0.25, 0.15])
     style = where(head, choose(rng, ["prefix", "none"], n), style)
     style = where(rel == "subsidiary", choose(rng, ["bracket", "prefix"], n, p=[0.7, 0.3]), style)
     style = where(rel == "sister", choose(rng, ["prefix", "none"], n, p=[0.6, 0.4]), style)
     region_zh = c.city_short[t["city_idx"]]
     region_en = c.city_en[t["city_idx"]]
-    middle = where(head, "", ind_zh[industry])
-    middle_en = where(head, "", ind_en[industry])
+    middle = where(group_head, "", ind_zh[industry])
+    middle_en = where(group_head, "", ind_en[industry])
     suffix = np.full(n, "", dtype=object)
     suffix_en = np.full(n, "", dtype=object)
     # a branch carries its parent's whole name, then the branch city and 分公司
@@ -286,6 +322,9 @@ def _draw_names(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     branch_city = c.city_short[t["city_idx"]]
     suffix = where(branch, join(branch_city, "分公司"), suffix)
     suffix_en = where(branch, join(" ", c.city_en[t["city_idx"]], " Branch"), suffix_en)
+    nested = t["nested"]  # a sub-branch: its office is named once its district is drawn
+    suffix = where(nested, join(suffix, hx.NESTED_MARK), suffix)
+    suffix_en = where(nested, join(suffix_en, hx.NESTED_MARK), suffix_en)
     region_zh = where(branch, region_zh[p], region_zh)
     region_en = where(branch, region_en[p], region_en)
 
@@ -327,12 +366,16 @@ def _draw_names(rng: np.random.Generator, t: Table, ref: Reference) -> None:
         join(en_region, brand_en, " ", middle_en, " ", legal_en, suffix_en),
     )
     en_name = np.array([" ".join(s.split()) for s in en_name], dtype=object)
-    short = where(head, join(brand_zh, "集团"), join(brand_zh, middle))
+    short = where(group_head, join(brand_zh, "集团"), join(brand_zh, middle))
     short = where(branch, join(brand_zh, branch_city, "分公司"), short)
+    short = where(nested, join(short, hx.NESTED_MARK), short)
 
     # people: individuals, and the contacts of companies
-    person, person_py = _person_names(rng, ref, n)
-    contact, contact_py = _person_names(rng, ref, n)
+    parts = _person_names(rng, ref, n)
+    person, person_py = parts[0], parts[1]
+    if hard is not None:
+        person, person_py = hx.split_person_names(rng, t, ref, parts, hard)
+    contact, contact_py = _person_names(rng, ref, n)[:2]
     individual = kind == "individual"
     t["person_py"] = where(individual, person_py, contact_py)
 
@@ -370,8 +413,9 @@ def _duplicated(values: np.ndarray) -> np.ndarray:
     return pd.Series(values, copy=False).duplicated().to_numpy()
 
 
-def _person_names(rng: np.random.Generator, ref: Reference, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Chinese person names (surname + one or two given characters) and their pinyin."""
+def _person_names(rng: np.random.Generator, ref: Reference, n: int) -> tuple[np.ndarray, ...]:
+    """Chinese person names (surname + one or two given characters) and their pinyin; then the
+    surname, the given name and the pinyin of each."""
     sur = np.array(ref.surnames, dtype=object)
     giv = np.array(ref.given_chars, dtype=object)
     sur_py = np.array(["".join(lazy_pinyin(s)) for s in ref.surnames], dtype=object)
@@ -380,9 +424,9 @@ def _person_names(rng: np.random.Generator, ref: Reference, n: int) -> tuple[np.
     g1 = rng.integers(0, giv.size, size=n)
     g2 = rng.integers(0, giv.size, size=n)
     two = rng.random(n) < 0.6
-    name = join(sur[s], giv[g1], where(two, giv[g2], ""))
-    py = join(sur_py[s], giv_py[g1], where(two, giv_py[g2], ""))
-    return name, py
+    given = join(giv[g1], where(two, giv[g2], ""))
+    given_py = join(giv_py[g1], where(two, giv_py[g2], ""))
+    return join(sur[s], given), join(sur_py[s], given_py), sur[s], given, sur_py[s], given_py
 
 
 def _foreign_names(
@@ -493,9 +537,9 @@ def _mobiles(rng: np.random.Generator, ref: Reference, size: int) -> np.ndarray:
     )
 
 
-def _draw_contacts(rng: np.random.Generator, t: Table, ref: Reference) -> None:
+def _draw_contacts(rng: np.random.Generator, t: Table, ref: Reference, hard: HardRates | None = None) -> None:
     n = t["kind"].size
-    kind, rel, par = t["kind"], t["relation"], t["parent"]
+    kind, rel, par = t["kind"], t["relation"], t["root"]
     p = np.maximum(par, 0)
     c = ref.cities
     pool = _mobiles(rng, ref, 3 * n)
@@ -515,9 +559,17 @@ def _draw_contacts(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     share_phone[sister] = rng.random(sister.size) < 0.5
     if sister.size >= 2:
         share_phone[sister[0]], share_phone[sister[1]] = True, False
+    if hard is not None:
+        # a household's home landline is known; members in the parent's city share more
+        heads = (rel == "household") & (t["parent"] < 0)
+        phone = where(heads & (phone == ""), join(area, "-", local), phone)
+        share_phone |= hx.more_shared_phones(rng, t, hard)
+        t["phone_old"] = hx.old_phones(rng, t, ref)
     phone = where(share_phone & (phone[p] != ""), phone[p], phone)
     t["share_phone"] = share_phone
     t["share_building"] = (rel == "sister") & ~share_phone
+    if hard is not None:
+        t["share_building"] |= hx.more_shared_buildings(rng, t, hard)
     t["phone"] = phone
     t["phone_ext"] = digits(rng, n, 3, first_min=1)
     # foreign phones
@@ -539,7 +591,7 @@ def _draw_contacts(rng: np.random.Generator, t: Table, ref: Reference) -> None:
 
 def _draw_emails(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     n = t["kind"].size
-    kind, rel, par = t["kind"], t["relation"], t["parent"]
+    kind, rel, par = t["kind"], t["relation"], t["root"]
     p = np.maximum(par, 0)
     w = ref.words
     company, individual, foreign, test = (kind == k for k in ("company", "individual", "foreign", "test"))
@@ -556,7 +608,7 @@ def _draw_emails(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     domain = where(
         rel == "parent", join(np.char.lower(t["brand_en"].astype(str)).astype(object), "group", tld), domain
     )
-    member = (rel != "") & (rel != "parent")
+    member = (t["group"] >= 0) & (rel != "parent")
     domain = where(member, domain[p], domain)
     local = where(rng.random(n) < 0.5, choose(rng, w["company_mail_locals"], n), py)
     corporate = join(local, "@", domain)
@@ -612,10 +664,10 @@ def _street_parts(rng: np.random.Generator, ref: Reference, n: int) -> dict[str,
     }
 
 
-def _draw_addresses(rng: np.random.Generator, t: Table, ref: Reference) -> None:
+def _draw_addresses(rng: np.random.Generator, t: Table, ref: Reference, hard: HardRates | None = None) -> None:
     n = t["kind"].size
     c = ref.cities
-    kind, par = t["kind"], t["parent"]
+    kind, par = t["kind"], t["root"]
     p = np.maximum(par, 0)
     city = t["city_idx"]
     company, individual, foreign = (kind == k for k in ("company", "individual", "foreign"))
@@ -644,13 +696,26 @@ def _draw_addresses(rng: np.random.Generator, t: Table, ref: Reference) -> None:
     parts["office"] = where(share, parts["office_floor"][p], parts["office"])
     with_office = with_office | share
     t["district_idx"] = np.where(share, t["district_idx"][p], t["district_idx"])
+    # a household lives at its head's home (hard variant)
+    home = (t["relation"] == "household") & (t["parent"] >= 0)
+    if home.any():
+        for key in ("road", "num", "home"):
+            parts[key] = where(home, parts[key][p], parts[key])
+        t["district_idx"] = np.where(home, t["district_idx"][p], t["district_idx"])
     address, street = build(t["district_idx"], parts, np.arange(n))
     for _ in range(20):  # distinct entities never share an address: another house number, redo only those
-        dup = np.flatnonzero(_duplicated(address) & ~share & ~foreign)
+        dup = np.flatnonzero(_duplicated(address) & ~share & ~foreign & ~home)
         if not dup.size:
             break
         parts["num"][dup] = rng.integers(1, 2000, size=dup.size).astype(str).astype(object)
         address[dup], street[dup] = build(t["district_idx"][dup], parts, dup)
+    # the two street lines of a member system: district, road and number; then building and room
+    t["line1"] = join(c.district[t["district_idx"]], parts["road"], parts["num"], "号")
+    t["line2"] = where(individual, parts["home"], where(with_office, parts["office"], ""))
+    t["address"], t["street"] = address, street
+    if hard is not None:
+        hx.separate_floors(t, share)
+        address, street = t["address"], t["street"]
     old = _street_parts(rng, ref, n)
     old_dist = c.district_start[city] + (rng.random(n) * c.district_count[city]).astype(int)
     old_address, old_street = build(old_dist, old, np.arange(n))
@@ -727,7 +792,9 @@ def _draw_status(rng: np.random.Generator, t: Table, rates: DemoRates) -> None:
     t["credit_rating"] = where(vip, "1", where(black, "5", rating))
 
 
-def _draw_presence(rng: np.random.Generator, t: Table, rates: DemoRates) -> None:
+def _draw_presence(
+    rng: np.random.Generator, t: Table, rates: DemoRates, hard: HardRates | None = None
+) -> None:
     n = t["kind"].size
     kind = t["kind"]
     legacy = t["origin"] == "legacy"
@@ -746,7 +813,13 @@ def _draw_presence(rng: np.random.Generator, t: Table, rates: DemoRates) -> None
     in_crm = legacy & (u[1] < share_crm)
     in_crm |= pick_n(rng, legacy & (kind == "test"), 1)
     in_ledger = legacy & (u[2] < share_ledger)
-    in_erp |= legacy & ~in_crm & ~in_ledger
+    in_members = np.zeros(n, dtype=bool)
+    if hard is not None:  # the member system: most individuals, every household member
+        person = legacy & (kind == "individual")
+        in_members = person & ((rng.random(n) < hard.members_share) | (t["relation"] == "household"))
+        t["dup_members"] = pick(rng, in_members, hard.members_duplicate)
+    t["in_members"] = in_members
+    in_erp |= legacy & ~in_crm & ~in_ledger & ~in_members
     # every kind of cross-source case exists: a company only in the CRM and the ledger, too
     t["in_erp"], t["in_crm"], t["in_ledger"] = in_erp, in_crm, in_ledger
     ok = kind != "test"

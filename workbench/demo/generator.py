@@ -12,7 +12,11 @@ This module owns :func:`generate_demo`, which writes into one folder:
 - ``entities.csv`` — the true customers;
 - ``workbench.yaml`` — the project config, from the template beside this module.
 
-The same ``customers``, ``seed``, ``as_of`` and rates give byte-identical files.
+With ``hard=True`` (the hard variant, ``workbench demo --hard``) the entities and rows get the hard
+cases of :mod:`.hard_entities` and :mod:`.hard_rows`, a fourth customer source ``members.csv`` (the
+B2C member system) is written, and the config comes from ``workbench_hard.yaml``.
+
+The same ``customers``, ``seed``, ``as_of``, rates and ``hard`` give byte-identical files.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.demo import hard_rows as hr
 from workbench.demo import rows as rw
 from workbench.demo.entities import Table, build_entities, plan_population
 from workbench.demo.rand import where
-from workbench.demo.rates import DEFECT_TAGS, DemoError, DemoRates
+from workbench.demo.rates import DEFECT_TAGS, HARD_DEMO_RATES, DemoError, DemoRates, HardRates
 from workbench.demo.reference import load_reference
 from workbench.demo.writers import write_csv, write_legacy_csv, write_xlsx
 from workbench.engine.files import write_bytes_atomic, write_text_atomic
@@ -37,9 +42,10 @@ from workbench.engine.files import write_bytes_atomic, write_text_atomic
 log = logging.getLogger(__name__)
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "workbench.yaml"
+HARD_TEMPLATE_PATH = Path(__file__).resolve().parent / "workbench_hard.yaml"
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-SOURCE_ORDER = ("erp", "crm", "ledger", "new")
+SOURCE_ORDER = ("erp", "crm", "ledger", "members", "new")  # members: the hard variant only
 GROUND_TRUTH_COLUMNS = (
     "source", "source_id", "file_row", "entity_id", "group_id", "relation", "expected_outcome", "is_test",
     "status", "blacklist", "vip", "customer_type", "script", "defects",
@@ -49,6 +55,7 @@ ENTITY_COLUMNS = (
     "parent_entity_id", "status", "last_activity", "blacklist", "vip", "revenue", "is_test", "province", "city",
     "address", "postcode", "mobile", "phone", "email", "contact_name", "created_date", "sources",
 )  # fmt: skip
+HARD_ENTITY_COLUMNS = ("surname", "given_name", "gender", "birth_date", "id_number")  # the hard variant adds
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,8 @@ class DemoSummary:
 
     @property
     def customer_rows(self) -> int:
-        """Rows of the three legacy customer sources."""
-        return sum(self.rows[k] for k in ("erp", "crm", "ledger"))
+        """Rows of the legacy customer sources (three; four in the hard variant)."""
+        return sum(self.rows.get(k, 0) for k in ("erp", "crm", "ledger", "members"))
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k} {v:,}" for k, v in self.rows.items())
@@ -80,15 +87,19 @@ def generate_demo(
     seed: int = 42,
     as_of: dt.date = dt.date(2026, 11, 1),
     rates: DemoRates | None = None,
+    hard: bool | HardRates = False,
 ) -> DemoSummary:
     """Write the demo project (source files, ground truth, entities, workbench.yaml) into `out_dir`.
 
     Args:
         out_dir: the folder (created if missing); existing demo files are replaced.
-        customers: true customers of the legacy systems (at least 50). About 1.6 source rows each.
+        customers: true customers of the legacy systems (at least 50). About 1.65 customer-source rows
+            each (about 1.9 in the hard variant).
         seed: seeds every random draw; the same arguments give byte-identical files.
         as_of: the reference date (go-live); transactions end here, new customers start after it.
-        rates: shares and defect rates (default :class:`DemoRates`).
+        rates: shares and defect rates (default :class:`DemoRates`; :data:`HARD_DEMO_RATES` when hard).
+        hard: the hard variant (True, or its knobs as :class:`HardRates`): look-alike groups and
+            households, hard name forms, moved customers and the member system ``members.csv``.
 
     Returns:
         The written paths and row counts.
@@ -97,21 +108,28 @@ def generate_demo(
         DemoError: `customers` is too small or a rate is out of range.
     """
     started = time.perf_counter()
-    rates = rates or DemoRates()
+    hard_rates = HardRates() if hard is True else (hard or None)
+    rates = rates or (HARD_DEMO_RATES if hard_rates is not None else DemoRates())
     if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
         raise DemoError(f"as_of = {as_of!r}: give a datetime.date, e.g. date(2026, 11, 1)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     ref = load_reference()
-    pop = plan_population(rng, customers, rates)
-    t = build_entities(rng, pop, ref, rates, as_of)
+    pop = plan_population(rng, customers, rates, hard_rates)
+    t = build_entities(rng, pop, ref, rates, as_of, hard_rates)
     act = rw.draw_activity(rng, t, rates, as_of)
     erp, tx_codes = rw.build_erp(rng, t, ref, rates, act, as_of)
     crm = rw.build_crm(rng, t, ref, rates, as_of)
     ledger = rw.build_ledger(rng, t, ref, rates)
     new = rw.build_new(rng, t, ref, rates, as_of)
     frames = {"erp": erp, "crm": crm, "ledger": ledger, "new": new}
+    if hard_rates is not None:
+        for fr in frames.values():
+            hr.plant_company_cases(rng, t, fr, ref, hard_rates)
+        frames = {**frames, "members": hr.build_members(rng, t, ref, rates, hard_rates, as_of)}
+        hr.tag_lookalikes(t, frames)
+    frames = {name: frames[name] for name in SOURCE_ORDER if name in frames}
     timings = {"draw": time.perf_counter() - started}
     log.info("demo data drawn in %.1fs", timings["draw"])
 
@@ -119,6 +137,7 @@ def generate_demo(
         "erp": out_dir / "erp_customers.csv",
         "crm": out_dir / "crm_accounts.xlsx",
         "ledger": out_dir / "ledger.xlsx",
+        **({"members": out_dir / "members.csv"} if "members" in frames else {}),
         "transactions": out_dir / "transactions.csv",
         "new": out_dir / "new_customers.csv",
         "ground_truth": out_dir / "ground_truth.csv",
@@ -143,9 +162,11 @@ def generate_demo(
     tx = rw.transaction_columns(act, tx_codes)
     write_csv(files["transactions"], tx)
     write_csv(files["new"], new.columns)
+    if "members" in frames:  # exported from a web shop's admin pages: UTF-8 with a byte-order mark
+        write_csv(files["members"], frames["members"].columns, encoding="utf-8-sig")
     write_csv(files["ground_truth"], build_ground_truth(t, frames))
     write_csv(files["entities"], build_entity_rows(t, frames))
-    write_text_atomic(files["config"], render_config(seed=seed, as_of=as_of))
+    write_text_atomic(files["config"], render_config(seed=seed, as_of=as_of, hard=hard_rates is not None))
     # the demo's signed-off field and value mappings (so its export runs non-draft) and its suites
     install_files(MAPPINGS_DIR, out_dir / "mappings")
     install_files(SUITES_DIR, out_dir / "expectations", pattern="*.json")
@@ -182,6 +203,8 @@ def build_ground_truth(t: Table, frames: dict[str, rw.Frame]) -> dict[str, np.nd
     """One row per row of every customer file and of new_customers.csv, ordered by source and row."""
     parts = []
     for name in SOURCE_ORDER:
+        if name not in frames:
+            continue
         fr = frames[name]
         e = fr.ent
         id_col = next(iter(fr.columns))
@@ -212,10 +235,22 @@ def build_entity_rows(t: Table, frames: dict[str, rw.Frame]) -> dict[str, np.nda
     n = t["kind"].size
     sources = np.full(n, "", dtype=object)
     for name in SOURCE_ORDER:
+        if name not in frames:
+            continue
         seen = np.zeros(n, dtype=bool)
         seen[frames[name].ent] = True
         sources = sources + where(seen, name + ";", "")
     last = t["last_activity"]
+    hard = {}
+    if "id_number" in t:  # the hard variant: the people's names, birth dates and IDs
+        birth = t["birth_date"]
+        hard = {
+            "surname": where(t["kind"] == "individual", t["surname"], ""),
+            "given_name": where(t["kind"] == "individual", t["given_name"], ""),
+            "gender": t["gender"],
+            "birth_date": where(np.isnat(birth), "", np.datetime_as_string(birth, unit="D").astype(object)),
+            "id_number": t["id_number"],
+        }
     return {
         "entity_id": t["entity_id"],
         "name": t["name"],
@@ -243,17 +278,19 @@ def build_entity_rows(t: Table, frames: dict[str, rw.Frame]) -> dict[str, np.nda
         "contact_name": t["contact_name"],
         "created_date": np.datetime_as_string(t["created"], unit="D").astype(object),
         "sources": np.array([s[:-1] for s in sources], dtype=object),
+        **hard,
     }
 
 
-def render_config(*, seed: int, as_of: dt.date) -> str:
-    """The demo's workbench.yaml: the template with this run's seed and reference date."""
-    text = TEMPLATE_PATH.read_text(encoding="utf-8")
+def render_config(*, seed: int, as_of: dt.date, hard: bool = False) -> str:
+    """The demo's workbench.yaml: the template (of the hard variant) with this run's seed and date."""
+    template = HARD_TEMPLATE_PATH if hard else TEMPLATE_PATH
+    text = template.read_text(encoding="utf-8")
     text, n_seed = re.subn(r"(?m)^(  seed: ).*$", rf"\g<1>{int(seed)}", text, count=1)
     text, n_date = re.subn(r"(?m)^(  as_of_date: ).*$", rf"\g<1>{as_of.isoformat()}", text, count=1)
     if n_seed != 1 or n_date != 1:  # pragma: no cover - guards the template
         raise DemoError(
-            f"{TEMPLATE_PATH}: the template needs `  seed:` and `  as_of_date:` lines under project"
+            f"{template}: the template needs `  seed:` and `  as_of_date:` lines under project"
         )
     return text
 

@@ -47,12 +47,33 @@ DEFECT_TAGS: dict[str, str] = {
     "test_record": "a test customer (测试客户, test, 11111111111)",
     "bad_bytes": "bytes that are invalid in GBK / GB18030 (ingest quarantines the row)",
     "bad_cells": "an unquoted delimiter gives the row one cell too many (ingest quarantines it)",
+    # the hard variant only (generate_demo(hard=True), knobs in HardRates)
+    "brand_only": "only the trade name (字号) is given (康成 for 康成科技(北京)有限公司)",
+    "legal_form_dropped": "the legal form is left out (Guangzhou Yuncheng Chemical, 运成化工(广州))",
+    "brand_homophone": "a character of the trade name replaced by a homophone (华瑞 → 华锐)",
+    "brand_typo": "a character of the trade name replaced by another character (华瑞 → 华端)",
+    "gufen_variant": "股份 dropped or kept against the registered name (…股份有限公司 → …有限公司, 康成股份)",
+    "moved": "the customer moved: an older address, mobile and switchboard under the same name",
+    "branch_marker_dropped": "a branch written under its parent's name, without the branch marker",
+    "nested_branch": "a branch of a branch (…上海分公司浦东营业部, … Shanghai Branch Pudong Office)",
+    "shared_phone": "the row's switchboard is also another customer's (group member or household)",
+    "shared_building": "the row's building (road and number) is also another group member's",
+    "household": "a member of a household: another customer lives at the same home (a true non-match)",
+    "shared_id": "the ID number is another household member's (several people under one ID)",
+    "id_typo": "one digit of the ID number mistyped",
+    "name_swap": "given name and surname swapped (名 in the 姓 column)",
+    "street_swap": "the two street lines swapped (地址1 ↔ 地址2)",
 }
+# the tags planted only by the hard variant
+HARD_TAGS = tuple(list(DEFECT_TAGS)[list(DEFECT_TAGS).index("brand_only") :])
 
 
 @dataclass(frozen=True)
 class DemoRates:
-    """Shares and rates of the demo data; every field has a sensible default."""
+    """Shares and rates of the demo data; every field has a sensible default.
+
+    The hard variant starts from :data:`HARD_DEMO_RATES` and adds the knobs of :class:`HardRates`.
+    """
 
     # population (shares of `customers`)
     individual_share: float = 0.15
@@ -114,3 +135,53 @@ class DemoRates:
                 raise DemoError(f"DemoRates.{f.name} = {value!r}: a rate must be between 0 and 1")
             if f.type in ("int", int) and value < 0:
                 raise DemoError(f"DemoRates.{f.name} = {value!r}: must not be negative")
+
+
+@dataclass(frozen=True)
+class HardRates:
+    """The knobs of the hard variant (``generate_demo(hard=True)``): look-alike non-matches and hard
+    matches. Shares of entities first, then rates per eligible row (as in :class:`DemoRates`)."""
+
+    # groups
+    same_trade_group: float = 0.5  # groups headed by a company of the subsidiaries' own trade (not a 集团)
+    local_member: float = 0.5  # branches and subsidiaries in the parent's city
+    share_phone: float = 0.5  # group members in the parent's city that share its switchboard
+    share_building: float = 0.6  # of the others in the parent's city: share its building
+    nested_branch: float = 0.6  # groups with two branches or more: the second is a branch of the first
+    # people: a member system (members.csv) and households
+    household_share: float = 0.3  # individuals living with another customer (one home)
+    household_same_surname: float = 0.7  # household members with the head's surname
+    household_same_phone: float = 0.8  # household members who give the home's landline
+    members_share: float = 0.8  # individuals in the member system
+    members_duplicate: float = 0.04
+    # row defects
+    brand_only: float = 0.3  # ledger rows of Chinese companies
+    legal_form_dropped: float = 0.3  # CRM rows of Chinese companies
+    brand_homophone: float = 0.04
+    brand_typo: float = 0.03
+    gufen_variant: float = 0.5  # rows of 股份有限公司 companies
+    moved: float = 0.06
+    branch_marker_dropped: float = 0.15
+    shared_id: float = 0.6  # member-system rows of household members who are not the head
+    id_typo: float = 0.02
+    name_swap: float = 0.04
+    street_swap: float = 0.05
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not 0 <= value <= 1:
+                raise DemoError(f"HardRates.{f.name} = {value!r}: a rate must be between 0 and 1")
+
+
+# the demo rates of the hard variant: more romanised and short names, more groups, more changes
+HARD_DEMO_RATES = DemoRates(
+    individual_share=0.25,
+    group_share=0.08,
+    crm_share_individual=0.4,
+    ledger_share_company=0.35,
+    romanised_name=0.6,
+    mobile_changed=0.08,
+    address_changed=0.06,
+    typo=0.04,
+)

@@ -74,6 +74,26 @@ def load_reference() -> Reference:
     )
 
 
+@functools.cache
+def load_hard_words() -> dict[str, Any]:
+    """The word lists of the hard variant (``data/hard_words.yaml``)."""
+    words: dict[str, Any] = yaml.safe_load((DATA_DIR / "hard_words.yaml").read_text(encoding="utf-8"))
+    return words
+
+
+@functools.cache
+def homophones() -> dict[str, tuple[str, ...]]:
+    """Character → the other characters of the same toneless pinyin (brand characters and the
+    homophone list of ``data/hard_words.yaml``), in order of first appearance."""
+    from pypinyin import lazy_pinyin
+
+    pool = _unique_chars(load_reference().words["brand_chars"] + load_hard_words()["homophone_chars"])
+    by_sound: dict[str, list[str]] = {}
+    for ch in pool:
+        by_sound.setdefault(lazy_pinyin(ch)[0], []).append(ch)
+    return {ch: tuple(o for o in by_sound[lazy_pinyin(ch)[0]] if o != ch) for ch in pool}
+
+
 def _unique_chars(text: str) -> list[str]:
     """The distinct characters of `text`, in order of first appearance."""
     return list(dict.fromkeys(text))

@@ -779,3 +779,10 @@ def transaction_columns(act: Activity, codes: np.ndarray) -> dict[str, np.ndarra
         "金额": np.char.mod("%.2f", act.amount).astype(object),
         "单据类型": act.kind,
     }
+
+
+# the shared defect planting, for the hard variant's sources (:mod:`.hard_rows`)
+plan_defects = _plan
+rates_for = _rates
+vary_mobile = _vary_mobile
+vary_email = _vary_email

@@ -47,10 +47,14 @@ def run_demo_project(
 
 def generate_and_run(
     out: Path, *, customers: int, seed: int, run: bool = True, run_id: str | None = None,
-    progress: Callable[[str], None] = print,
+    progress: Callable[[str], None] = print, hard: bool = False,
 ) -> tuple[DemoSummary, RunResult | None]:
-    """Generate the demo project into `out` and (unless `run` is false) run it."""
-    summary = generate_demo(out, customers=customers, seed=seed)
+    """Generate the demo project into `out` and (unless `run` is false) run it.
+
+    With `hard` the hard variant is generated (look-alike groups and households, hard name forms,
+    moved customers, the member system; see ``workbench/demo/README.md``).
+    """
+    summary = generate_demo(out, customers=customers, seed=seed, hard=hard)
     config_path = Path(out) / "workbench.yaml"
     progress(f"demo project written to {Path(out).resolve()} ({summary})")
     if not run:

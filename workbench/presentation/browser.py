@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.engine.files import write_bytes_atomic
 from workbench.errors import WorkbenchError
-from workbench.presentation.datadocs import INDEX_PAGE
+from workbench.presentation.reports.datadocs import INDEX_PAGE
 from workbench.presentation.reports.summary import SUMMARY_NAME
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class PageCheck:
     external_requests: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     load_seconds: float = 0.0
+    values: dict[str, Any] = field(default_factory=dict)  # results of the page expressions asked for
 
     @property
     def ok(self) -> bool:
@@ -187,6 +188,7 @@ def render_page(
     settle_seconds: float = 1.0,
     timeout: float = 60.0,
     chromium: str | None = None,
+    evaluate: dict[str, str] | None = None,
 ) -> PageCheck:
     """Open a local HTML file in headless Chromium and report what happened.
 
@@ -198,9 +200,12 @@ def render_page(
         settle_seconds: how long to keep listening after the load event (late scripts, charts).
         timeout: seconds allowed for the browser to start and load the page.
         chromium: the executable; default :func:`find_chromium`.
+        evaluate: name → a JavaScript expression evaluated in the loaded page (JSON-serializable
+            result), e.g. :data:`PAGE_PROBES`; the results are in ``PageCheck.values``.
 
     Returns:
-        The :class:`PageCheck` (console errors, failed loads, external requests, screenshot path).
+        The :class:`PageCheck` (console errors, failed loads, external requests, screenshot path,
+        the evaluated values).
 
     Raises:
         BrowserError: no Chromium, it did not start, or the page did not load in time.
@@ -247,6 +252,11 @@ def render_page(
                 "Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session=session
             )["result"].get("value", "")
             check = PageCheck(url=url, title=title or "")
+            for name, expression in (evaluate or {}).items():
+                answer = client.send(
+                    "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+                )
+                check.values[name] = answer.get("result", {}).get("value")
             _collect(client.events, check)
             if screenshot is not None:
                 metrics = client.send("Page.getLayoutMetrics", session=session)
@@ -275,6 +285,24 @@ def render_page(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+PAGE_PROBES: dict[str, str] = {
+    # the text a reader sees (closed <details> are not rendered, so not in it) and the charts' own text
+    "text": "document.body.innerText",
+    "chart_text": "Array.from(document.querySelectorAll('svg text')).map(t => t.textContent).join('\\n')",
+    "charts": "document.querySelectorAll('.plotly-graph-div .main-svg').length",
+    "statuses": "Object.fromEntries(Array.from(document.querySelectorAll('[data-suite] [data-status]'))"
+    ".map(e => [e.closest('[data-suite]').dataset.suite, e.dataset.status]))",
+    "page_status": "(document.getElementById('wb-suite-status') || {dataset: {}}).dataset.status || null",
+    # Chinese is rendered with a CJK font when two different ideographs do not draw as the same box
+    "cjk_rendered": "(() => { const font = '24px ' + getComputedStyle(document.body).fontFamily;"
+    " const draw = ch => { const cv = document.createElement('canvas'); cv.width = 32; cv.height = 32;"
+    " const c = cv.getContext('2d'); c.font = font; c.fillStyle = '#000'; c.fillText(ch, 2, 26);"
+    " return Array.from(c.getImageData(0, 0, 32, 32).data).join(','); };"
+    " const a = draw('汉'), b = draw('字'); return a !== b && /[1-9]/.test(a); })()",
+}
+"""Expressions the page tests evaluate (:func:`render_page` ``evaluate``)."""
 
 
 def _collect(events: list[dict[str, Any]], check: PageCheck) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, SourceError
 from workbench.project.settings import (
     ExportSettings,
     MatchSettings,
@@ -28,6 +29,7 @@ from workbench.project.settings import (
     StandardizeSettings,
     SurvivorshipSettings,
 )
+from workbench.project.settings.ingest import IngestSettings
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 LINEAGE_COLUMNS = ("_source", "_file", "_row_number", "_row_hash")
@@ -51,6 +53,7 @@ class Kind(StrEnum):
     POSTCODE = "postcode"
     COUNTRY = "country"
     TAX_ID = "tax_id"  # Unified Social Credit Code or another national tax / company ID
+    PERSON_ID = "person_id"  # a person's national ID: resident ID card, SSN, passport number
     DATE = "date"
     AMOUNT = "amount"
     NUMBER = "number"
@@ -73,17 +76,59 @@ class ColumnSpec(_Strict):
     description: str = Field("", description="free text for the reviewers")
 
 
+class CombineSpec(_Strict):
+    """A field built from several fields of the same source (e.g. an address from three columns).
+
+    The parts stay fields of their own (the staged table keeps every column); the combined field is
+    their trimmed, non-empty values joined by ``separator``, standardized by its kind like any
+    field, and its ``<field>_raw`` in ``std_customers`` is the joined text.
+    """
+
+    parts: list[str] = Field(
+        min_length=2,
+        alias="from",
+        description="the fields (of this source's `columns`) joined, in order",
+    )
+    kind: Kind | None = Field(
+        None, description="kind of the combined field; default: the kind named like the field, else text"
+    )
+    separator: str = Field(" ", description="put between two non-empty parts")
+
+
+class DatabaseSpec(_Strict):
+    """A source read from a database (``format: postgres``) instead of a file."""
+
+    connection_env: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="name of the environment variable holding the connection string (a libpq URL such "
+        "as postgresql://user@host/db, or key=value pairs); the password stays in the environment (or "
+        "~/.pgpass) and is never written to the config, the run folder, the logs or the reports",
+    )
+    table: str | None = Field(
+        None, description="table or view to read, optionally with its schema (legacy.customers)"
+    )
+    query: str | None = Field(None, description="a SELECT to read instead of a table")
+
+    @property
+    def what(self) -> str:
+        """The table, or ``query``: how the source is named in messages (never the connection)."""
+        return self.table or "query"
+
+
 class SourceSpec(_Strict):
     """One legacy export."""
 
     name: str = Field(pattern=NAME_PATTERN, description="short source name, e.g. erp, crm")
-    path: Path = Field(description="the file, relative to the config file")
+    path: Path | None = Field(
+        None, description="the file, relative to the config file (not for a database source)"
+    )
     role: Literal["customers", "activity"] = Field(
         "customers", description="customers: customer records; activity: transactions / receivables"
     )
-    format: Literal["csv", "xlsx", "parquet"] | None = Field(
-        None, description="default: from the file extension"
+    format: Literal["csv", "xlsx", "parquet", "postgres"] | None = Field(
+        None, description="default: from the file extension; postgres: read `database:`"
     )
+    database: DatabaseSpec | None = Field(None, description="format postgres: where to read the rows")
     encoding: str = Field(
         "auto", description="auto (UTF-8, UTF-8 BOM, GBK/GB18030, …) or a Python codec name"
     )
@@ -98,6 +143,22 @@ class SourceSpec(_Strict):
         description="header → {field, kind}; `header: field` means kind text"
     )
     keep_unmapped: bool = Field(True, description="stage columns not listed in `columns` as text")
+    combine: dict[str, CombineSpec] = Field(
+        default_factory=dict,
+        description="field → {from: [fields], kind, separator}: a field built from several columns",
+    )
+    region: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{2}$",
+        description=(
+            "ISO 3166 country of this source's records where no country field says otherwise "
+            "(phones, postcodes, tax and person IDs, date order); default standardize.default_region"
+        ),
+    )
+    day_first: bool | None = Field(
+        None,
+        description="read 05/03/2021 in this source as 5 March (false: 3 May); default from the region",
+    )
     label: str = Field("", description="a longer name for reports")
 
     @field_validator("format", mode="before")
@@ -113,26 +174,56 @@ class SourceSpec(_Strict):
             return {k: ({"field": v} if isinstance(v, str) else v) for k, v in value.items()}
         return value
 
+    @field_validator("combine", mode="before")
+    @classmethod
+    def _shorthand_combine(cls, value: Any) -> Any:
+        # `address: [street_number, street, suburb]` is shorthand for {from: [...]}
+        if isinstance(value, dict):
+            return {k: ({"from": v} if isinstance(v, list) else v) for k, v in value.items()}
+        return value
+
     @property
     def file_format(self) -> str:
         if self.format:
             return self.format
+        if self.database is not None:
+            return "postgres"
+        if self.path is None:
+            return ""
         suffix = self.path.suffix.lower().lstrip(".")
         return {"xls": "xlsx", "xlsm": "xlsx", "pq": "parquet", "txt": "csv", "tsv": "csv"}.get(
             suffix, suffix
         )
 
     @property
+    def origin(self) -> str:
+        """Where the rows come from, as recorded in the ingest tables and messages: the file as
+        written in the config, or ``postgres:<table or query> ($<connection_env>)`` (never the
+        connection string)."""
+        if self.database is not None:
+            return f"postgres:{self.database.what} (${self.database.connection_env})"
+        return str(self.path)
+
+    @property
     def id_field(self) -> str:
         return self.columns[self.id_column].field
 
     def fields_of_kind(self, *kinds: Kind | str) -> list[str]:
-        """Canonical field names of this source whose kind is one of `kinds`."""
+        """Staged fields of this source (from `columns`) whose kind is one of `kinds`."""
         wanted = {Kind(k) for k in kinds}
         return [c.field for c in self.columns.values() if c.kind in wanted]
 
-    def field_kinds(self) -> dict[str, Kind]:
+    def staged_field_kinds(self) -> dict[str, Kind]:
+        """Kinds of the fields staged from a file column (`columns`), in column order."""
         return {c.field: c.kind for c in self.columns.values()}
+
+    def combined_kinds(self) -> dict[str, Kind]:
+        """Kinds of the fields built from several columns (`combine`)."""
+        return {name: combined_kind(name, spec) for name, spec in self.combine.items()}
+
+    def field_kinds(self) -> dict[str, Kind]:
+        """Kinds of every canonical field of this source: staged fields, then combined ones."""
+        return {**self.staged_field_kinds(), **self.combined_kinds()}
 
 
 class ProjectSpec(_Strict):
@@ -156,6 +247,7 @@ class ProjectConfig(_Strict):
     sources: list[SourceSpec] = Field(description="the legacy exports, one entry each")
     output: OutputSpec = Field(OutputSpec(), description="where outputs go")
     stages: list[str] | None = Field(None, description="stage ids to run; default all")
+    ingest: IngestSettings = IngestSettings()
     standardize: StandardizeSettings = StandardizeSettings()
     match: MatchSettings = MatchSettings()
     survivorship: SurvivorshipSettings = SurvivorshipSettings()
@@ -173,6 +265,9 @@ class ProjectConfig(_Strict):
         return _resolve(self.base_dir, self.output.dir)
 
     def source_path(self, source: SourceSpec) -> Path:
+        """The source's file (a database source has none: refused with its name)."""
+        if source.path is None:
+            raise SourceError(f"source {source.name!r} reads a database; it has no file")
         return _resolve(self.base_dir, source.path)
 
     def resolve(self, path: Path | str) -> Path:
@@ -205,6 +300,16 @@ class ProjectConfig(_Strict):
 def _resolve(base: Path, path: Path) -> Path:
     path = Path(path).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
+
+
+def combined_kind(name: str, spec: CombineSpec) -> Kind:
+    """The kind of a combined field: the configured one, else the kind named like the field, else text."""
+    if spec.kind is not None:
+        return spec.kind
+    try:
+        return Kind(name)
+    except ValueError:
+        return Kind.TEXT
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,6 +425,7 @@ def _semantic_problems(
     for i, s in sources:
         where = f"sources[{i}] ({s.name})"
         problems += _column_problems(s, where)
+        problems += _combine_problems(s, where)
         problems += _kind_conflicts(s, where, kinds)
         problems += _role_problems(s, where, sources, known_names)
         problems += _file_problems(s, where, base_dir, check_files=check_files)
@@ -364,20 +470,48 @@ def _column_problems(s: SourceSpec, where: str) -> list[str]:
     return problems
 
 
+def _combine_problems(s: SourceSpec, where: str) -> list[str]:
+    """A combined field is built from fields of the same source and is not one of them."""
+    problems: list[str] = []
+    staged = s.staged_field_kinds()
+    for name, spec in s.combine.items():
+        key = f"{where}.combine.{name}"
+        if not re.fullmatch(NAME_PATTERN, name):
+            problems.append(f"{key}: {name!r} is not a valid field name; use e.g. {_slug(name)!r}")
+        if name in staged:
+            problems.append(
+                f"{key}: {name!r} is already the field of a column; give the combined field its own "
+                f"name, or map that column to another field"
+            )
+        for part in spec.parts:
+            if part not in staged:
+                hint = _did_you_mean(part, list(staged))
+                problems.append(
+                    f"{key}.from: {part!r} is not a field of this source's `columns`.{hint} "
+                    f"List the fields (not the headers) to join"
+                )
+        dups = sorted({p for p in spec.parts if spec.parts.count(p) > 1})
+        if dups:
+            problems.append(f"{key}.from: {dups} listed twice; list each part once")
+    return problems
+
+
 def _kind_conflicts(s: SourceSpec, where: str, kinds: dict[str, tuple[str, Kind]]) -> list[str]:
     """One field has one kind in every customer source (`kinds` collects the first one seen)."""
     if s.role != "customers":
         return []
     problems: list[str] = []
-    for col, spec in s.columns.items():
-        prev = kinds.get(spec.field)
-        if prev and prev[1] != spec.kind:
+    entries = [(f"columns.{col}", spec.field, spec.kind) for col, spec in s.columns.items()]
+    entries += [(f"combine.{name}", name, kind) for name, kind in s.combined_kinds().items()]
+    for key, field, kind in entries:
+        prev = kinds.get(field)
+        if prev and prev[1] != kind:
             problems.append(
-                f"{where}.columns.{col}: field {spec.field!r} has kind {spec.kind.value!r} here but "
+                f"{where}.{key}: field {field!r} has kind {kind.value!r} here but "
                 f"{prev[1].value!r} in source {prev[0]!r}; one field has one kind in all sources"
             )
         else:
-            kinds[spec.field] = (s.name, spec.kind)
+            kinds[field] = (s.name, kind)
     return problems
 
 
@@ -406,7 +540,11 @@ def _role_problems(
 def _file_problems(s: SourceSpec, where: str, base_dir: Path, *, check_files: bool) -> list[str]:
     import codecs
 
+    if s.file_format == "postgres" or s.database is not None:
+        return _database_problems(s, where, check_files=check_files)
     problems: list[str] = []
+    if s.path is None:
+        return [f"{where}.path: missing; give the export file (or `format: postgres` and `database:`)"]
     if s.file_format not in ("csv", "xlsx", "parquet"):
         problems.append(
             f"{where}.format: cannot tell the format of {str(s.path)!r}; set `format:` to csv, xlsx or parquet"
@@ -422,6 +560,25 @@ def _file_problems(s: SourceSpec, where: str, base_dir: Path, *, check_files: bo
         problems.append(
             f"{where}.path: file not found: {_resolve(base_dir, s.path)}; check the path "
             "(relative to the config file)"
+        )
+    return problems
+
+
+def _database_problems(s: SourceSpec, where: str, *, check_files: bool) -> list[str]:
+    db = s.database
+    if s.file_format != "postgres":
+        return [f"{where}.database: only a source with `format: postgres` reads a database"]
+    if db is None:
+        return [f"{where}.database: missing; give connection_env and a table or a query"]
+    problems: list[str] = []
+    if s.path is not None:
+        problems.append(f"{where}.path: a database source has no file; remove `path:`")
+    if (db.table is None) == (db.query is None):
+        problems.append(f"{where}.database: give exactly one of `table:` and `query:`")
+    if check_files and not os.environ.get(db.connection_env):
+        problems.append(
+            f"{where}.database.connection_env: the environment variable {db.connection_env} is not set; "
+            "export it with the connection string (e.g. postgresql://user@host:5432/db) before the run"
         )
     return problems
 

@@ -15,12 +15,14 @@ Layout of ``<output dir>/runs/<run id>/``::
 
     warehouse.duckdb      every table of the run (see workbench.engine.catalog)
     run.json              what was run: config, stages, parameters
-    notebooks/            executed stage notebooks (papermill output)
-    html/                 HTML export of each executed notebook
+    analyst/              pages for analysts only, never linked for business (raw data):
+      notebooks/          executed stage notebooks (papermill output)
+      html/               HTML export of each executed notebook
+      splink/             trained model JSON and Splink chart HTML
+      gx_datadocs/        Great Expectations' own Data Docs site
     metrics/<stage>.json  metrics each stage recorded; metrics/runner.json is the stage log
     reports/              self-contained HTML reports meant for business
     tables/               CSV / Parquet / Excel outputs (crosswalk, change log, …)
-    splink/               trained model JSON and Splink chart HTML
     review/               clerical review worklists
     exports/              load-ready files and their manifest
     datadocs/             Great Expectations Data Docs
@@ -64,12 +66,21 @@ class RunPaths:
         return self.root / RUN_MANIFEST
 
     @property
+    def analyst(self) -> Path:
+        """Pages for analysts only (raw personal data); the business summary links none of them."""
+        return self.root / "analyst"
+
+    @property
     def notebooks(self) -> Path:
-        return self.root / "notebooks"
+        return self.analyst / "notebooks"
 
     @property
     def html(self) -> Path:
-        return self.root / "html"
+        return self.analyst / "html"
+
+    @property
+    def gx_datadocs(self) -> Path:
+        return self.analyst / "gx_datadocs"
 
     @property
     def metrics(self) -> Path:
@@ -85,7 +96,7 @@ class RunPaths:
 
     @property
     def splink(self) -> Path:
-        return self.root / "splink"
+        return self.analyst / "splink"
 
     @property
     def review(self) -> Path:
@@ -94,6 +105,11 @@ class RunPaths:
     @property
     def exports(self) -> Path:
         return self.root / "exports"
+
+    @property
+    def exports_incomplete(self) -> Path:
+        """The marker an export that did not finish leaves (``exports/`` holds the previous set or nothing)."""
+        return self.root / "exports.INCOMPLETE.json"
 
     @property
     def datadocs(self) -> Path:
@@ -218,9 +234,13 @@ class ProjectPaths:
 
     @property
     def suites_dir(self) -> Path | None:
-        """The project's own GX suites, if it has a folder of them."""
+        """The project's own GX suites, if it has a folder of them: ``report.expectations_dir``, else
+        an ``expectations/`` folder beside the config when there is one."""
         configured = self.config.report.expectations_dir
-        return self.resolve(configured) if configured else None
+        if configured:
+            return self.resolve(configured)
+        beside = self.resolve(Path("expectations"))
+        return beside if beside.is_dir() else None
 
     @property
     def verdicts(self) -> Path:

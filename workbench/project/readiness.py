@@ -70,6 +70,12 @@ def missing_inputs(
                 f"rerun it first: workbench run --config {config.config_path} --run-id {paths.run_id} "
                 f"--stages {need},{spec.id}"
             )
+    if "export" in spec.needs and "export" not in before and paths.exports_incomplete.exists():
+        problems.append(
+            f"the export of run {paths.run_id} did not finish ({paths.exports_incomplete.name}); "
+            f"rerun it first: workbench run --config {config.config_path} --run-id {paths.run_id} "
+            f"--stages export,{spec.id}"
+        )
     for table in input_tables(spec, config):
         writer = catalog.writer_of(table)
         if writer not in before and table not in tables:

@@ -1,15 +1,20 @@
 """Stage ``export``: load-ready files in each target's template, with a manifest; the import loop.
 
-Options: ``draft`` (export without sign-off, marked DRAFT), ``import_logs`` (the target ERP's
-import logs of this run's files, ``{profile: [paths]}``: they are read back, the fix worklist and
-the retry files of the failed rows written).
-Views: ``files``, ``rejects``, ``manifest``, ``import_failures``, ``retry_files``, ``import_rounds_chart``.
+The files are DRAFT (marked in file names and manifest) while the mappings are missing, incomplete,
+not covering the data or not signed off; ``draft_reasons`` in the metrics and the manifest say why.
+Options: ``draft`` (force DRAFT files), ``import_logs`` (the target ERP's import logs of this run's
+files, ``{profile: [paths]}``: they are read back, the fix worklist and the retry files of the
+failed rows written).
+Views: ``files``, ``draft_reasons``, ``rejects``, ``manifest``, ``import_failures``, ``retry_files``,
+``import_rounds_chart``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from workbench.core.export.import_log import LoopResult, process_import_logs
 from workbench.core.export.load_files import export_load_files
@@ -23,7 +28,10 @@ def import_logs_option(value: Any, ctx: RunContext) -> dict[str, list[Path]]:
     """``{profile: [paths]}`` from the option (paths relative to the config's folder)."""
     if not value:
         return {}
-    return {str(k): [ctx.project.resolve(p) for p in (v if isinstance(v, list) else [v])] for k, v in value.items()}
+    return {
+        str(k): [ctx.project.resolve(p) for p in (v if isinstance(v, list) else [v])]
+        for k, v in value.items()
+    }
 
 
 @stage("export")
@@ -43,6 +51,9 @@ def run(ctx: RunContext) -> StageResult:
         files={"manifest": result.manifest_path},
         views={
             "files": lambda: result.files.drop(columns=["sheet_rows"], errors="ignore"),
+            "draft_reasons": lambda: pd.DataFrame(
+                [r.as_dict() for r in result.reasons], columns=["code", "en", "zh"]
+            ),
             "rejects": lambda: result.rejects,
             "manifest": lambda: result.manifest_path,
             "import_failures": lambda rows=20: loop.failures.head(rows) if loop else None,

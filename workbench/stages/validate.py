@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from workbench.core.validation import business_sample, reconcile_run, validate_run
 from workbench.presentation.browser import browser_metrics, check_run_pages, page_table
-from workbench.presentation.datadocs import publish_data_docs
+from workbench.presentation.reports.datadocs import publish_data_docs
 from workbench.presentation.reports.summary import write_summary_report
 from workbench.presentation.workbooks.business_sample import write_business_sample_workbook
 from workbench.project.context import RunContext
@@ -23,7 +23,7 @@ def run(ctx: RunContext) -> StageResult:
     con = ctx.connect()
     try:
         validation = validate_run(ctx, con)
-        publish_data_docs(validation)
+        publish_data_docs(validation, ctx, con)
         recon = reconcile_run(con, ctx.config, ctx.paths.root)
         sample = business_sample(ctx, con, write_sheet=write_business_sample_workbook)
         summary = write_summary_report(ctx, con)

@@ -794,11 +794,13 @@ def collect_rounds(ctx: RunContext, rounds: list[RoundResult], *, simulated: boo
 
 
 def exported_files(ctx: RunContext) -> pd.DataFrame:
-    """The load files the run's export wrote (profile, batch, file, rows), in a stable order."""
+    """The customer load files the run's export wrote (profile, batch, file, rows), in a stable order
+    (code-list files are not imported with customer logs)."""
     con = ctx.connect(read_only=True)
     try:
         return con.sql(
-            f"select profile, batch, file, rows from {catalog.EXPORT_FILES} order by profile, file"
+            f"select profile, batch, file, rows from {catalog.EXPORT_FILES} where kind = 'customers' "
+            "order by profile, file"
         ).df()
     finally:
         con.close()
@@ -822,3 +824,57 @@ def process_import_logs(ctx: RunContext, logs: dict[str, list[Path]]) -> LoopRes
                 import_round(ctx, profiles[name], paths, iteration=1, rows_sent=int(group["rows"].sum()))
             )
     return collect_rounds(ctx, rounds, simulated=False)
+
+
+# --------------------------------------------------------------------------------------------
+# a real ERP's logs, one round at a time (``workbench import-log``)
+
+
+def next_round(ctx: RunContext, profile: TargetProfile) -> tuple[int, int]:
+    """The next import round of `profile` in this run and the records it sent.
+
+    Round 1 sent the run's customer load files; round N > 1 sent the retry files of round N
+    (``exports/<profile>/retry/*__retry<N>*``) that the previous round wrote.
+    """
+    from workbench.core.export.load_files import read_load_file
+
+    history = read_load_history(ctx.project.load_history)
+    mine = history[(history["run_id"] == ctx.run_id) & (history["profile"] == profile.name)]
+    iteration = int(mine["iteration"].max()) + 1 if len(mine) else 1
+    if iteration == 1:
+        files = exported_files(ctx)
+        return 1, int(files.loc[files["profile"] == profile.name, "rows"].sum())
+    folder = ctx.paths.exports / profile.name / "retry"
+    sent = sum(
+        len(read_load_file(p, profile)[profile.main.id]) for p in sorted(folder.glob(f"*__retry{iteration}*"))
+    )
+    return iteration, sent
+
+
+def keep_logs(ctx: RunContext, profile: TargetProfile, logs: list[Path], iteration: int) -> list[Path]:
+    """Copy the ERP's logs into the run (``import_logs/<profile>__round<N>__<name>``) and return the copies."""
+    from workbench.engine.files import write_bytes_atomic
+
+    out = []
+    for p in logs:
+        p = Path(p)
+        if not p.is_file():
+            raise ImportLogError(f"{p}: import log not found")
+        copy = ctx.paths.import_logs / f"{profile.name}__round{iteration}__{p.name}"
+        write_bytes_atomic(copy, p.read_bytes())
+        out.append(copy)
+    return out
+
+
+def import_log_round(ctx: RunContext, profile: TargetProfile, logs: list[Path]) -> RoundResult:
+    """One round of a real ERP's import logs of `profile`: kept in the run, read, classified, recorded
+    in the load history, and (when anything failed) the worklist rows and the retry files of the
+    failed rows prepared (see :func:`import_round`)."""
+    iteration, sent = next_round(ctx, profile)
+    if sent == 0:
+        raise ImportLogError(
+            f"round {iteration} of {profile.name}: no load file was sent in this round of run {ctx.run_id} "
+            "(export first, or give the logs of the retry files the previous round wrote)"
+        )
+    kept = keep_logs(ctx, profile, logs, iteration)
+    return import_round(ctx, profile, kept, iteration=iteration, rows_sent=sent)

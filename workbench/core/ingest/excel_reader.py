@@ -4,6 +4,9 @@ This module owns how a sheet becomes a :class:`~workbench.core.ingest.reading.So
 sheet (``sheet:``, a name or a 0-based index), the header at ``header_row`` (rows above it are
 titles), and the text of every cell as a person sees it in Excel (:func:`_cell_text`). Blank rows
 between data rows are quarantined; blank rows after the last data row are not rows of the table.
+Cells that read as empty but are not (a formula without a cached value, an error value such as
+``#N/A``; see :mod:`workbench.core.ingest.xlsx_cells`) are reported in ``SourceRead.cell_issues``,
+and a row holding one is never taken for a blank row.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from workbench.core.ingest.reading import (
     join_cells,
     looks_like_text,
 )
+from workbench.core.ingest.xlsx_cells import scan_sheet_cells
 from workbench.errors import SourceError
 
 if TYPE_CHECKING:
@@ -56,8 +60,9 @@ def read_excel_source(spec: SourceSpec, path: Path) -> SourceRead:
         rows = _iter_sheet_rows(sheet)
         headers = _read_header(rows, spec, sheet_name)
         plan_columns(spec, headers)  # fail fast, before reading the data
+        issues = _cell_issues(path, sheet, sheet_name, spec.header_row, len(headers))
         sink = RowSink(len(headers))
-        trailing_blank = _read_data_rows(rows, sink, sheet_name)
+        trailing_blank = _read_data_rows(rows, sink, sheet_name, {i[0] for i in issues})
     if trailing_blank:
         log.info(
             "ingest %s: %d blank row(s) after the last data row (rows %d-%d) are not data",
@@ -72,8 +77,28 @@ def read_excel_source(spec: SourceSpec, path: Path) -> SourceRead:
             f"check `header_row:` and `sheet:`"
         )
     return SourceRead(
-        headers=headers, file_rows=sink.records, batches=sink.finish(), quarantine=sink.quarantine
+        headers=headers,
+        file_rows=sink.records,
+        batches=sink.finish(),
+        quarantine=sink.quarantine,
+        cell_issues=issues,
     )
+
+
+def _cell_issues(
+    path: Path, sheet: CalamineSheet, sheet_name: str, header_row: int, width: int
+) -> list[tuple[int, int, str, str]]:
+    """``(row, position, issue, detail)`` of the data cells that read as empty but are not."""
+    start = sheet.start
+    first_column = (start[1] if start else 0) + 1  # Excel column of position 1
+    out = []
+    for cell in scan_sheet_cells(path, sheet_name):
+        position = cell.column - first_column + 1
+        if cell.row > header_row and 1 <= position <= width:
+            out.append((cell.row, position, cell.issue, cell.detail))
+    if out:
+        log.info("sheet %r: %d cell(s) without a usable value (formulas, errors)", sheet_name, len(out))
+    return out
 
 
 def read_excel_headers(spec: SourceSpec, path: Path) -> list[str]:
@@ -128,8 +153,12 @@ def _read_header(rows: SheetRows, spec: SourceSpec, sheet_name: str) -> list[str
     )
 
 
-def _read_data_rows(rows: SheetRows, sink: RowSink, sheet_name: str) -> list[tuple[int, str]]:
+def _read_data_rows(
+    rows: SheetRows, sink: RowSink, sheet_name: str, not_blank: set[int] | frozenset[int] = frozenset()
+) -> list[tuple[int, str]]:
     """Stage the rows below the header into `sink`, quarantining blank rows between data rows.
+
+    Rows in `not_blank` (they hold a formula or error cell) are data even when every cell reads empty.
 
     Returns:
         The blank rows after the last data row, ``(row number, raw text)``: they are not data.
@@ -142,7 +171,7 @@ def _read_data_rows(rows: SheetRows, sink: RowSink, sheet_name: str) -> list[tup
             raise SourceError(
                 f"sheet {sheet_name!r} row {number} has {len(cells)} cells but the header has {width}"
             )
-        if not "".join(cells).strip():
+        if number not in not_blank and not "".join(cells).strip():
             # blank rows count only when a data row follows (trailing blank rows are no data)
             pending_blank.append((number, join_cells(cells)))
             continue
@@ -208,6 +237,11 @@ def _iter_sheet_rows(sheet: CalamineSheet) -> SheetRows:
     first_row = start[0] + 1
     for i, values in enumerate(sheet.iter_rows()):
         yield first_row + i, values
+
+
+def cell_text(value: Any) -> str:
+    """The text a person sees in an Excel cell with the General format (as the ingest stages it)."""
+    return _cell_text(value)
 
 
 def _cell_text(value: Any) -> str:

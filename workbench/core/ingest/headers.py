@@ -32,6 +32,12 @@ def read_source_headers(config: ProjectConfig, source: str | SourceSpec) -> list
         SourceError: the file is missing or cannot be read up to its header.
     """
     spec = config.source(source) if isinstance(source, str) else source
+    if spec.file_format == "postgres":
+        from workbench.core.ingest.database_reader import read_database_headers
+
+        label = source_label(spec, spec.origin)
+        with source_errors(label):
+            return read_database_headers(spec, label)
     path = config.source_path(spec)
     label = source_label(spec, path)
     if not path.is_file():
@@ -71,7 +77,7 @@ def check_headers(
             try:
                 plan_columns(spec, headers)
             except SourceError as exc:
-                raise SourceError(f"{source_label(spec, config.source_path(spec))}: {exc}") from exc
+                raise SourceError(f"{source_label(spec, spec.origin)}: {exc}") from exc
         except SourceError as exc:
             problems.append(str(exc))
             continue

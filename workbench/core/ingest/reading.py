@@ -47,6 +47,8 @@ class SourceRead:
         encoding: the text encoding read with (CSV only).
         encoding_reason: why that encoding was chosen.
         relation: SQL selecting the rows (Parquet only), with ``relation_params`` bound.
+        cell_issues: ``(row_number, position, issue, detail)`` of every cell the reader read as
+            empty although it is not (Excel: a formula without a cached value, an error value).
     """
 
     headers: list[str]
@@ -57,6 +59,7 @@ class SourceRead:
     encoding_reason: str = ""
     relation: str | None = None
     relation_params: list[Any] = field(default_factory=list)
+    cell_issues: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
 class RowSink:

@@ -5,8 +5,12 @@ This module owns the ingest tables of a run (see docs/architecture.md) and write
 - ``stg_<source>``: one VARCHAR column per file column, the text as read (empty cell → NULL),
   after the lineage columns ``_source, _file, _row_number, _row_hash``;
 - ``stg_columns``: the column map as applied;
-- ``quarantine``: every row that could not be staged, with the reason and the raw text;
-- ``ingest_summary``: per source, ``file_rows = staged_rows + quarantined_rows`` (or the ingest fails).
+- ``quarantine``: every row that could not be staged, with the reason and the raw text (rows that
+  do not parse, blank rows inside the data, total rows, rows with a formula without value);
+- ``ingest_issues``: every cell that is staged but suspicious (see :mod:`workbench.core.ingest.checks`);
+- ``ingest_summary``: per source, ``file_rows = staged_rows + quarantined_rows`` (or the ingest
+  fails), and the counts of the checks (``total_rows``, ``uncached_formula_cells``,
+  ``excel_error_cells``, ``control_char_cells``).
 
 Reading is format-specific (:mod:`~workbench.core.ingest.csv_reader`,
 :mod:`~workbench.core.ingest.excel_reader`, :mod:`~workbench.core.ingest.parquet_reader`);
@@ -37,21 +41,34 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from workbench.core.ingest.checks import (
+    INGEST_ISSUES,
+    CheckCounts,
+    classify_rows_sql,
+    control_char_issues,
+    formula_rows,
+    reader_cell_issues,
+    write_issues,
+)
 from workbench.core.ingest.columns import StagedColumn, plan_columns
 from workbench.core.ingest.csv_reader import read_csv_source
+from workbench.core.ingest.database_reader import read_database_source
 from workbench.core.ingest.excel_reader import read_excel_source
 from workbench.core.ingest.parquet_reader import read_parquet_source
 from workbench.core.ingest.reading import BLANK_ROW, SourceRead, flat_to_arrow, source_errors
 from workbench.engine import catalog
 from workbench.engine.catalog import INGEST_SUMMARY, QUARANTINE, STAGED_COLUMNS
-from workbench.engine.connection import registered, table_exists
+from workbench.engine.connection import registered, table_columns, table_exists
 from workbench.engine.sql import ident, literal
 from workbench.errors import IngestBalanceError, SourceError, WorkbenchError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from workbench.project.config import ProjectConfig, SourceSpec
+    from workbench.project.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +81,30 @@ _DDL = {
     QUARANTINE.name: "source VARCHAR, file VARCHAR, row_number BIGINT, reason VARCHAR, raw_text VARCHAR",
     INGEST_SUMMARY.name: (
         "source VARCHAR, file VARCHAR, format VARCHAR, encoding VARCHAR, file_rows BIGINT, "
-        "staged_rows BIGINT, quarantined_rows BIGINT, balanced BOOLEAN"
+        "staged_rows BIGINT, quarantined_rows BIGINT, balanced BOOLEAN, total_rows BIGINT, "
+        "uncached_formula_cells BIGINT, excel_error_cells BIGINT, control_char_cells BIGINT"
     ),
     STAGED_COLUMNS.name: (
         "source VARCHAR, position INTEGER, header VARCHAR, field VARCHAR, kind VARCHAR, mapped BOOLEAN"
     ),
 }
+
+
+SUMMARY_COLUMNS = (
+    "source",
+    "file",
+    "format",
+    "encoding",
+    "file_rows",
+    "staged_rows",
+    "quarantined_rows",
+    "balanced",
+    "total_rows",
+    "uncached_formula_cells",
+    "excel_error_cells",
+    "control_char_cells",
+)
+"""The columns of ``ingest_summary``, in order."""
 
 
 @dataclass
@@ -87,6 +122,7 @@ class IngestResult:
     columns: list[StagedColumn] = field(default_factory=list)
     encoding_reason: str = ""
     seconds: float = 0.0
+    checks: CheckCounts = field(default_factory=CheckCounts)
 
     @property
     def balanced(self) -> bool:
@@ -109,6 +145,10 @@ class IngestResult:
             "staged_rows": self.staged_rows,
             "quarantined_rows": self.quarantined_rows,
             "balanced": self.balanced,
+            "total_rows": self.checks.total_rows,
+            "uncached_formula_cells": self.checks.uncached_formula_cells,
+            "excel_error_cells": self.checks.excel_error_cells,
+            "control_char_cells": self.checks.control_char_cells,
         }
 
 
@@ -139,6 +179,7 @@ def ingest_sources(
         SourceError: a file cannot be read or does not match its config (every failing source named).
         IngestBalanceError: file rows differ from staged + quarantined rows for a source.
     """
+
     import pandas as pd
 
     specs = select_sources(config, sources)
@@ -159,8 +200,8 @@ def ingest_sources(
         cls = IngestBalanceError if len(balance) == len(failures) else SourceError
         lines = "\n".join(f"  - {f}" for f in failures)
         raise cls(f"{len(failures)} of {len(specs)} sources failed to ingest:\n{lines}") from failures[0]
-    columns = ["source", "file", "format", "encoding", "file_rows", "staged_rows", "quarantined_rows"]
-    frame = pd.DataFrame([r.summary_row() for r in results], columns=[*columns, "balanced"])
+    columns = [*SUMMARY_COLUMNS]
+    frame = pd.DataFrame([r.summary_row() for r in results], columns=columns)
     return frame
 
 
@@ -188,26 +229,21 @@ def ingest_source(
     """
     spec = config.source(source) if isinstance(source, str) else source
     started = time.perf_counter()
-    path = config.source_path(spec)
-    label = source_label(spec, path)
     fmt = spec.file_format
     _staged_table_name(spec.name)  # refuse a reserved or invalid name before reading the file
-    if not path.exists():
-        raise SourceError(f"{label}: file not found; check `path:` (relative to the config file)")
-    if not path.is_file():
-        raise SourceError(f"{label}: not a file (a folder?); point `path:` at the export file")
-    with source_errors(label):
-        if fmt == "csv":
-            read = read_csv_source(spec, path)
-        elif fmt == "xlsx":
-            read = read_excel_source(spec, path)
-        elif fmt == "parquet":
-            read = read_parquet_source(spec, path, con)
-        else:
-            raise SourceError(f"format {fmt!r} is not supported; set `format:` to csv, xlsx or parquet")
-        columns = plan_columns(spec, read.headers)
+    if fmt == "postgres":
+        label = source_label(spec, spec.origin)
+        with source_errors(label):
+            read = read_database_source(spec, label)
+            columns = plan_columns(spec, read.headers)
+    else:
+        path = config.source_path(spec)
+        label = source_label(spec, path)
+        with source_errors(label):
+            read = _read_file(spec, path, label, con)
+            columns = plan_columns(spec, read.headers)
 
-    result = _write_source(con, spec, read, columns, fmt)
+    result = _write_source(con, spec, read, columns, fmt, config.ingest)
     result.encoding_reason = read.encoding_reason
     result.seconds = time.perf_counter() - started
     _log_ingest(spec, read, columns, result)
@@ -218,6 +254,21 @@ def ingest_source(
             f"this is a bug in the ingest, please report it with the file"
         )
     return result
+
+
+def _read_file(spec: SourceSpec, path: Path, label: str, con: duckdb.DuckDBPyConnection) -> SourceRead:
+    if not path.exists():
+        raise SourceError(f"{label}: file not found; check `path:` (relative to the config file)")
+    if not path.is_file():
+        raise SourceError(f"{label}: not a file (a folder?); point `path:` at the export file")
+    fmt = spec.file_format
+    if fmt == "csv":
+        return read_csv_source(spec, path)
+    if fmt == "xlsx":
+        return read_excel_source(spec, path)
+    if fmt == "parquet":
+        return read_parquet_source(spec, path, con)
+    raise SourceError(f"format {fmt!r} is not supported; set `format:` to csv, xlsx, parquet or postgres")
 
 
 def remove_stale_sources(con: duckdb.DuckDBPyConnection, keep: Sequence[str]) -> list[str]:
@@ -242,7 +293,7 @@ def remove_stale_sources(con: duckdb.DuckDBPyConnection, keep: Sequence[str]) ->
             table = None
         if table:
             con.execute(f"drop table if exists {ident(table)}")
-        for t in (QUARANTINE, STAGED_COLUMNS, INGEST_SUMMARY):
+        for t in (QUARANTINE, STAGED_COLUMNS, INGEST_SUMMARY, INGEST_ISSUES):
             if table_exists(con, t.name):
                 con.execute(f"delete from {t} where source = ?", [name])
     return stale
@@ -377,56 +428,123 @@ def _log_ingest(
 
 
 def _write_source(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, read: SourceRead, columns: list[StagedColumn], fmt: str
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    read: SourceRead,
+    columns: list[StagedColumn],
+    fmt: str,
+    settings: IngestSettings,
 ) -> IngestResult:
-    """Replace the source's staged table and its rows in the other ingest tables, in one transaction."""
+    """Replace the source's staged table and its rows in the other ingest tables, in one transaction.
+
+    Rows the checks quarantine (total rows, formulas without value; see
+    :mod:`workbench.core.ingest.checks`) are left out of the staged table and added to the quarantine.
+    """
     table = _staged_table_name(spec.name)
-    file_text = str(spec.path)
+    file_text = spec.origin
     in_sql = read.relation is not None  # Parquet: the rows are a relation, checked for blanks in SQL
+    counts = CheckCounts()
     with _raw_rows(con, spec, read) as (source_sql, source_params):
         columns = _drop_empty_unnamed(con, spec, columns, source_sql, source_params)
         hashed = [c.position for c in columns]
-        with _transaction(con):
-            for name, ddl in _DDL.items():
-                con.execute(f"create table if not exists {name} ({ddl})")
-            con.execute(f"drop table if exists {ident(table)}")
+        blank = _blank_test(hashed, alias="r") if in_sql else None
+        classified = catalog.temp(f"ingest_checked_{spec.name}")
+        with registered(
+            con, catalog.temp(f"ingest_formulas_{spec.name}"), formula_rows(read, columns, settings)
+        ) as fv:
             con.execute(
-                _staged_table_sql(table, columns, source_sql, skip_blank=in_sql),
-                [spec.name, file_text, HASH_SEPARATOR, *source_params],
+                f"CREATE OR REPLACE TEMP TABLE {ident(classified)} AS "
+                + classify_rows_sql(spec, columns, settings, source_sql, fv, skip_blank_sql=blank),
+                source_params,
             )
-            con.execute(f"delete from {QUARANTINE} where source = ?", [spec.name])
-            _insert_quarantine(con, spec, read.quarantine, file_text)
-            if in_sql:
-                joined = "concat_ws(',', " + _cells(hashed) + ")"
+        try:
+            with _transaction(con):
+                _ensure_tables(con)
+                con.execute(f"drop table if exists {ident(table)}")
                 con.execute(
-                    f"insert into {QUARANTINE} select ?, ?, _row_number, ?, {joined} "
-                    f"from {source_sql} where {_blank_test(hashed)} order by _row_number",
-                    [spec.name, file_text, BLANK_ROW, *source_params],
+                    _staged_table_sql(table, columns, source_sql, skip_blank=in_sql, exclude=classified),
+                    [spec.name, file_text, HASH_SEPARATOR, *source_params],
                 )
-            con.execute(f"delete from {STAGED_COLUMNS} where source = ?", [spec.name])
-            con.executemany(
-                f"insert into {STAGED_COLUMNS} values (?, ?, ?, ?, ?, ?)",
-                [[spec.name, c.position, c.header, c.field, c.kind, c.mapped] for c in columns],
-            )
-            staged_rows = con.execute(f"select count(*) from {ident(table)}").fetchall()[0][0]
-            quarantined_rows = con.execute(
-                f"select count(*) from {QUARANTINE} where source = ?", [spec.name]
-            ).fetchall()[0][0]
-            result = IngestResult(
-                source=spec.name,
-                file=file_text,
-                format=fmt,
-                encoding=read.encoding,
-                file_rows=read.file_rows,
-                staged_rows=int(staged_rows),
-                quarantined_rows=int(quarantined_rows),
-                table=table,
-                columns=columns,
-            )
-            con.execute(f"delete from {INGEST_SUMMARY} where source = ?", [spec.name])
-            row = result.summary_row()
-            con.execute(f"insert into {INGEST_SUMMARY} values (?, ?, ?, ?, ?, ?, ?, ?)", list(row.values()))
+                con.execute(f"delete from {QUARANTINE} where source = ?", [spec.name])
+                _insert_quarantine(con, spec, read.quarantine, file_text)
+                if in_sql:
+                    joined = "concat_ws(',', " + _cells(hashed) + ")"
+                    con.execute(
+                        f"insert into {QUARANTINE} select ?, ?, _row_number, ?, {joined} "
+                        f"from {source_sql} where {_blank_test(hashed)} order by _row_number",
+                        [spec.name, file_text, BLANK_ROW, *source_params],
+                    )
+                con.execute(
+                    f"insert into {QUARANTINE} select ?, ?, row_number, reason, raw_text "
+                    f"from {ident(classified)} order by row_number",
+                    [spec.name, file_text],
+                )
+                quarantined = {
+                    int(r[0]) for r in con.execute(f"select row_number from {ident(classified)}").fetchall()
+                }
+                counts.total_rows = int(
+                    con.execute(
+                        f"select count(*) from {ident(classified)} where starts_with(reason, 'total row')"
+                    ).fetchall()[0][0]
+                )
+                reader_cell_issues(read, columns, settings, counts, quarantined)
+                control_char_issues(con, table, columns, counts)
+                write_issues(con, spec, file_text, counts)
+                con.execute(f"delete from {STAGED_COLUMNS} where source = ?", [spec.name])
+                con.executemany(
+                    f"insert into {STAGED_COLUMNS} values (?, ?, ?, ?, ?, ?)",
+                    [[spec.name, c.position, c.header, c.field, c.kind, c.mapped] for c in columns],
+                )
+                result = _result_row(con, spec, read, columns, fmt, table, counts)
+        finally:
+            con.execute(f"drop table if exists {ident(classified)}")
     return result
+
+
+def _result_row(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    read: SourceRead,
+    columns: list[StagedColumn],
+    fmt: str,
+    table: str,
+    counts: CheckCounts,
+) -> IngestResult:
+    """Count the staged and quarantined rows and replace the source's ``ingest_summary`` row."""
+    staged_rows = con.execute(f"select count(*) from {ident(table)}").fetchall()[0][0]
+    quarantined_rows = con.execute(
+        f"select count(*) from {QUARANTINE} where source = ?", [spec.name]
+    ).fetchall()[0][0]
+    result = IngestResult(
+        source=spec.name,
+        file=spec.origin,
+        format=fmt,
+        encoding=read.encoding,
+        file_rows=read.file_rows,
+        staged_rows=int(staged_rows),
+        quarantined_rows=int(quarantined_rows),
+        table=table,
+        columns=columns,
+        checks=counts,
+    )
+    con.execute(f"delete from {INGEST_SUMMARY} where source = ?", [spec.name])
+    row = result.summary_row()
+    names = ", ".join(row)
+    con.execute(
+        f"insert into {INGEST_SUMMARY} ({names}) values ({', '.join('?' for _ in row)})", list(row.values())
+    )
+    return result
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ingest tables, and add the columns a database written by an older version lacks."""
+    for name, ddl in _DDL.items():
+        con.execute(f"create table if not exists {name} ({ddl})")
+        have = set(table_columns(con, name))
+        for part in ddl.split(", "):
+            column, sql_type = part.split(" ", 1)
+            if column not in have:
+                con.execute(f"alter table {name} add column {ident(column)} {sql_type}")
 
 
 @contextmanager
@@ -476,25 +594,32 @@ def _drop_empty_unnamed(
     return [c for c in columns if c.position not in empty]
 
 
-def _cells(positions: Sequence[int]) -> str:
+def _cells(positions: Sequence[int], alias: str = "") -> str:
     """The raw cells at `positions` as SQL, '' for a missing cell, comma-separated."""
-    return ", ".join(f"coalesce(c{p}, '')" for p in positions)
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"coalesce({prefix}c{p}, '')" for p in positions)
 
 
-def _blank_test(positions: Sequence[int]) -> str:
+def _blank_test(positions: Sequence[int], alias: str = "") -> str:
     """SQL that is true when the cells at `positions` are all empty or blank."""
-    return f"regexp_full_match(concat({_cells(positions)}), {literal(_BLANK)})"
+    return f"regexp_full_match(concat({_cells(positions, alias)}), {literal(_BLANK)})"
 
 
-def _staged_table_sql(table: str, columns: list[StagedColumn], source_sql: str, *, skip_blank: bool) -> str:
+def _staged_table_sql(
+    table: str, columns: list[StagedColumn], source_sql: str, *, skip_blank: bool, exclude: str | None = None
+) -> str:
     """``CREATE TABLE stg_<source>``: lineage columns, the row hash, then every kept column.
 
     Parameters: source name, file, hash separator, then those of `source_sql`. `skip_blank`
-    leaves out blank rows (for a Parquet relation; readers in Python quarantine them themselves).
+    leaves out blank rows (for a Parquet relation; readers in Python quarantine them themselves);
+    `exclude` names a table whose ``row_number`` rows are left out (quarantined by the checks).
     """
     hash_expr = "md5(concat_ws(?, " + _cells([c.position for c in columns]) + "))"
     selected = [f"nullif(c{c.position}, '') AS {ident(c.field)}" for c in columns if c.field is not None]
-    where = f"where not {_blank_test([c.position for c in columns])}" if skip_blank else ""
+    conditions = [f"not {_blank_test([c.position for c in columns])}"] if skip_blank else []
+    if exclude:
+        conditions.append(f"_row_number not in (select row_number from {ident(exclude)})")
+    where = f"where {' and '.join(conditions)}" if conditions else ""
     return (
         f"create table {ident(table)} as select ?::VARCHAR AS _source, ?::VARCHAR AS _file, "
         f"_row_number::BIGINT AS _row_number, {hash_expr} AS _row_hash"

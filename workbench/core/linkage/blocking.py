@@ -15,7 +15,17 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from workbench.core.linkage.settings_builder import PIN, MatchField, helper
+from workbench.core.linkage.fields import (
+    ID_KINDS,
+    NAMES_COMPACT,
+    NORM_ID,
+    PERSON_FULL,
+    PERSON_FULL_REV,
+    PIN,
+    MatchField,
+    helper,
+    is_company_name,
+)
 from workbench.engine.sql import ident
 from workbench.project.config import Kind
 
@@ -42,11 +52,12 @@ class BlockingKey:
 
 @dataclass
 class BlockingChoice:
-    """A chosen (or rejected) rule with its pair count."""
+    """A chosen (or rejected) rule with its pair count (and how many known matches it finds)."""
 
     keys: tuple[BlockingKey, ...]
     pairs: int
     chosen: bool
+    found: int | None = None
 
     @property
     def name(self) -> str:
@@ -113,6 +124,8 @@ def field_keys(p: MatchField) -> list[BlockingKey]:
         return _company_name_keys(p)
     if p.kind == Kind.PHONE:
         return _phone_keys(p)
+    if p.kind in ID_KINDS:
+        return [BlockingKey(helper(p, NORM_ID), p.field, _col(helper(p, NORM_ID)))]
     keys = [_key(p, "value")]
     extra = _EXTRA_KEY_ROLES.get(p.kind)
     if extra and extra in p.columns:
@@ -132,8 +145,6 @@ def blocking_keys(plans: list[MatchField]) -> list[BlockingKey]:
 def cross_field_keys(plans: list[MatchField]) -> list[BlockingKey]:
     """Keys between two fields of one kind: a ledger's 简称 against a CRM's full name, a 联系电话
     against a 手机 (both directions, since a rule only looks at the left record's field)."""
-    from workbench.core.linkage.settings_builder import is_company_name
-
     groups = [
         [(p, p.match_column) for p in plans if is_company_name(p)],
         [(p, p.col("e164") or p.columns["value"]) for p in plans if p.kind == Kind.PHONE],
@@ -144,6 +155,37 @@ def cross_field_keys(plans: list[MatchField]) -> list[BlockingKey]:
             keys.append(
                 BlockingKey(f"{col_a}~{col_b}", a.field, _col(col_a), kind=a.kind.value, right=_col(col_b))
             )
+    return keys + person_name_keys(plans)
+
+
+def person_name_keys(plans: list[MatchField]) -> list[BlockingKey]:
+    """A name pair's full name (either order) as a key, and against the customer name of records that
+    write the person's name in one field (a member list's 姓 + 名 against an ERP's 客户名称)."""
+    from workbench.core.linkage.settings_builder import person_pairs
+
+    pairs = person_pairs(plans)
+    if not pairs:
+        return []
+    field = pairs[0][0].field
+    keys = [BlockingKey(PERSON_FULL, field, _col(PERSON_FULL), kind=Kind.PERSON_NAME.value)]
+    if any(is_company_name(p) for p in plans):
+        for full in (PERSON_FULL, PERSON_FULL_REV):
+            keys += [
+                BlockingKey(
+                    f"{full}~{NAMES_COMPACT}",
+                    field,
+                    _col(full),
+                    kind=Kind.PERSON_NAME.value,
+                    right=_col(NAMES_COMPACT),
+                ),
+                BlockingKey(
+                    f"{NAMES_COMPACT}~{full}",
+                    field,
+                    _col(NAMES_COMPACT),
+                    kind=Kind.PERSON_NAME.value,
+                    right=_col(full),
+                ),
+            ]
     return keys
 
 
@@ -166,8 +208,59 @@ def count_pairs_sql(table: str, keys: tuple[BlockingKey, ...] | list[BlockingKey
     )
 
 
+def rules_recall(con: Any, table: str, truth_pairs: str, rules: list[str]) -> float | None:
+    """The share of the pairs in `truth_pairs` (``record_key_l, record_key_r``) that any of `rules` finds."""
+    if not rules:
+        return None
+    found = " OR ".join(f"({r})" for r in rules)
+    total, hit = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {found}) FROM {truth_pairs} d "
+        f"JOIN {table} l ON l.record_key = d.record_key_l JOIN {table} r ON r.record_key = d.record_key_r"
+    ).fetchall()[0]
+    return hit / total if total else None
+
+
+def _found_sets(con: Any, table: str, truth_pairs: str, choices: list[BlockingChoice]) -> dict[int, set[int]]:
+    """For each choice (by position), the known matching pairs (by row number) its rule finds."""
+    cases = ", ".join(f"({c.rule}) AS f{i}" for i, c in enumerate(choices))
+    rows = con.execute(
+        f"SELECT {cases} FROM {truth_pairs} d JOIN {table} l ON l.record_key = d.record_key_l "
+        f"JOIN {table} r ON r.record_key = d.record_key_r ORDER BY d.record_key_l, d.record_key_r"
+    ).fetchall()
+    return {i: {n for n, row in enumerate(rows) if row[i]} for i in range(len(choices))}
+
+
+def _order_by_recall(
+    con: Any, table: str, truth_pairs: str, chosen: list[BlockingChoice]
+) -> list[BlockingChoice]:
+    """The rules greedily by the known matches each adds (ties and the rest keep their order)."""
+    if not chosen:
+        return chosen
+    found = _found_sets(con, table, truth_pairs, chosen)
+    for i, c in enumerate(chosen):
+        c.found = len(found[i])
+    covered: set[int] = set()
+    left = list(range(len(chosen)))
+    order: list[int] = []
+    while left:
+        best = max(left, key=lambda i: (len(found[i] - covered), -left.index(i)))
+        if not found[best] - covered:
+            break
+        order.append(best)
+        covered |= found[best]
+        left.remove(best)
+    order += left
+    return [chosen[i] for i in order]
+
+
 def choose_blocking_rules(
-    con: Any, table: str, keys: list[BlockingKey], *, pairs_per_record: float, max_rules: int
+    con: Any,
+    table: str,
+    keys: list[BlockingKey],
+    *,
+    pairs_per_record: float,
+    max_rules: int,
+    truth_pairs: str | None = None,
 ) -> list[BlockingChoice]:
     """Pick the blocking rules: every key within the pair budget alone, then pairs of coarse keys.
 
@@ -176,11 +269,14 @@ def choose_blocking_rules(
         table: the (quoted) table of records.
         keys: candidate keys (see :func:`blocking_keys`).
         pairs_per_record: the budget is this many pairs per record (at least 5,000 pairs).
-        max_rules: at most this many rules are chosen (the most selective first).
+        max_rules: at most this many rules are chosen.
+        truth_pairs: a table of known matching pairs (the deterministic pairs): when more rules fit
+            than `max_rules`, the rules that find most of these pairs not yet found come first.
 
     Returns:
         Every evaluated candidate with its pair count; ``chosen`` marks the rules to use: each field's
-        most specific key first, then the fields' other keys, then pairs of coarse keys (by count).
+        most specific key first, then the fields' other keys, then pairs of coarse keys (by count),
+        reordered by the known matches they add when `truth_pairs` is given.
     """
     n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     budget = max(MIN_BLOCK_BUDGET, int(pairs_per_record * n))
@@ -208,6 +304,8 @@ def choose_blocking_rules(
         rank[c.keys[0].field] += 1
     chosen = [c for _, c in sorted(ordered, key=lambda rc: rc[0])]
     chosen += sorted((c for c in pairs_ if 0 < c.pairs <= budget), key=lambda c: (c.pairs, c.name))
+    if truth_pairs is not None and len(chosen) > max_rules:
+        chosen = _order_by_recall(con, table, truth_pairs, chosen)
     for c in chosen[:max_rules]:
         c.chosen = True
     if len(chosen) > max_rules:

@@ -1,10 +1,11 @@
 """Deterministic match rules: records that agree on every column of a rule always match.
 
-The rules come from ``match.deterministic_rules``; by default they are built from the kinds present:
-``same_<field>`` for every tax ID field (a valid USCC identifies one legal entity: its branches
-and subsidiaries have their own), and ``same_email_phone_name`` (e-mail + mobile + company name core,
-the rule migration teams commonly start from). Standardized values are NULL when invalid, so a rule
-only ever fires on valid values.
+The rules come from ``match.deterministic_rules``; by default there is one per tax ID field,
+``same_<field>``, on the field's *company* IDs only (``<field>__company``: valid, and of a type
+that names one legal entity in ``data/tax_id_holders.csv``, such as a USCC or a VAT number; a
+branch or subsidiary has its own). A person's ID is never a rule: household members can share one,
+so it is evidence in the model (and a cluster guard), not an automatic merge. Standardized values
+are NULL when invalid, so a rule only ever fires on valid values.
 
 A group of *n* records that agree on a rule is linked as a star (each record to the group's
 smallest ``record_key``): the same clusters as all n·(n−1)/2 pairs, with n−1 edges.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from workbench.core.linkage.settings_builder import MatchField, MatchSettingsError
+from workbench.core.linkage.fields import COMPANY_ID, MatchField, MatchSettingsError, helper
 from workbench.engine.catalog import STD_CUSTOMERS
 from workbench.engine.sql import ident, literal
 from workbench.project.config import Kind, ProjectConfig
@@ -25,37 +26,21 @@ log = logging.getLogger(__name__)
 
 def default_rules(plans: list[MatchField]) -> list[DeterministicRule]:
     """The default rules for the compared fields (see the module docstring)."""
-    rules = [
-        DeterministicRule(name=f"same_{p.field}", columns=[p.columns["value"]])
+    return [
+        DeterministicRule(name=f"same_{p.field}", columns=[helper(p, COMPANY_ID)])
         for p in plans
         if p.kind == Kind.TAX_ID
     ]
-    email = next((p for p in plans if p.kind == Kind.EMAIL), None)
-    phones = [p for p in plans if p.kind == Kind.PHONE]
-    phone = next(
-        (p for p in phones if "mobile" in p.field or "cell" in p.field), phones[0] if phones else None
-    )
-    name = next(
-        (p for p in plans if p.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and p.col("core")), None
-    )
-    if email and phone and name:
-        rules.append(
-            DeterministicRule(
-                name="same_email_phone_name",
-                columns=[
-                    email.columns["value"],
-                    phone.col("e164") or phone.columns["value"],
-                    name.match_column,
-                ],
-            )
-        )
-    return rules
 
 
 def resolve_rules(
-    config: ProjectConfig, plans: list[MatchField], std_columns: dict[str, str]
+    config: ProjectConfig,
+    plans: list[MatchField],
+    std_columns: dict[str, str],
+    helpers: set[str] | None = None,
 ) -> list[DeterministicRule]:
-    """The configured rules (or the defaults), checked against the std_customers columns.
+    """The configured rules (or the defaults), checked against the std_customers columns (and the
+    helper columns the match derives from them, such as ``uscc__company``).
 
     Raises:
         MatchSettingsError: a rule names a column std_customers does not have, or two rules share a name.
@@ -69,7 +54,7 @@ def resolve_rules(
         )
     for rule in rules:
         for column in rule.columns:
-            if column not in std_columns:
+            if column not in std_columns and column not in (helpers or set()):
                 raise MatchSettingsError(
                     f"{config.config_path}: match.deterministic_rules ({rule.name}): {STD_CUSTOMERS} has no "
                     f"column {column!r}; use a standardized column such as "

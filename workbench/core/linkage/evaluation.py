@@ -139,9 +139,7 @@ def evaluate_clusters(
         if name not in cases:
             log.info("hard case %s: ground truth has no column %r; skipped", name, case.column)
     extra = "".join(
-        f", t.{ident(col)}"
-        for col in dict.fromkeys(c.column for c in cases.values())
-        if col != "entity_id"
+        f", t.{ident(col)}" for col in dict.fromkeys(c.column for c in cases.values()) if col != "entity_id"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {EVAL} AS SELECT p.record_key, p.master_id, t.entity_id{extra} "

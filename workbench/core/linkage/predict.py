@@ -56,7 +56,8 @@ def match_pairs_sql(
         deterministic: table ``record_key_l, record_key_r, rule``.
         labels: table ``record_key_l, record_key_r, label``.
         threshold: model pairs at or above are linked.
-        review_min: model pairs from here up to the threshold are sent to review.
+        review_min: model pairs from here up to the threshold are sent to review; model pairs below
+            it are left out (the predictions keep lower scores for the prior and the threshold).
     """
     extra = pair_columns(prediction_columns) if predictions else []
     if predictions:
@@ -64,7 +65,7 @@ def match_pairs_sql(
             "SELECT least(record_key_l, record_key_r) AS l, greatest(record_key_l, record_key_r) AS r, "
             "match_probability, match_weight"
             + _with_bayes_factors(extra)
-            + f" FROM {predictions} WHERE record_key_l <> record_key_r"
+            + f" FROM {predictions} WHERE record_key_l <> record_key_r AND match_probability >= {float(review_min)!r}"
         )
     else:
         model = (

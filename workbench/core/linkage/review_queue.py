@@ -1,11 +1,16 @@
 """Clerical review of the ``review_queue`` (core, no UI): its items side by side, and the labels file.
 
 This module owns the *writing* side of the review labels CSV (contract in
-``docs/architecture.md``): ``record_key_l,record_key_r,label,reviewer,decided_at,note``, UTF-8, one
-line per decision, each pair stored with ``record_key_l < record_key_r``. Decisions are appended (the
-file is the audit trail) and rewritten atomically; when the file is read, the newest decision per
-pair wins (by ``decided_at``, then by line order). The match stage reads the same file and applies
-the labels in the next run.
+``docs/architecture.md``): ``record_key_l,record_key_r,label,reviewer,decided_at,note,identity_l,identity_r``,
+UTF-8, one line per decision, each pair stored with ``record_key_l < record_key_r``. The identities
+are the records' *stable* keys (source + source ID, or source + row hash, see
+:func:`workbench.core.linkage.master_ids.record_identities`): a ``record_key`` is a row number, so
+a re-extract that shifts the rows would make an old label name other records; the match stage
+finds a label's records by their identities (by record_key only for a line without them, such as
+the lines of a file written before the identities existed, which is still read). Decisions are
+appended (the file is the audit trail) and rewritten atomically; when the file is read, the
+newest decision per pair wins (by ``decided_at``, then by line order). The match stage reads the
+same file and applies the labels in the next run.
 
 Review items come from the ``review_queue`` table (written by the match stage) joined to
 ``std_customers``: for each pair, every canonical field side by side, raw text as the source holds
@@ -37,7 +42,17 @@ from workbench.project.paths import ProjectPaths
 log = logging.getLogger(__name__)
 
 LABELS = ("match", "non_match", "skip")
-LABEL_COLUMNS = ("record_key_l", "record_key_r", "label", "reviewer", "decided_at", "note")
+LABEL_COLUMNS = (
+    "record_key_l",
+    "record_key_r",
+    "label",
+    "reviewer",
+    "decided_at",
+    "note",
+    "identity_l",
+    "identity_r",
+)
+LEGACY_LABEL_COLUMNS = LABEL_COLUMNS[:6]  # files written before the stable identities (still read)
 RECORD_COLUMNS = ("customer_type", "record_status", "flags")
 
 
@@ -69,6 +84,8 @@ class ReviewItem:
     source_id_r: str | None
     comparison: pd.DataFrame
     decision: str | None = None
+    identity_l: str = ""
+    identity_r: str = ""
 
     @property
     def differing_fields(self) -> list[str]:
@@ -99,6 +116,13 @@ def order_pair(record_key_l: str, record_key_r: str) -> tuple[str, str]:
     return (record_key_l, record_key_r) if record_key_l <= record_key_r else (record_key_r, record_key_l)
 
 
+def _ordered(row: dict[str, Any]) -> None:
+    """Store the pair with the smaller record_key first (identities follow their records)."""
+    if row["record_key_l"] > row["record_key_r"]:
+        row["record_key_l"], row["record_key_r"] = row["record_key_r"], row["record_key_l"]
+        row["identity_l"], row["identity_r"] = row["identity_r"], row["identity_l"]
+
+
 def save_decision(
     labels_path: str | Path,
     record_key_l: str,
@@ -108,17 +132,23 @@ def save_decision(
     note: str = "",
     *,
     decided_at: dt.datetime | None = None,
+    identity_l: str | None = None,
+    identity_r: str | None = None,
 ) -> dict[str, str]:
     """Append one decision to the labels CSV (the whole file is rewritten atomically).
 
     Args:
-        labels_path: the labels file; created with its header when missing.
+        labels_path: the labels file; created with its header when missing (a file with the older
+            six-column header is rewritten with the current one).
         record_key_l: one record of the pair (order does not matter; it is stored sorted).
         record_key_r: the other record.
         label: ``match``, ``non_match`` or ``skip``.
         reviewer: who decided (name or initials).
         note: free text.
         decided_at: when; default now (UTC, microseconds, so the newest decision is well defined).
+        identity_l: the stable key of `record_key_l` (``ReviewItem.identity_l``), so the label
+            survives a re-extract that shifts the rows.
+        identity_r: the stable key of `record_key_r`.
 
     Returns:
         The row as written.
@@ -136,20 +166,24 @@ def save_decision(
     if not str(reviewer or "").strip():
         raise ReviewLabelsError("reviewer is empty; give your name or initials so decisions can be traced")
     path = Path(labels_path)
-    left, right = order_pair(record_key_l, record_key_r)
     when = (decided_at or dt.datetime.now(dt.UTC)).isoformat(timespec="microseconds")
     row = {
-        "record_key_l": left,
-        "record_key_r": right,
+        "record_key_l": record_key_l,
+        "record_key_r": record_key_r,
         "label": label,
         "reviewer": str(reviewer).strip(),
         "decided_at": when,
         "note": note or "",
+        "identity_l": identity_l or "",
+        "identity_r": identity_r or "",
     }
+    _ordered(row)
+    left, right = row["record_key_l"], row["record_key_r"]
     existing = ""
     if path.exists():
         existing = path.read_text(encoding="utf-8-sig")
-        _check_header(path, existing)
+        if _check_header(path, existing) == LEGACY_LABEL_COLUMNS:
+            existing = _upgraded(existing)
         if existing and not existing.endswith("\n"):
             existing += "\n"
     buf = io.StringIO()
@@ -162,13 +196,29 @@ def save_decision(
     return row
 
 
-def _check_header(path: Path, text: str) -> None:
+def _check_header(path: Path, text: str) -> tuple[str, ...]:
+    """The file's header (the current or the legacy one); raises on anything else."""
     first = next(csv.reader(io.StringIO(text)), None) if text.strip() else None
-    if first is not None and tuple(h.strip() for h in first) != LABEL_COLUMNS:
+    if first is None:
+        return LABEL_COLUMNS
+    header = tuple(h.strip() for h in first)
+    if header not in (LABEL_COLUMNS, LEGACY_LABEL_COLUMNS):
         raise ReviewLabelsError(
             f"{path}: line 1 is {first!r}, not the labels header {','.join(LABEL_COLUMNS)}; "
             "fix the header or move the file away"
         )
+    return header
+
+
+def _upgraded(text: str) -> str:
+    """A legacy six-column labels file with the current header (identities left empty)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LABEL_COLUMNS)
+    for values in rows[1:]:
+        writer.writerow([*values, "", ""] if values else values)
+    return buf.getvalue()
 
 
 def read_decisions(labels_path: str | Path, *, newest_only: bool = True) -> pd.DataFrame:
@@ -192,7 +242,7 @@ def read_decisions(labels_path: str | Path, *, newest_only: bool = True) -> pd.D
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ReviewLabelsError(f"{path}: not UTF-8 text ({exc}); save the labels file as UTF-8") from exc
-    _check_header(path, text)
+    header = _check_header(path, text)
     rows: list[dict[str, Any]] = []
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
@@ -200,12 +250,13 @@ def read_decisions(labels_path: str | Path, *, newest_only: bool = True) -> pd.D
         line = reader.line_num
         if not values or all(not v.strip() for v in values):
             continue
-        if len(values) != len(LABEL_COLUMNS):
+        if len(values) != len(header):
             raise ReviewLabelsError(
-                f"{path}, line {line}: {len(values)} cells, expected {len(LABEL_COLUMNS)} "
-                f"({','.join(LABEL_COLUMNS)}); quote cells that contain commas"
+                f"{path}, line {line}: {len(values)} cells, expected {len(header)} "
+                f"({','.join(header)}); quote cells that contain commas"
             )
-        rec: dict[str, Any] = dict(zip(LABEL_COLUMNS, (v.strip() for v in values), strict=True))
+        rec: dict[str, Any] = dict.fromkeys(LABEL_COLUMNS, "")
+        rec.update(zip(header, (v.strip() for v in values), strict=True))
         if rec["label"] not in LABELS:
             raise ReviewLabelsError(
                 f"{path}, line {line}, column label: {rec['label']!r} is not one of {', '.join(LABELS)}"
@@ -222,14 +273,18 @@ def read_decisions(labels_path: str | Path, *, newest_only: bool = True) -> pd.D
             ) from exc
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=dt.UTC)
-        rec["record_key_l"], rec["record_key_r"] = order_pair(rec["record_key_l"], rec["record_key_r"])
+        _ordered(rec)
         rec["line"] = line
         rec["_stamp"] = stamp
+        # one pair, however its rows were numbered: by identities when the line has them
+        both = rec["identity_l"] and rec["identity_r"]
+        ids = sorted((rec["identity_l"], rec["identity_r"])) if both else None
+        rec["_pair"] = "|".join(ids) if ids else f"#{rec['record_key_l']}|{rec['record_key_r']}"
         rows.append(rec)
-    df = pd.DataFrame(rows, columns=[*columns, "_stamp"])
+    df = pd.DataFrame(rows, columns=[*columns, "_stamp", "_pair"])
     if newest_only and not df.empty:
         df = df.sort_values(["_stamp", "line"], kind="mergesort")
-        df = df.drop_duplicates(["record_key_l", "record_key_r"], keep="last")
+        df = df.drop_duplicates(["_pair"], keep="last")
     df = df.sort_values(["record_key_l", "record_key_r", "line"], kind="mergesort").reset_index(drop=True)
     return df[columns]
 
@@ -274,13 +329,21 @@ def load_review_items(
         queue, records, notes = _read_queue(ctx_or_con)
     decisions = read_decisions(path)
     decided = {(r.record_key_l, r.record_key_r): r.label for r in decisions.itertuples(index=False)}
+    decided_ids = {
+        tuple(sorted((r.identity_l, r.identity_r))): r.label
+        for r in decisions.itertuples(index=False)
+        if r.identity_l and r.identity_r
+    }
     fields = [f for f in config.field_kinds() if f in records.columns] + [
         c for c in RECORD_COLUMNS if c in records.columns
     ]
     items: list[ReviewItem] = []
     for q in queue.itertuples(index=False):
         left, right = records.loc[q.record_key_l], records.loc[q.record_key_r]
-        decision = decided.get(order_pair(q.record_key_l, q.record_key_r))
+        id_l, id_r = str(left["__identity"]), str(right["__identity"])
+        decision = decided_ids.get(
+            tuple(sorted((id_l, id_r))), decided.get(order_pair(q.record_key_l, q.record_key_r))
+        )
         if pending_only and decision in ("match", "non_match"):
             continue
         items.append(
@@ -299,6 +362,8 @@ def load_review_items(
                 source_id_r=_text(right.get("source_id")),
                 comparison=compare_records(left, right, fields),
                 decision=decision,
+                identity_l=id_l,
+                identity_r=id_r,
             )
         )
     return ReviewSession(items=items, labels_path=path, notes=notes)
@@ -372,7 +437,17 @@ def _read_queue(con: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
         raise WorkbenchError(
             f"{REVIEW_QUEUE} names record(s) not in {STD_CUSTOMERS}: {missing[:10]}; rerun the match stage"
         )
+    records["__identity"] = _identities(con, records.index)
     return queue.reset_index(drop=True), records, notes
+
+
+def _identities(con: Any, keys: pd.Index) -> pd.Series:
+    """The stable identity of each record of `keys` (see :func:`master_ids.record_identities`)."""
+    from workbench.core.linkage.master_ids import record_identities
+
+    every = con.execute(f"SELECT record_key, _source, source_id, _row_hash FROM {STD_CUSTOMERS}").df()
+    identities = pd.Series(record_identities(every).to_numpy(), index=every["record_key"])
+    return identities.reindex(keys)
 
 
 def compare_records(left: pd.Series, right: pd.Series, fields: list[str]) -> pd.DataFrame:

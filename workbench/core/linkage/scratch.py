@@ -13,14 +13,16 @@ from workbench.engine.catalog import CROSSWALK, MATCH_PAIRS, REVIEW_QUEUE, Table
 
 RECORDS = temp("records")  # the compared std_customers columns and helper columns, one row per record
 MODELLED = temp("modelled")  # view of RECORDS: the records the model sees (test records left out)
-LABELS = temp("labels")  # review labels of earlier runs: record_key_l, record_key_r, label
+LABELS = temp("labels")  # review labels of earlier runs: record_key_l, record_key_r, label, holdout
+TRAIN_LABELS = temp("train_labels")  # the match labels that train m (Splink's pairwise-labels format)
 DETERMINISTIC = temp("deterministic")  # pairs the deterministic rules link: record_key_l, record_key_r, rule
 PAIRS = temp("pairs")  # every decided pair (see workbench.core.linkage.predict.match_pairs_sql)
 EDGES = temp("edges")  # the pairs that link: record_key_l, record_key_r
 COMPONENTS = temp("components")  # connected components of EDGES: record_key, cluster_id
-CONFLICT_VALUES = temp("conflict_values")  # record_key, field, value of the conflict fields
 CLUSTERS = temp("clusters")  # record_key, cluster: the components after the guards split them
-SPLIT = temp("split")  # the links the guards cut: record_key_l, record_key_r, reason
+WITHIN = temp("within")  # record_key_l, record_key_r, probability of every pair inside a 3+ cluster
+CONFLICTS = temp("conflicts")  # record_key_l, record_key_r, guard, reason: pairs a guard keeps apart
+SPLIT = temp("split")  # the links the guards cut: record_key_l, record_key_r, guard, reason
 MASTERS = temp("masters")  # record_key, master_id
 TRUTH = temp("truth")  # the ground truth, when one is configured
 CLUSTERED = temp("clustered")  # RECORDS with their master ID as cluster_id (for Splink's cluster studio)

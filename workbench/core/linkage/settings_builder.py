@@ -1,97 +1,89 @@
-"""Splink settings built from the canonical fields and their kinds.
+"""Splink settings built from the canonical fields, their kinds and the data at hand.
 
-This module owns *what is compared and how*: for every comparable field of ``std_customers`` it
-picks the standardized columns of its kind (``mobile_e164``, ``customer_name_core``, …) and builds a
-Splink comparison from ``splink.comparison_library`` / ``comparison_level_library`` levels, with
-custom SQL levels where no library comparison fits (pinyin of a Chinese name, overlap of phone
-lists, branch and region markers). A project needs no hand-written Splink settings; the ``match:``
-section of the config can replace any generated comparison with its own (Splink JSON form).
+This module owns *what is compared*: :func:`plan_fields` picks the comparable fields of
+``std_customers`` and the standardized columns of each kind (``mobile_e164``,
+``customer_name_core``, …); :func:`helper_columns` derives per-record helper columns once per
+record (pinyin of a name, every phone number of a record, the joined address lines and the place
+ladder of the location, a normalized ID); :func:`build_comparisons` groups the fields into one
+comparison per fact (see :mod:`workbench.core.linkage.comparisons`): all company-name fields into
+one company identity, all phone fields into one, address + district + city + province (+ the
+region in the name) into one location, a given name and a surname of one source into one person
+name. A project needs no hand-written Splink settings; the ``match:`` section of the config can
+replace any generated comparison with its own (Splink JSON form).
 
 Every SQL condition is built from column names that were checked against ``std_customers``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from workbench.engine.sql import ident
-from workbench.errors import WorkbenchError
+import pandas as pd
+
+from workbench.core.linkage import comparisons as cmp
+from workbench.core.linkage.fields import (
+    COMPANY_ID,
+    COMPARABLE_KINDS,
+    FIRST,
+    HAN,
+    ID_KINDS,
+    KIND_ROLES,
+    LOC_ADDR,
+    LOC_CITY,
+    LOC_DETAIL,
+    LOC_DISTRICT,
+    LOC_LINES,
+    LOC_NUMS,
+    LOC_PROVINCE,
+    NAME_BRANCH,
+    NAME_REGION,
+    NAMES_COMPACT,
+    NAMES_PIN,
+    NORM_ID,
+    PERSON_FULL,
+    PERSON_FULL_REV,
+    PERSON_PIN,
+    PERSON_PIN_REV,
+    PHONES,
+    PIN,
+    PLACE_KINDS,
+    SOURCE_COLUMN,
+    UNIQUE_ID,
+    MatchField,
+    MatchSettingsError,
+    Present,
+    helper,
+    is_company_name,
+)
+from workbench.engine.sql import ident, literal_list
 from workbench.project.config import Kind, ProjectConfig
 
 log = logging.getLogger(__name__)
 
-UNIQUE_ID = "record_key"
-SOURCE_COLUMN = "_source"
+DATA_DIR = Path(__file__).parent / "data"
 
-# the kind extras each kind may carry in std_customers (see docs/architecture.md)
-KIND_ROLES: dict[Kind, tuple[str, ...]] = {
-    Kind.COMPANY_NAME: ("core", "pinyin", "legal_form", "branch", "region", "script"),
-    Kind.CUSTOMER_NAME: ("core", "pinyin", "legal_form", "branch", "region", "script"),
-    Kind.PERSON_NAME: ("pinyin",),
-    Kind.PHONE: ("e164", "all", "last8"),
-    Kind.EMAIL: ("local", "domain"),
-    Kind.ADDRESS: ("province", "city", "district", "detail"),
-    Kind.TAX_ID: (),
-    Kind.POSTCODE: (),
-    Kind.PROVINCE: (),
-    Kind.CITY: (),
-    Kind.DISTRICT: (),
-    Kind.COUNTRY: (),
-    Kind.DATE: (),
-    Kind.ID: (),
-}
-
-COMPARABLE_KINDS = frozenset(KIND_ROLES)
-
-
-class MatchSettingsError(WorkbenchError):
-    """The `match:` section names a field or column that std_customers does not have."""
-
-
-@dataclass(frozen=True)
-class MatchField:
-    """One compared field: its kind and the std_customers columns that carry it.
-
-    Attributes:
-        field: canonical field name.
-        kind: its kind.
-        columns: role → column; role ``value`` is the standardized value, other roles are the kind
-            extras that exist (``core``, ``pinyin``, ``e164``, ``all``, ``last8``, …).
-        dtype: DuckDB type of the value column.
-    """
-
-    field: str
-    kind: Kind
-    columns: dict[str, str]
-    dtype: str = "VARCHAR"
-
-    def col(self, role: str = "value") -> str | None:
-        """The column of `role`, or None when std_customers has none."""
-        return self.columns.get(role)
-
-    @property
-    def match_column(self) -> str:
-        """The column that carries the field's identity (the name core for company names)."""
-        for role in ("core", "e164", "value"):
-            if role in self.columns:
-                return self.columns[role]
-        raise MatchSettingsError(f"field {self.field!r} has no usable column")  # pragma: no cover
-
-    @property
-    def all_columns(self) -> list[str]:
-        """Every std_customers column of the field (value first)."""
-        return list(dict.fromkeys(self.columns.values()))
-
-
-@dataclass
-class ModelPlan:
-    """Everything the Splink settings are built from."""
-
-    fields: list[MatchField]
-    link_type: str
-    comparisons: list[Any] = field(default_factory=list)
+__all__ = [
+    "COMPARABLE_KINDS",
+    "FIRST",
+    "HAN",
+    "PHONES",
+    "PIN",
+    "SOURCE_COLUMN",
+    "UNIQUE_ID",
+    "MatchField",
+    "MatchSettingsError",
+    "Present",
+    "build_comparisons",
+    "build_settings",
+    "helper",
+    "helper_columns",
+    "is_company_name",
+    "person_pairs",
+    "plan_fields",
+]
 
 
 def plan_fields(
@@ -112,15 +104,10 @@ def plan_fields(
     """
     settings = config.match
     kinds = config.field_kinds()
-    for key, names in (("fields", settings.fields or []), ("exclude_fields", settings.exclude_fields)):
-        for name in names:
-            if name not in kinds:
-                raise MatchSettingsError(
-                    f"{config.config_path}: match.{key}: {name!r} is not a canonical field of the "
-                    f"customer sources; known: {sorted(kinds)}"
-                )
+    _check_field_names(config, kinds)
     id_fields = {s.id_field for s in config.customer_sources if s.id_column in s.columns}
     skip = set(settings.exclude_fields) | (excluded or set())
+    sources_of = _sources_of_fields(config)
     plans: list[MatchField] = []
     for name, kind in kinds.items():
         if settings.fields is not None:
@@ -138,552 +125,239 @@ def plan_fields(
         for role in KIND_ROLES.get(kind, ()):
             if f"{name}_{role}" in std_columns:
                 columns[role] = f"{name}_{role}"
-        plans.append(MatchField(name, kind, columns, std_columns[name].upper()))
+        sources = tuple(dict.fromkeys(sources_of.get(name, [])))
+        plans.append(MatchField(name, kind, columns, std_columns[name].upper(), sources))
     return plans
 
 
-# --------------------------------------------------------------------------------------------
-# comparisons by kind
+def _check_field_names(config: ProjectConfig, kinds: dict[str, Kind]) -> None:
+    settings = config.match
+    for key, names in (("fields", settings.fields or []), ("exclude_fields", settings.exclude_fields)):
+        for name in names:
+            if name not in kinds:
+                raise MatchSettingsError(
+                    f"{config.config_path}: match.{key}: {name!r} is not a canonical field of the "
+                    f"customer sources; known: {sorted(kinds)}"
+                )
 
 
-# m probabilities fixed instead of estimated, for levels that (almost) never occur among true matches:
-# EM drives such an m to exactly 0, which Splink 5 refuses (it raises instead of clamping), and
-# the whole EM pass is lost. The values are domain knowledge, not fitted: two different *valid*
-# tax IDs are different legal entities (a typing error nearly always breaks the check character);
-# a name with a branch marker (分公司) against one without, or two different branch markers, are
-# different customers unless a source simply dropped the marker.
-FIXED_TAX_ID_M = 0.001
-FIXED_MARKER_M: dict[str, tuple[float | None, float | None]] = {
-    "branch": (0.01, 0.001),  # only one name has a branch marker / two different branch markers
-    "region": (None, 0.002),  # two different regions (华瑞(上海) vs 华瑞(北京)): sister companies
-    "legal_form": (None, None),  # sources drop or romanise legal forms: left to EM
-}
-
-
-def _fixed_m(level: Any, m: float | None) -> Any:
-    if m is not None:
-        level.configure(m_probability=m, fix_m_probability=True)
-    return level
-
-
-def _lr(column: str) -> tuple[str, str]:
-    return ident(f"{column}_l"), ident(f"{column}_r")
-
-
-def _null_level(column: str) -> Any:
-    from splink import comparison_level_library as cll
-
-    return cll.NullLevel(column)
-
-
-def _custom(sql: str, label: str, **configure: Any) -> Any:
-    from splink import comparison_level_library as cll
-
-    level = cll.CustomLevel(sql, label_for_charts=label)
-    if configure:
-        level.configure(**configure)
-    return level
-
-
-def _exact(column: str, *, tf: bool = False, label: str | None = None) -> Any:
-    from splink import comparison_level_library as cll
-
-    level = cll.ExactMatchLevel(column, term_frequency_adjustments=tf)
-    if label:
-        level.configure(label_for_charts=label)
-    return level
-
-
-def _similar_within(column: str, within: str, label: str, *, also: str = "") -> Any:
-    """A level: the same `within` value and a Jaro-Winkler similarity ≥ 0.88 on `column` (and `also`)."""
-    vl, vr = _lr(column)
-    wl, wr = _lr(within)
-    sql = f"{wl} = {wr} AND jaro_winkler_similarity({vl}, {vr}) >= 0.88"
-    return _custom(f"{sql} AND {also}" if also else sql, label)
-
-
-def _custom_comparison(name: str, description: str, levels: list[Any]) -> Any:
-    from splink import comparison_library as cl
-
-    return cl.CustomComparison(
-        comparison_levels=levels, output_column_name=name, comparison_description=description
-    )
+def _sources_of_fields(config: ProjectConfig) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for source in config.customer_sources:
+        for spec in source.columns.values():
+            out.setdefault(spec.field, []).append(source.name)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
 # helper columns: computed once per record (not once per compared pair) before Splink runs
 
-PIN, FIRST, HAN, NUMS = "__pin", "__first", "__han", "__nums"
-PHONES = "phones__all"
+
+@functools.lru_cache(maxsize=1)
+def province_regions() -> frozenset[str]:
+    """The canonical regions of province level (``region_words`` table of the standardize stage)."""
+    from workbench.core.standardize import load_reference
+
+    table = load_reference().table("region_words")
+    return frozenset(table.loc[table["level"] == "province", "canonical"])
 
 
-def helper(plan: MatchField, suffix: str) -> str:
-    """Name of a helper column of a field (e.g. ``customer_name__pin``)."""
-    return f"{plan.field}{suffix}"
+@functools.lru_cache(maxsize=1)
+def company_tax_types() -> frozenset[str]:
+    """The tax ID types that name one legal entity (``data/tax_id_holders.csv``)."""
+    table = pd.read_csv(DATA_DIR / "tax_id_holders.csv", dtype=str, keep_default_na=False)
+    return frozenset(table.loc[table["holder"].str.strip() == "company", "type"].str.strip())
 
 
-def helper_columns(plans: list[MatchField]) -> dict[str, str]:
+def _text(column: str) -> str:
+    return f"CAST({ident(column)} AS VARCHAR)"
+
+
+def _coalesce(parts: list[str]) -> str | None:
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def person_pairs(plans: list[MatchField]) -> list[tuple[MatchField, MatchField]]:
+    """Person-name fields compared two by two: the first two that one source maps together.
+
+    A source with a given-name and a surname column gives one pair (compared with a swap level);
+    any other person-name field is compared on its own.
+    """
+    persons = [p for p in plans if p.kind == Kind.PERSON_NAME]
+    for i, a in enumerate(persons):
+        for b in persons[i + 1 :]:
+            if not a.sources or not b.sources or set(a.sources) & set(b.sources):
+                return [(a, b)]
+    return []
+
+
+def helper_columns(plans: list[MatchField], *, provinces: frozenset[str] | None = None) -> dict[str, str]:
     """Helper column → SQL over std_customers columns, for the records table Splink reads.
 
     - ``<name>__pin``: Latin letters of a name: its pinyin, or the Latin core itself (华瑞 ~ Huarui);
     - ``<name>__first``: the leading Latin word of a company name (NULL for a Chinese name);
     - ``<name>__han``: the name core has Chinese characters;
+    - ``names__branch`` / ``names__region``: the canonical branch marker and the region of the
+      first company-name field that has one;
     - ``phones__all``: every number of every phone field (a list; NULL when none);
-    - ``<address>__nums``: the numbers in an address (house number, floor, postcode).
+    - ``loc__*``: the location ladder (see :func:`_location_helpers`);
+    - ``persons__full``: a given name and a surname together (term frequencies of the full name);
+    - ``<id>__id``: an ID, upper case without spaces and punctuation, from the raw value when the
+      standardized one is missing;
+    - ``<tax id>__company``: a valid tax ID of a legal entity (``data/tax_id_holders.csv``).
+
+    Args:
+        plans: the compared fields.
+        provinces: the canonical regions of province level (default: the standardize stage's table).
     """
     out: dict[str, str] = {}
+    companies = [p for p in plans if is_company_name(p)]
     for p in plans:
-        if is_company_name(p) or (p.kind == Kind.PERSON_NAME and p.col("pinyin")):
-            base = f"CAST({ident(p.match_column)} AS VARCHAR)"
-            latin = f"nullif(lower(regexp_replace({base}, '[^A-Za-z0-9]', '', 'g')), '')"
-            if p.col("pinyin"):
-                pin = f"CAST({ident(p.columns['pinyin'])} AS VARCHAR)"
-                out[helper(p, PIN)] = (
-                    f"coalesce(nullif(lower(regexp_replace({pin}, '[^A-Za-z0-9]', '', 'g')), ''), {latin})"
-                )
-            else:
-                out[helper(p, PIN)] = latin
-        if is_company_name(p):
-            base = f"CAST({ident(p.match_column)} AS VARCHAR)"
-            out[helper(p, FIRST)] = f"nullif(regexp_extract(lower({base}), '^[a-z]+'), '')"
-            out[helper(p, HAN)] = f"regexp_matches({base}, '\\p{{Han}}')"
-        if p.kind == Kind.ADDRESS:
-            value = f"CAST({ident(p.columns['value'])} AS VARCHAR)"
-            out[helper(p, NUMS)] = f"regexp_extract_all({value}, '[0-9]+')"
+        out.update(_name_helpers(p))
+        if p.kind in ID_KINDS or p.kind == Kind.TAX_ID:
+            raw = (
+                f"coalesce({_text(p.columns['value'])}, {_text(p.columns['raw'])})"
+                if p.col("raw")
+                else _text(p.columns["value"])
+            )
+            out[helper(p, NORM_ID)] = f"nullif(upper(regexp_replace({raw}, '[^0-9A-Za-z]', '', 'g')), '')"
+        if p.kind == Kind.TAX_ID:
+            out[helper(p, COMPANY_ID)] = _company_id_sql(p)
+    for role, name in (("branch", NAME_BRANCH), ("region", NAME_REGION)):
+        expr = _coalesce([_text(c) for p in companies if (c := p.col(role))])
+        if expr:
+            out[name] = expr
     phones = [p for p in plans if p.kind == Kind.PHONE]
     if phones:
         parts = ", ".join(
-            f"string_split(coalesce(CAST({ident(p.col('all') or p.col('e164') or p.columns['value'])} AS VARCHAR), ''), ';')"
+            f"string_split(coalesce({_text(p.col('all') or p.col('e164') or p.columns['value'])}, ''), ';')"
             for p in phones
         )
         numbers = f"list_distinct(list_filter(flatten([{parts}]), lambda x: x <> ''))"
         out[PHONES] = f"CASE WHEN len({numbers}) > 0 THEN {numbers} END"
+    out.update(_location_helpers(plans, out.get(NAME_REGION), provinces))
+    out.update(_person_helpers(plans, companies))
     return out
 
 
-def _side(column: str, side: str) -> str:
-    return ident(f"{column}_{side}")
+def _compact(expr: str) -> str:
+    """Lower case without spaces or punctuation (NULL when nothing is left)."""
+    return f"nullif(lower(regexp_replace({expr}, '[\\s.,·\\-]', '', 'g')), '')"
 
 
-def _pinyin_expr(plan: MatchField, side: str) -> str:
-    return _side(helper(plan, PIN), side)
-
-
-def _any(plans: list[MatchField], condition: Any) -> str:
-    """OR of `condition(l_expr, r_expr, a, b)` over every pair of fields (a on the left, b on the right)."""
-    return " OR ".join(f"({condition(a, b)})" for a in plans for b in plans)
-
-
-def company_name_comparisons(
-    plans: list[MatchField], *, tf: bool, type_column: str | None = None
-) -> list[Any]:
-    """Company names (one or several fields, e.g. full name and 简称): one comparison, plus markers.
-
-    The name fields of a record are compared with every name field of the other record, so a
-    source that keeps only the short name (简称) meets the full name of another source; agreement on
-    both fields counts once. Levels, best first: exact core of the first (main) name field; the
-    short name of one equals a name of a record that has no main name; another name field agrees
-    while the main names differ (two companies with one short name); same pinyin (``华瑞`` ~
-    ``Huarui``, homophone typing errors); near-identical (Jaro-Winkler ≥ 0.92 or one character off:
-    a 4-character CJK core with one typo scores only 0.88); one name contains the other (short
-    names); the pinyin of a Chinese name starts with the other's first Latin word (a romanised
-    name that translates the industry word: ``华瑞科技`` ~ ``Huarui Technology``); similar
-    (Jaro-Winkler ≥ 0.88: lower scores are common between different Latin names built from the
-    same words, such as ``Orchid & Sentosa Logistics`` and ``Sentosa & Kallang Logistics``);
-    similar pinyin across scripts; else.
-
-    The branch, region and legal-form parts of the main name get comparisons of their own, so that
-    a branch (分公司) or a regional subsidiary with the same core is evidence *against* a match.
-    """
-    from splink import comparison_level_library as cll
-
-    main = plans[0]
-
-    def core(p: MatchField, side: str) -> str:
-        return ident(f"{p.match_column}_{side}")
-
-    def pin(p: MatchField, side: str) -> str:
-        return _pinyin_expr(p, side)
-
-    def first(p: MatchField, side: str) -> str:
-        return _side(helper(p, FIRST), side)
-
-    def han(p: MatchField, side: str) -> str:
-        return _side(helper(p, HAN), side)
-
-    all_null = " OR ".join(
-        "(" + " AND ".join(f"{core(p, side)} IS NULL" for p in plans) + ")" for side in ("l", "r")
-    )
-    same = _any(plans, lambda a, b: f"{core(a, 'l')} = {core(b, 'r')}")
-    levels: list[Any] = [_custom(all_null, "no name", is_null_level=True)]
-    if type_column:
-        # an individual's name (汪军) is shared by many people: its own level, so EM weighs it apart
-        # from a company name, with term frequencies on the name itself
-        tl, tr = _lr(type_column)
-        ml, mr = core(main, "l"), core(main, "r")
-        levels.append(
-            _custom(
-                f"{ml} = {mr} AND {tl} = 'B2C' AND {tr} = 'B2C'",
-                "same name, both individuals",
-                **(
-                    {
-                        "tf_adjustment_column": main.match_column,
-                        "tf_adjustment_weight": 1.0,
-                        "disable_tf_exact_match_detection": True,
-                    }
-                    if tf
-                    else {}
-                ),
-            )
-        )
-    levels.append(_exact(main.match_column, tf=tf, label="exact name core"))
-    if len(plans) > 1:
-        ml, mr = core(main, "l"), core(main, "r")
-        levels += [
-            _custom(f"({ml} IS NULL OR {mr} IS NULL) AND ({same})", "short name equals the other's name"),
-            _custom(
-                same,
-                "same short name, different full names",
-                # a short name shared by many companies (Weber Elektronik) says little; there is no
-                # exact level on that column, so the level's own u is the base of the adjustment
-                **(
-                    {
-                        "tf_adjustment_column": plans[1].match_column,
-                        "tf_adjustment_weight": 1.0,
-                        "disable_tf_exact_match_detection": True,
-                    }
-                    if tf
-                    else {}
-                ),
-            ),
-        ]
-    levels += [
-        _custom(_any(plans, lambda a, b: f"{pin(a, 'l')} = {pin(b, 'r')}"), "same pinyin / Latin spelling"),
-        _custom(
-            _any(
-                plans,
-                lambda a, b: (
-                    f"jaro_winkler_similarity({core(a, 'l')}, {core(b, 'r')}) >= 0.92 OR "
-                    f"(least(length({core(a, 'l')}), length({core(b, 'r')})) >= 4 AND "
-                    f"levenshtein({core(a, 'l')}, {core(b, 'r')}) <= 1)"
-                ),
-            ),
-            "near-identical name (Jaro-Winkler ≥ 0.92 or one character off)",
-        ),
-        _custom(
-            _any(
-                plans,
-                lambda a, b: (
-                    f"(length({core(a, 'l')}) >= 2 AND length({core(b, 'r')}) >= 2 AND "
-                    f"(contains({core(a, 'l')}, {core(b, 'r')}) OR contains({core(b, 'r')}, {core(a, 'l')}))) OR "
-                    f"(length({pin(a, 'l')}) >= 4 AND length({pin(b, 'r')}) >= 4 AND "
-                    f"(contains({pin(a, 'l')}, {pin(b, 'r')}) OR contains({pin(b, 'r')}, {pin(a, 'l')})))"
-                ),
-            ),
-            "one name contains the other (short name)",
-        ),
-        _custom(
-            _any(
-                plans,
-                lambda a, b: (
-                    f"(length({first(a, 'l')}) >= 4 AND {han(b, 'r')} "
-                    f"AND starts_with({pin(b, 'r')}, {first(a, 'l')})) OR "
-                    f"(length({first(b, 'r')}) >= 4 AND {han(a, 'l')} "
-                    f"AND starts_with({pin(a, 'l')}, {first(b, 'r')}))"
-                ),
-            ),
-            "pinyin starts with the other name's first word (华瑞科技 ~ Huarui Technology)",
-        ),
-        _custom(
-            _any(plans, lambda a, b: f"jaro_winkler_similarity({core(a, 'l')}, {core(b, 'r')}) >= 0.88"),
-            "similar name (Jaro-Winkler ≥ 0.88)",
-        ),
-        _custom(
-            _any(
-                plans,
-                lambda a, b: (
-                    f"({han(a, 'l')} OR {han(b, 'r')}) "
-                    f"AND jaro_winkler_similarity({pin(a, 'l')}, {pin(b, 'r')}) >= 0.9"
-                ),
-            ),
-            "similar pinyin across scripts",
-        ),
-        cll.ElseLevel(),
-    ]
-    names = ", ".join(p.field for p in plans)
-    out = [_custom_comparison(main.field, f"company name ({names})", levels)]
-    for role, what in (("branch", "branch"), ("region", "region"), ("legal_form", "legal form")):
-        column = main.col(role)
-        if column:
-            out.append(_marker_comparison(main, column, what, role))
+def _person_helpers(plans: list[MatchField], companies: list[MatchField]) -> dict[str, str]:
+    """A person's full name from a name pair, in both orders (which field is the surname is not
+    known), and its pinyin; the customer name as one compact string to compare it with."""
+    out: dict[str, str] = {}
+    for a, b in person_pairs(plans):
+        va, vb = (f"coalesce({_text(p.columns['value'])}, '')" for p in (a, b))
+        out[PERSON_FULL] = _compact(f"{va} || {vb}")
+        out[PERSON_FULL_REV] = _compact(f"{vb} || {va}")
+        if a.col("pinyin") and b.col("pinyin"):
+            pa, pb = (f"coalesce({_text(p.columns['pinyin'])}, '')" for p in (a, b))
+            out[PERSON_PIN] = _compact(f"{pa} || {pb}")
+            out[PERSON_PIN_REV] = _compact(f"{pb} || {pa}")
+        if companies:
+            out[NAMES_COMPACT] = _compact(_text(companies[0].match_column))
+            if helper(companies[0], PIN) in _name_helpers(companies[0]):
+                out[NAMES_PIN] = _name_helpers(companies[0])[helper(companies[0], PIN)]
     return out
 
 
-def _marker_comparison(plan: MatchField, column: str, what: str, role: str) -> Any:
-    """Branch / region / legal-form part of a name: both absent, same, only one has it, different."""
-    from splink import comparison_level_library as cll
-
-    core_l, core_r = _lr(plan.match_column)
-    ml, mr = _lr(column)
-    one, different = FIXED_MARKER_M.get(role, (None, None))
-    levels = [
-        _custom(f"{core_l} IS NULL OR {core_r} IS NULL", f"no name to compare {what}", is_null_level=True),
-        _custom(f"{ml} IS NULL AND {mr} IS NULL", f"neither name has a {what}"),
-        _exact(column, label=f"same {what}"),
-        _fixed_m(_custom(f"{ml} IS NULL OR {mr} IS NULL", f"only one name has a {what}"), one),
-        _fixed_m(cll.ElseLevel(), different),
-    ]
-    return _custom_comparison(column, f"{plan.field}: {what} part of the name", levels)
-
-
-def person_name_comparison(plan: MatchField, *, tf: bool) -> Any:
-    """Person name: exact, same pinyin, Jaro-Winkler ≥ 0.92 / ≥ 0.88, else."""
-    from splink import comparison_level_library as cll
-
-    value = plan.col("value")
-    assert value is not None
-    levels: list[Any] = [_null_level(value), _exact(value, tf=tf, label="exact name")]
-    if plan.col("pinyin"):
-        pl, pr = _pinyin_expr(plan, "l"), _pinyin_expr(plan, "r")
-        levels.append(_custom(f"{pl} = {pr}", "same pinyin"))
-    levels += [cll.JaroWinklerLevel(value, 0.92), cll.JaroWinklerLevel(value, 0.88), cll.ElseLevel()]
-    return _custom_comparison(plan.field, f"{plan.field}: person name", levels)
-
-
-def phone_comparison(plans: list[MatchField], *, tf: bool) -> Any:
-    """Phones (all phone fields of a record together): same main number, any shared number, same last 8.
-
-    Every number of every phone field of one record is compared with every number of the other
-    (a ledger's 联系电话 often holds the mobile another source keeps under 手机). The first level,
-    exact E.164 on the first phone field, has term-frequency adjustments: a switchboard shared by a
-    whole group weighs less than a personal mobile.
-    """
-    from splink import comparison_level_library as cll
-
-    main = plans[0]
-    e164 = main.col("e164") or main.columns["value"]
-
-    def number(p: MatchField) -> str:
-        return p.col("e164") or p.columns["value"]
-
-    all_null = " OR ".join(
-        "(" + " AND ".join(f"{ident(number(p) + '_' + side)} IS NULL" for p in plans) + ")"
-        for side in ("l", "r")
-    )
-    levels: list[Any] = [
-        _custom(all_null, "no phone", is_null_level=True),
-        _exact(e164, tf=tf, label=f"same {main.field} number"),
-        _custom(f"list_has_any({_side(PHONES, 'l')}, {_side(PHONES, 'r')})", "share a number"),
-    ]
-    last8 = [p for p in plans if p.col("last8")]
-    if last8:
-        levels.append(
-            _custom(
-                _any(
-                    last8,
-                    lambda a, b: (
-                        f"{ident(a.columns['last8'] + '_l')} = {ident(b.columns['last8'] + '_r')}"
-                    ),
-                ),
-                "same last 8 digits",
+def _name_helpers(p: MatchField) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if is_company_name(p) or (p.kind == Kind.PERSON_NAME and p.col("pinyin")):
+        base = _text(p.match_column)
+        latin = f"nullif(lower(regexp_replace({base}, '[^A-Za-z0-9]', '', 'g')), '')"
+        if p.col("pinyin"):
+            pin = _text(p.columns["pinyin"])
+            out[helper(p, PIN)] = (
+                f"coalesce(nullif(lower(regexp_replace({pin}, '[^A-Za-z0-9]', '', 'g')), ''), {latin})"
             )
-        )
-    levels.append(cll.ElseLevel())
-    names = ", ".join(p.field for p in plans)
-    return _custom_comparison(main.field, f"phones ({names})", levels)
+        else:
+            out[helper(p, PIN)] = latin
+    if is_company_name(p):
+        base = _text(p.match_column)
+        out[helper(p, FIRST)] = f"nullif(regexp_extract(lower({base}), '^[a-z]+'), '')"
+        out[helper(p, HAN)] = f"regexp_matches({base}, '\\p{{Han}}')"
+    return out
 
 
-def email_comparison(plan: MatchField, *, tf: bool) -> Any:
-    """E-mail: exact; same local part (with term frequencies: ``info@`` or ``sales@`` say little,
-    ``zhangwei1985@`` at two providers says much); a similar local part at the same domain (a
-    typing error); else."""
-    from splink import comparison_level_library as cll
-
-    value = plan.col("value")
-    assert value is not None
-    levels: list[Any] = [_null_level(value), _exact(value, tf=tf, label="same e-mail")]
-    local, domain = plan.col("local"), plan.col("domain")
-    if local:
-        levels.append(_exact(local, tf=tf, label="same local part"))
-        if domain:
-            levels.append(_similar_within(local, domain, "similar local part at the same domain"))
+def _company_id_sql(p: MatchField) -> str:
+    value = ident(p.columns["value"])
+    valid = f" AND {ident(p.columns['valid'])}" if p.col("valid") else ""
+    types = literal_list(sorted(company_tax_types()))
+    if p.col("type"):
+        holder = f"list_contains({types}, string_split(lower({_text(p.columns['type'])}), '.')[-1])"
+        condition = f"({ident(p.columns['type'])} IS NULL OR {holder})"
     else:
-        levels.append(cll.JaroWinklerLevel(value, 0.92))
-    levels.append(cll.ElseLevel())
-    return _custom_comparison(plan.field, f"{plan.field}: e-mail", levels)
+        condition = "true"
+    return f"CASE WHEN {value} IS NOT NULL{valid} AND {condition} THEN {_text(p.columns['value'])} END"
 
 
-def _compatible_numbers(nl: str, nr: str) -> str:
-    """The numbers of one address are all in the other (a floor or postcode may be added)."""
-    return f"(list_has_all({nl}, {nr}) OR list_has_all({nr}, {nl}))"
+def _compact_address(expr: str) -> str:
+    """An address line in lower case, single spaces, no spaces next to a Chinese character."""
+    spaced = f"regexp_replace(lower({expr}), '\\s+', ' ', 'g')"
+    return f"nullif(trim(regexp_replace({spaced}, '\\s*([^\\x00-\\x7F])\\s*', '\\1', 'g')), '')"
 
 
-def address_comparison(plan: MatchField) -> Any:
-    """Address: exact; same street detail; near-identical or one containing the other *with house
-    numbers that agree* (the numbers of one are all in the other); similar detail in the same district; same
-    district; same city; else.
+def _address_line(p: MatchField) -> str:
+    """An address field's text: the standardized value, or the raw text the standardizer found too
+    short to be an address on its own (a house number such as ``7``)."""
+    value = _text(p.columns["value"])
+    if p.col("raw") and p.col("issue"):
+        raw = f"CASE WHEN {ident(p.columns['issue'])} = 'too_short' THEN trim({_text(p.columns['raw'])}) END"
+        return f"coalesce({value}, {raw})"
+    return value
 
-    Numbers decide between neighbours: ``Lindenallee 29`` and ``Lindenallee 61`` (or 世纪大道100号 and
-    世纪大道102号) are near-identical strings but different buildings, so they only count as the
-    same district or city.
+
+def _location_helpers(
+    plans: list[MatchField], name_region: str | None, provinces: frozenset[str] | None
+) -> dict[str, str]:
+    """The location ladder of a record.
+
+    ``loc__addr`` (every address field, lines joined in field order, lower case), ``loc__lines``
+    (its lines: swapped lines still agree), ``loc__nums`` (its numbers), ``loc__detail`` (the
+    street part of a parsed address), ``loc__district`` / ``loc__city`` / ``loc__province``: a
+    place field's value, else the place parsed from the address, else (city or province) the
+    region in the company name.
     """
-    from splink import comparison_level_library as cll
+    addresses = [p for p in plans if p.kind == Kind.ADDRESS]
+    out: dict[str, str] = {}
+    if addresses:
+        compact = [_compact_address(_address_line(p)) for p in addresses]
+        joined = f"nullif(trim(regexp_replace(concat_ws(' ', {', '.join(compact)}), '\\s*([^\\x00-\\x7F])\\s*', '\\1', 'g')), '')"
+        out[LOC_ADDR] = joined
+        out[LOC_NUMS] = f"regexp_extract_all({joined}, '[0-9]+')"
+        out[LOC_LINES] = f"list_filter([{', '.join(compact)}], lambda x: x IS NOT NULL AND length(x) >= 4)"
 
-    value = plan.col("value")
-    assert value is not None
-    vl, vr = _lr(value)
-    nl, nr = _side(helper(plan, NUMS), "l"), _side(helper(plan, NUMS), "r")
-    same_numbers = _compatible_numbers(nl, nr)
-    levels: list[Any] = [_null_level(value), _exact(value, label="same address")]
-    detail, district, city = plan.col("detail"), plan.col("district"), plan.col("city")
-    if detail:
-        levels.append(_exact(detail, label="same street address (detail)"))
-    levels += [
-        _custom(
-            f"{same_numbers} AND (jaro_winkler_similarity({vl}, {vr}) >= 0.9 OR "
-            f"(least(length({vl}), length({vr})) >= 6 AND (contains({vl}, {vr}) OR contains({vr}, {vl}))))",
-            "near-identical address or one contains the other, numbers agree",
-        ),
-    ]
-    if detail and district:
-        levels.append(
-            _similar_within(
-                detail, district, "similar street address in the same district, numbers agree", also=same_numbers
-            )
-        )
-    if district:
-        levels.append(_exact(district, label="same district"))
-    if city:
-        levels.append(_exact(city, label="same city"))
-    levels.append(cll.ElseLevel())
-    return _custom_comparison(plan.field, f"{plan.field}: address", levels)
-
-
-def place_sources(plans: list[MatchField]) -> dict[Kind, str]:
-    """Address components that stand in for a missing city / district / province field value."""
-    role_of = {Kind.CITY: "city", Kind.DISTRICT: "district", Kind.PROVINCE: "province"}
-    out: dict[Kind, str] = {}
-    for kind, role in role_of.items():
-        column = next((p.col(role) for p in plans if p.kind == Kind.ADDRESS and p.col(role)), None)
-        if column:
-            out[kind] = column
+        detail = _coalesce([_text(c) for p in addresses if (c := p.col("detail"))])
+        if detail:
+            out[LOC_DETAIL] = detail
+    region_level = {}
+    if name_region:
+        provinces = province_regions() if provinces is None else provinces
+        in_provinces = f"list_contains({literal_list(sorted(provinces))}, {name_region})"
+        region_level = {
+            Kind.PROVINCE: f"CASE WHEN {in_provinces} THEN {name_region} END",
+            Kind.CITY: f"CASE WHEN NOT {in_provinces} THEN {name_region} END",
+        }
+    role_of = {Kind.DISTRICT: "district", Kind.CITY: "city", Kind.PROVINCE: "province"}
+    for kind, column in zip(PLACE_KINDS, (LOC_CITY, LOC_DISTRICT, LOC_PROVINCE), strict=True):
+        parts = [_text(p.columns["value"]) for p in plans if p.kind == kind]
+        parts += [_text(c) for p in addresses if (c := p.col(role_of[kind]))]
+        if kind in region_level:
+            parts.append(region_level[kind])
+        expr = _coalesce(parts)
+        if expr:
+            out[column] = expr
     return out
 
 
-def place_comparison(plan: MatchField, *, tf: bool, fallback: str | None = None) -> Any:
-    """City / district / province / country: exact (city with term frequencies), close spelling.
-
-    With `fallback` (the same component parsed out of an address field), a record without the
-    field's value uses its address's component, so a source with a separate City column meets a
-    source that writes the city inside the address.
-    """
-    from splink import comparison_level_library as cll
-
-    value = plan.col("value")
-    assert value is not None
-    if fallback:
-        vl, vr = (f"coalesce({ident(value + s)}, {ident(fallback + s)})" for s in ("_l", "_r"))
-        levels: list[Any] = [
-            _custom(f"{vl} IS NULL OR {vr} IS NULL", f"{value} is NULL", is_null_level=True),
-            _custom(f"{vl} = {vr}", f"same {value}"),
-        ]
-        if plan.kind in (Kind.CITY, Kind.DISTRICT):
-            levels.append(_custom(f"jaro_winkler_similarity({vl}, {vr}) >= 0.9", f"similar {value}"))
-    else:
-        levels = [_null_level(value), _exact(value, tf=tf and plan.kind == Kind.CITY)]
-        if plan.kind in (Kind.CITY, Kind.DISTRICT):
-            levels.append(cll.JaroWinklerLevel(value, 0.9))
-    levels.append(cll.ElseLevel())
-    return _custom_comparison(plan.field, f"{plan.field}: {plan.kind.value}", levels)
-
-
-def postcode_comparison(plan: MatchField, *, tf: bool = False) -> Any:
-    """Postcode: exact (with term frequencies: a postcode shared by a whole business district says
-    less), one digit off, same leading digits (all but the last two), else."""
-    from splink import comparison_level_library as cll
-
-    value = plan.col("value")
-    assert value is not None
-    vl, vr = _lr(value)
-    return _custom_comparison(
-        plan.field,
-        f"{plan.field}: postcode",
-        [
-            _null_level(value),
-            _exact(value, tf=tf, label="same postcode"),
-            cll.LevenshteinLevel(value, 1),
-            _custom(
-                f"length({vl}) > 2 AND left({vl}, length({vl}) - 2) = left({vr}, length({vr}) - 2)",
-                "same leading digits",
-            ),
-            cll.ElseLevel(),
-        ],
-    )
-
-
-def date_comparison(plan: MatchField) -> Any:
-    """Date: Splink's date-of-birth comparison (exact, one character off, ≤ 1 month, ≤ 1 year, ≤ 10 years)."""
-    from splink import comparison_library as cl
-
-    value = plan.col("value")
-    assert value is not None
-    is_string = not plan.dtype.startswith(("DATE", "TIMESTAMP"))
-    kwargs: dict[str, Any] = {"input_is_string": is_string}
-    if is_string:
-        kwargs["datetime_format"] = "%Y-%m-%d"
-    return cl.DateOfBirthComparison(value, **kwargs)
-
-
-def id_comparison(plan: MatchField) -> Any:
-    """An ID / tax ID: exact (tax IDs), or exact and up to two typing errors (other IDs)."""
-    from splink import comparison_library as cl
-
-    value = plan.col("value")
-    assert value is not None
-    if plan.kind == Kind.TAX_ID:
-        from splink import comparison_level_library as cll
-
-        return _custom_comparison(
-            plan.field,
-            f"{plan.field}: tax ID",
-            [
-                _null_level(value),
-                _exact(value, label=f"same {plan.field}"),
-                _fixed_m(
-                    cll.ElseLevel().configure(label_for_charts=f"different valid {plan.field}"),
-                    FIXED_TAX_ID_M,
-                ),
-            ],
-        )
-    return cl.LevenshteinAtThresholds(value, [1, 2])
-
-
-def is_company_name(plan: MatchField) -> bool:
-    """A company (or customer) name field with a name core."""
-    return plan.kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME) and bool(plan.col("core"))
-
-
-_PLACE_KINDS = (Kind.CITY, Kind.DISTRICT, Kind.PROVINCE, Kind.COUNTRY)
-
-
-def _field_comparison(plan: MatchField, *, tf: bool, places: dict[Kind, str]) -> Any | None:
-    """The comparison of a field compared on its own (company names and phones are compared as groups)."""
-    kind = plan.kind
-    if kind in (Kind.COMPANY_NAME, Kind.CUSTOMER_NAME, Kind.PERSON_NAME):
-        return person_name_comparison(plan, tf=tf)
-    if kind == Kind.EMAIL:
-        return email_comparison(plan, tf=tf)
-    if kind == Kind.ADDRESS:
-        return address_comparison(plan)
-    if kind in _PLACE_KINDS:
-        return place_comparison(plan, tf=tf, fallback=places.get(kind))
-    if kind == Kind.POSTCODE:
-        return postcode_comparison(plan, tf=tf)
-    if kind == Kind.DATE:
-        return date_comparison(plan)
-    if kind in (Kind.TAX_ID, Kind.ID):
-        return id_comparison(plan)
-    return None
+# --------------------------------------------------------------------------------------------
+# comparisons
 
 
 def build_comparisons(
@@ -692,30 +366,60 @@ def build_comparisons(
     tf: bool,
     overrides: dict[str, dict[str, Any]],
     type_column: str | None = None,
+    present: Present | None = None,
 ) -> list[Any]:
-    """The Splink comparisons of every planned field (config overrides replace generated ones).
+    """The Splink comparisons of every planned field, one per fact (config overrides replace generated ones).
 
     The company name fields are compared together (at the first of them), and so are the phone
-    fields; every other field has a comparison of its own.
+    fields, the location fields (address, district, city, province: at the first of them) and a
+    person-name pair; every other field has a comparison of its own.
+
+    Args:
+        plans: the compared fields.
+        tf: term-frequency adjustments on the exact levels.
+        overrides: field → Splink comparison dict replacing the generated comparison.
+        type_column: the record's B2B / B2C column, when std_customers has it.
+        present: which columns hold data (default: all), so no level is built for a fact the data
+            does not carry.
     """
+    present = present or Present()
+    free = [p for p in plans if p.field not in overrides]
+    names = [p for p in free if is_company_name(p)]
+    phones = [p for p in free if p.kind == Kind.PHONE]
+    places = [p for p in free if p.kind == Kind.ADDRESS or p.kind in PLACE_KINDS]
+    pairs = {id(a): b for a, b in person_pairs(free)}
+    paired = {id(b) for b in pairs.values()}
     out: list[Any] = []
-    names = [p for p in plans if is_company_name(p) and p.field not in overrides]
-    phones = [p for p in plans if p.kind == Kind.PHONE and p.field not in overrides]
-    places = place_sources(plans)
     for plan in plans:
         if plan.field in overrides:
             out.append(overrides[plan.field])
-        elif is_company_name(plan):
-            if plan is names[0]:
-                out.extend(company_name_comparisons(names, tf=tf, type_column=type_column))
-        elif plan.kind == Kind.PHONE:
-            if plan is phones[0]:
-                out.append(phone_comparison(phones, tf=tf))
-        else:
-            comparison = _field_comparison(plan, tf=tf, places=places)
+            continue
+        group = next((g for g in (names, phones, places) if plan in g), None)
+        if group is not None:
+            if plan is group[0]:
+                out += _group_comparison(group, present, tf=tf, type_column=type_column)
+        elif id(plan) in pairs:
+            out.append(cmp.person_pair_comparison(plan, pairs[id(plan)], present, tf=tf))
+
+        elif id(plan) not in paired:
+            comparison = cmp.field_comparison(plan, tf=tf)
             if comparison is not None:
                 out.append(comparison)
     return out
+
+
+def _group_comparison(
+    group: list[MatchField], present: Present, *, tf: bool, type_column: str | None
+) -> list[Any]:
+    """The one comparison of a group of fields: company names, phones or the location fields."""
+    first = group[0]
+    if is_company_name(first):
+        return [cmp.company_identity_comparison(group, present, tf=tf, type_column=type_column)]
+    if first.kind == Kind.PHONE:
+        return [cmp.phone_comparison(group, tf=tf)]
+    n_addresses = sum(p.kind == Kind.ADDRESS for p in group)
+    location = cmp.location_comparison(present, tf=tf, address_fields=n_addresses, name=first.field)
+    return [location] if location is not None else []
 
 
 def build_settings(
@@ -727,6 +431,7 @@ def build_settings(
     overrides: dict[str, dict[str, Any]] | None = None,
     extra_columns: list[str] | None = None,
     type_column: str | None = None,
+    present: Present | None = None,
 ) -> dict[str, Any]:
     """The complete Splink settings dictionary (DuckDB dialect).
 
@@ -734,14 +439,17 @@ def build_settings(
         plans: the compared fields.
         blocking_rules: Splink SQL blocking rules for prediction.
         link_type: ``link_and_dedupe`` (several sources) or ``dedupe_only``.
-        tf: term-frequency adjustments on name, city, phone and e-mail exact levels.
+        tf: term-frequency adjustments on name, address, phone, e-mail and ID exact levels.
         overrides: field → Splink comparison dict replacing the generated comparison.
         extra_columns: more columns to keep in the predictions (shown in the charts).
         type_column: the record's B2B / B2C column (``customer_type``), when std_customers has it.
+        present: which columns hold data (see :func:`build_comparisons`).
     """
     from splink import SettingsCreator
 
-    comparisons = build_comparisons(plans, tf=tf, overrides=overrides or {}, type_column=type_column)
+    comparisons = build_comparisons(
+        plans, tf=tf, overrides=overrides or {}, type_column=type_column, present=present
+    )
     if not comparisons:
         raise MatchSettingsError(
             "no field can be compared: map at least one column to a kind such as company_name, "

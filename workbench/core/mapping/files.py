@@ -7,9 +7,17 @@ A project keeps its mappings as CSV files business can edit in Excel (paths from
   target field (``FIELD`` or ``structure.FIELD``) ← canonical field or golden column (several joined
   with ``+``) through a transform chain (steps joined with ``|``, see
   :data:`~workbench.core.mapping.transforms.TRANSFORMS`);
-* ``value_mappings.csv`` — ``map_name, legacy_value, target_value, note``: legacy code → target value
-  (``*`` as legacy value maps every other non-empty value);
+* ``value_mappings.csv`` — ``map_name, legacy_value, target_value, note[, target_label]``: legacy
+  code → target value (``*`` as legacy value maps every other non-empty value); ``target_label`` is
+  the target code's name where the target loads a code list first (U8 客户分类名称);
 * ``approvals.csv`` — the sign-off (see :mod:`workbench.core.mapping.approvals`).
+
+What is not there yet is not an error (a project starts without mappings): a profile without a
+field mapping file is mapped by the profile's own defaults (:mod:`workbench.core.mapping.defaults`),
+a missing value mapping file counts as empty, a field mapping line without source and transform is
+a placeholder for an unmapped target field, and a value mapping line without target value is a
+legacy code still to map. :class:`MappingSet` lists all of them, so the mapping stage can say what
+is missing and the export writes DRAFT files until it is complete and signed off.
 
 The mapping version is the SHA-256 of the normalized mapping content (cells trimmed and NFC
 normalized, blank and ``#`` comment lines dropped, rows sorted, the free-text ``note`` columns left
@@ -24,12 +32,13 @@ import hashlib
 import io
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench.core.mapping.defaults import ProjectColumns, default_lines, project_columns
 from workbench.core.mapping.errors import MappingError
 from workbench.core.mapping.transforms import (
     MULTI_SOURCE,
@@ -45,22 +54,57 @@ if TYPE_CHECKING:
     from workbench.project.config import ProjectConfig
 
 FIELD_MAPPING_COLUMNS = ["target_profile", "target_field", "source_field", "transform", "note"]
-VALUE_MAPPING_COLUMNS = ["map_name", "legacy_value", "target_value", "note"]
+VALUE_MAPPING_COLUMNS = ["map_name", "legacy_value", "target_value", "note", "target_label"]
+VALUE_MAPPING_REQUIRED = ["map_name", "legacy_value", "target_value"]
 
 
 @dataclass
 class MappingSet:
-    """Everything mapped for a project: field lines per profile, value maps and the version."""
+    """Everything mapped for a project: field lines per profile, value maps and the version.
+
+    Attributes:
+        lines: the field mapping lines per profile.
+        value_maps: the value maps (rows with a target value).
+        field_frame: the rows of the field mapping files (and the default lines of defaulted profiles).
+        version: :func:`compute_mapping_version` of all of it.
+        files: the mapping files that exist and were read.
+        missing: mapping files that do not exist (yet).
+        defaulted: profiles mapped by the profile's own defaults (no field mapping file).
+        placeholders: field mapping lines without source and transform (unmapped target fields).
+        pending_values: value mapping rows without a target value (legacy codes still to map).
+    """
 
     lines: dict[str, list[MappingLine]]
     value_maps: ValueMaps
     field_frame: pd.DataFrame
     version: str
     files: list[Path]
+    missing: list[Path] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)
+    placeholders: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FIELD_MAPPING_COLUMNS))
+    pending_values: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VALUE_MAPPING_COLUMNS))
 
     def lines_for(self, profile: str) -> list[MappingLine]:
         """The field mapping lines of `profile` (empty when it has none)."""
         return self.lines.get(profile, [])
+
+    @property
+    def complete(self) -> bool:
+        """Every mapping file exists, no profile runs on defaults, no legacy code waits for a target."""
+        return not self.missing and not self.defaulted and self.pending_values.empty
+
+    def gaps(self) -> list[str]:
+        """What is missing, in words (empty when :attr:`complete`)."""
+        out = [f"mapping file not found: {p}" for p in self.missing]
+        out += [
+            f"profile {n!r} is mapped by the profile's own defaults (no field mapping file)"
+            for n in self.defaulted
+        ]
+        if len(self.pending_values):
+            out.append(
+                f"{len(self.pending_values)} legacy code(s) in the value mappings have no target value yet"
+            )
+        return out
 
 
 def read_csv_table(path: Path, columns: list[str], *, required: list[str] | None = None) -> pd.DataFrame:
@@ -128,31 +172,62 @@ def load_mapping_set(config: ProjectConfig, profiles: dict[str, TargetProfile]) 
     """
     paths = ProjectPaths(config)
     field_files = {name: paths.field_mapping(name) for name in profiles}
-    return load_mapping_files(field_files, paths.value_mappings, profiles)
+    return load_mapping_files(field_files, paths.value_mappings, profiles, columns=project_columns(config))
 
 
 def load_mapping_files(
-    field_files: dict[str, Path], value_files: list[Path], profiles: dict[str, TargetProfile]
+    field_files: dict[str, Path],
+    value_files: list[Path],
+    profiles: dict[str, TargetProfile],
+    *,
+    columns: ProjectColumns | None = None,
 ) -> MappingSet:
     """Read field mapping files (one per profile) and value mapping files (see :func:`load_mapping_set`).
+
+    Args:
+        field_files: the field mapping file of each profile.
+        value_files: the value mapping files.
+        profiles: the target profiles by name.
+        columns: the project's golden columns; given, a missing file is not an error (a missing field
+            mapping file maps its profile by the profile's defaults); None: every file must exist.
 
     Raises:
         MappingError: listing every problem of every file.
     """
     problems: list[str] = []
-    values = _read_value_files(value_files, problems)
+    tolerant = columns is not None
+    missing = [p for p in [*field_files.values(), *value_files] if tolerant and not Path(p).is_file()]
+    values = _read_value_files([p for p in value_files if p not in missing], problems)
+    pending = values[values["target_value"] == ""]
+    values = values[values["target_value"] != ""].reset_index(drop=True)
     value_maps = ValueMaps.from_frame(values)
+    value_missing = any(p in missing for p in value_files)
+    known_maps = None if value_missing else set(value_maps.maps) | set(pending["map_name"])
     lines: dict[str, list[MappingLine]] = {}
-    field_frames = []
+    field_frames, placeholders, defaulted = [], [], []
     for name, path in field_files.items():
+        if path in missing and columns is not None:
+            try:
+                lines[name] = default_lines(
+                    profiles[name], columns, file=f"{profiles[name].name} (profile defaults)"
+                )
+            except MappingError as exc:
+                problems.extend(exc.problems)
+                continue
+            defaulted.append(name)
+            field_frames.append(_lines_frame(lines[name]))
+            continue
         try:
             frame = read_csv_table(path, FIELD_MAPPING_COLUMNS)
         except MappingError as exc:
             problems.extend(exc.problems)
             continue
         frame["file"] = str(path)
+        empty = (frame["source_field"] == "") & (frame["transform"] == "")
+        placeholders.append(frame[empty])
+        frame = frame[~empty].reset_index(drop=True)
         field_frames.append(frame)
-        lines[name] = _parse_lines(frame, path, profiles[name], value_maps, problems)
+        lines[name] = _parse_lines(frame, path, profiles[name], known_maps, problems)
     if problems:
         raise MappingError(problems)
     field_frame = (
@@ -165,27 +240,42 @@ def load_mapping_files(
         value_maps=value_maps,
         field_frame=field_frame,
         version=compute_mapping_version(field_frame, values),
-        files=[*field_files.values(), *value_files],
+        files=[p for p in [*field_files.values(), *value_files] if p not in missing],
+        missing=missing,
+        defaulted=defaulted,
+        placeholders=pd.concat(placeholders, ignore_index=True)
+        if placeholders
+        else pd.DataFrame(columns=[*FIELD_MAPPING_COLUMNS, "line", "file"]),
+        pending_values=pending.reset_index(drop=True),
+    )
+
+
+def _lines_frame(lines: list[MappingLine]) -> pd.DataFrame:
+    """Mapping lines as the rows of a field mapping file (for the version and the overview)."""
+    return pd.DataFrame(
+        [
+            (ln.profile, ln.target, "+".join(ln.sources), ln.transform, ln.note, ln.line, ln.file)
+            for ln in lines
+        ],
+        columns=[*FIELD_MAPPING_COLUMNS, "line", "file"],
     )
 
 
 def _read_value_files(value_files: list[Path], problems: list[str]) -> pd.DataFrame:
-    """The rows of every value mapping file (with ``line`` and ``file``); problems are appended."""
+    """The rows of every value mapping file (with ``line`` and ``file``); problems are appended.
+
+    A row without ``target_value`` is kept (a legacy code still to map, e.g. from the scaffold).
+    """
     frames = []
     for path in value_files:
         try:
-            frame = read_csv_table(path, VALUE_MAPPING_COLUMNS)
+            frame = read_csv_table(path, VALUE_MAPPING_COLUMNS, required=VALUE_MAPPING_REQUIRED)
         except MappingError as exc:
             problems.extend(exc.problems)
             continue
         for row in frame.itertuples(index=False):
             if not row.map_name:
                 problems.append(f"{path}, line {row.line}: map_name is empty; name the map, e.g. u8_region")
-            if row.target_value == "" and row.map_name:
-                problems.append(
-                    f"{path}, line {row.line}: no target_value for {row.map_name!r} / {row.legacy_value!r}; "
-                    "fill it in or delete the line"
-                )
         frame["file"] = str(path)
         frames.append(frame)
     if not frames:
@@ -194,9 +284,13 @@ def _read_value_files(value_files: list[Path], problems: list[str]) -> pd.DataFr
 
 
 def _parse_lines(
-    frame: pd.DataFrame, path: Path, profile: TargetProfile, value_maps: ValueMaps, problems: list[str]
+    frame: pd.DataFrame, path: Path, profile: TargetProfile, known_maps: set[str] | None, problems: list[str]
 ) -> list[MappingLine]:
-    """The valid lines of one field mapping file; the problems of the others are appended."""
+    """The valid lines of one field mapping file; the problems of the others are appended.
+
+    `known_maps`: the value map names the value mapping files define (None: a value mapping file is
+    missing, so references are not checked; their values come out unmapped and coverage lists them).
+    """
     out: list[MappingLine] = []
     seen: dict[tuple[str, str], int] = {}
     for row in frame.itertuples(index=False):
@@ -218,7 +312,7 @@ def _parse_lines(
             problems.append(f"{where}: transform {row.transform!r}: {exc}")
             continue
         sources = tuple(s.strip() for s in row.source_field.split("+") if s.strip())
-        problems.extend(_source_problems(where, row.source_field, sources, steps, value_maps))
+        problems.extend(_source_problems(where, row.source_field, sources, steps, known_maps))
         key = (structure.id, tfield.name)
         if key in seen:
             problems.append(
@@ -245,7 +339,11 @@ def _parse_lines(
 
 
 def _source_problems(
-    where: str, source_field: str, sources: tuple[str, ...], steps: tuple[Step, ...], value_maps: ValueMaps
+    where: str,
+    source_field: str,
+    sources: tuple[str, ...],
+    steps: tuple[Step, ...],
+    known_maps: set[str] | None,
 ) -> list[str]:
     """Sources that do not fit the steps (constant with a source, several without concat …) and
     value maps that no value mapping file defines."""
@@ -262,10 +360,10 @@ def _source_problems(
             f"{where}: several source fields {list(sources)} need concat:<sep> or first_nonempty as first step"
         )
     for s in steps:
-        if s.name == "value_map" and s.arg not in value_maps.maps:
+        if known_maps is not None and s.name == "value_map" and s.arg not in known_maps:
             problems.append(
                 f"{where}: value map {s.arg!r} is not in the value mapping files"
-                f"{did_you_mean(s.arg or '', sorted(value_maps.maps))}; add its lines to value_mappings.csv"
+                f"{did_you_mean(s.arg or '', sorted(known_maps))}; add its lines to value_mappings.csv"
             )
     return problems
 
@@ -285,8 +383,15 @@ def compute_mapping_version(field_frame: pd.DataFrame, value_frame: pd.DataFrame
             )
         ]
     )
+    label = value_frame["target_label"] if "target_label" in value_frame.columns else ""
     values = sorted(
-        [list(r) for r in value_frame[["map_name", "legacy_value", "target_value"]].itertuples(index=False)]
+        [
+            [*r[:3], r[3]] if r[3] else list(r[:3])
+            for r in value_frame[["map_name", "legacy_value", "target_value"]]
+            .assign(target_label=label)
+            .fillna("")
+            .itertuples(index=False)
+        ]
     )
     canonical = json.dumps(
         {"field_mapping": fields, "value_mappings": values}, ensure_ascii=False, separators=(",", ":")

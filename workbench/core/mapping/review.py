@@ -9,13 +9,14 @@ coverage of the standardized records, replaces the ``mapping_coverage`` table (s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.core.mapping.approvals import SignOff, sign_off_status
+from workbench.core.mapping.approvals import SignOff, project_sign_off
 from workbench.core.mapping.coverage import Coverage, compute_coverage, coverage_issues
+from workbench.core.mapping.defaults import project_columns
 from workbench.core.mapping.files import MappingSet, load_mapping_set
 from workbench.core.mapping.transforms import line_columns
 from workbench.core.targets.profiles import TargetProfile, load_project_profiles
@@ -38,6 +39,7 @@ class MappingReport:
     coverage: Coverage
     sign_off: SignOff
     profiles: dict[str, TargetProfile]
+    source_columns: list[str] = field(default_factory=list)  # the golden columns a mapping may read
 
     @property
     def approvals(self) -> pd.DataFrame:
@@ -52,11 +54,31 @@ class MappingReport:
     def approval_problem(self) -> str | None:
         return self.sign_off.problem
 
+    @property
+    def ready(self) -> bool:
+        """Mappings complete, covering the data and signed off: the export can write approved files."""
+        return self.mapping.complete and self.coverage.ok and self.approved
+
+    def missing(self) -> list[str]:
+        """What keeps the export from writing approved files, in words (empty when :attr:`ready`)."""
+        out = self.mapping.gaps()
+        if not self.coverage.ok:
+            out.append(f"coverage of {self.coverage.table}: {self.coverage.describe()}")
+        if not self.approved:
+            out.append(f"not signed off: {self.approval_problem}")
+        return out
+
     def metrics(self) -> dict[str, Any]:
-        """Figures the stage records: version, sign-off, mapped fields, coverage counts."""
+        """Figures the stage records: version, sign-off, mapped fields, coverage counts, what is missing."""
         return {
             "mapping_version": self.mapping.version,
-            "approved": self.approved,
+            **self.sign_off.metrics(),
+            "ready_for_export": self.ready,
+            "missing": self.missing(),
+            "missing_files": [str(p) for p in self.mapping.missing],
+            "default_mapped_profiles": self.mapping.defaulted,
+            "placeholder_lines": len(self.mapping.placeholders),
+            "pending_value_rows": len(self.mapping.pending_values),
             "profiles": sorted(self.profiles),
             "mapped_fields": {n: len(self.mapping.lines_for(n)) for n in sorted(self.profiles)},
             "value_mapping_rows": len(self.mapping.value_maps.frame),
@@ -87,6 +109,7 @@ def field_mapping_overview(profiles: dict[str, TargetProfile], mapping: MappingS
         for s, f in profile.qualified_fields():
             ln = by_field.get((s.id, f.name))
             auto = f.name == profile.key_field and s is not profile.main
+            default = ln is not None and name in mapping.defaulted
             rows.append(
                 {
                     "profile": name,
@@ -103,6 +126,7 @@ def field_mapping_overview(profiles: dict[str, TargetProfile], mapping: MappingS
                     "transform": ln.transform if ln else "",
                     "note": ln.note if ln else "",
                     "mapped": bool(ln) or auto,
+                    "profile_default": default,
                 }
             )
     return pd.DataFrame(rows)
@@ -143,7 +167,9 @@ def review_mappings(ctx: RunContext, *, table: str = catalog.STD_CUSTOMERS.name)
     """Stage ``mapping``: check the mapping files, compute coverage, store it, read the sign-off.
 
     Writes the table ``mapping_coverage`` (see :func:`coverage_issues`). It does not stop on
-    coverage issues: the report is the point; the export stage refuses to run on them.
+    missing mapping files or coverage issues: the report says what is missing (profiles without a
+    field mapping file are checked with the profile's own defaults) and the export writes DRAFT
+    files until the mappings are complete, covering and signed off.
 
     Args:
         ctx: the run.
@@ -167,5 +193,11 @@ def review_mappings(ctx: RunContext, *, table: str = catalog.STD_CUSTOMERS.name)
         store_coverage_issues(con, coverage_issues(coverage))
     finally:
         con.close()
-    sign_off = sign_off_status(mapping.version, ctx.project.approvals, config.export.required_approval_roles)
-    return MappingReport(mapping=mapping, coverage=coverage, sign_off=sign_off, profiles=profiles)
+    sign_off = project_sign_off(config, profiles)
+    return MappingReport(
+        mapping=mapping,
+        coverage=coverage,
+        sign_off=sign_off,
+        profiles=profiles,
+        source_columns=sorted(project_columns(config).columns),
+    )

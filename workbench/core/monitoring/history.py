@@ -44,6 +44,7 @@ from workbench.engine.catalog import (
     SAMPLE_VERDICTS,
     STD_CUSTOMERS,
     VALIDATION_FAILURES,
+    VALIDATION_RESULTS,
 )
 from workbench.engine.connection import connect, registered, table_columns, table_exists
 from workbench.engine.files import atomic_path
@@ -218,8 +219,15 @@ def _export_metrics(con: duckdb.DuckDBPyConnection, m: _Metrics) -> None:
 
 
 def _validation_metrics(con: duckdb.DuckDBPyConnection, m: _Metrics) -> None:
-    """``validation_failures`` per stage and ``sample_accuracy``."""
-    if table_exists(con, VALIDATION_FAILURES.name):
+    """``validation_failures`` per stage (failed rows counted over the whole tables, summed over the
+    expectations; the failures table lists only a sample of them) and ``sample_accuracy``."""
+    if table_exists(con, VALIDATION_RESULTS.name):
+        for stage, count in con.sql(
+            f"SELECT stage, coalesce(sum(unexpected_count), 0)::BIGINT FROM {VALIDATION_RESULTS} "
+            "GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            m.add("validation_failures", count, "validate", stage)
+    elif table_exists(con, VALIDATION_FAILURES.name):
         for stage, count in con.sql(
             f"SELECT stage, count(*) FROM {VALIDATION_FAILURES} GROUP BY ALL ORDER BY 1"
         ).fetchall():

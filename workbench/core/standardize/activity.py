@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from workbench.core.standardize.base import StandardizeError
+from workbench.core.ingest.cells import CONTROL_CHARS_SQL
+from workbench.core.standardize.base import Reference, StandardizeError, load_reference
 from workbench.core.standardize.codes import standardize_amounts
 from workbench.core.standardize.dates import standardize_dates
+from workbench.core.standardize.regional import source_day_first
 from workbench.engine.catalog import staged, temp
 from workbench.engine.connection import registered, table_exists
-from workbench.engine.sql import ident
+from workbench.engine.sql import ident, literal
 from workbench.project.config import Kind, ProjectConfig
 from workbench.project.settings.standardize import StandardizeSettings
 
@@ -53,7 +55,10 @@ class ActivitySummary:
 
 
 def build_activity(
-    con: duckdb.DuckDBPyConnection, config: ProjectConfig, settings: StandardizeSettings
+    con: duckdb.DuckDBPyConnection,
+    config: ProjectConfig,
+    settings: StandardizeSettings,
+    reference: Reference | None = None,
 ) -> ActivitySummary:
     """Create the scratch table :data:`ACTIVITY_TABLE` from the activity sources.
 
@@ -68,15 +73,20 @@ def build_activity(
         StandardizeError: an activity source has not been ingested.
     """
     lookups: list[str] = []
+    reference = reference or load_reference(settings, config.base_dir)
     try:
-        return _build_activity(con, config, settings, lookups)
+        return _build_activity(con, config, settings, lookups, reference)
     finally:
         for name in lookups:
             con.execute(f"DROP TABLE IF EXISTS {ident(name)}")
 
 
 def _build_activity(
-    con: duckdb.DuckDBPyConnection, config: ProjectConfig, settings: StandardizeSettings, lookups: list[str]
+    con: duckdb.DuckDBPyConnection,
+    config: ProjectConfig,
+    settings: StandardizeSettings,
+    lookups: list[str],
+    reference: Reference,
 ) -> ActivitySummary:
     parts: list[str] = []
     summary = ActivitySummary(reference_date=config.project.as_of_date)
@@ -84,12 +94,15 @@ def _build_activity(
         table = staged(spec.name)
         if not table_exists(con, table):
             raise StandardizeError(
-                f"the activity source {spec.name!r} has no staged table {table!r}; run the ingest stage first"
+                f"the activity source {spec.name!r} has no staged table {table!r}; run the audit stage first"
             )
         date_field = spec.fields_of_kind(Kind.DATE)[0]
         amount_fields = spec.fields_of_kind(Kind.AMOUNT, Kind.NUMBER)
         amount_field = amount_fields[0] if amount_fields else None
-        dates = _typed_lookup(con, table, date_field, "date", settings)
+        # slash dates are read in the source's own order (its region or `day_first`)
+        day_first = source_day_first(config, spec, reference)
+        source_settings = settings.model_copy(update={"day_first": day_first})
+        dates = _typed_lookup(con, table, date_field, "date", source_settings)
         lookups.append(dates)
         amounts = _typed_lookup(con, table, amount_field, "amount", settings) if amount_field else None
         if amounts:
@@ -100,7 +113,8 @@ def _build_activity(
             f"LEFT JOIN {q(amounts)} am ON am.raw = s.{q(amount_field)}" if amounts and amount_field else ""
         )
         parts.append(
-            f"SELECT CAST(? AS VARCHAR) AS _source, trim(s.{q(spec.id_field)}) AS source_id, "
+            f"SELECT CAST(? AS VARCHAR) AS _source, "
+            f"trim(regexp_replace(s.{q(spec.id_field)}, {literal(CONTROL_CHARS_SQL)}, '', 'g')) AS source_id, "
             f"dt.value AS d, {amount_sql} AS amount FROM {q(table)} s "
             f"LEFT JOIN {q(dates)} dt ON dt.raw = s.{q(date_field)} {amount_join}"
         )

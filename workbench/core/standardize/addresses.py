@@ -10,6 +10,7 @@ Province / city / district columns are mapped to full official names (``广东``
 ``region_words`` table; Latin text there is kept (foreign regions). Postcodes: six digits in China
 (a five-digit code that lost its leading zero is padded, with a warning); the province a postcode
 belongs to (``postcode_prefixes`` table) is checked against the record's province in the pipeline.
+Postcodes of other countries are checked against their country's shape (``country_conventions``).
 Countries become ISO 3166 alpha-2 codes (``country_names`` table; codes checked against
 phonenumbers' region list).
 """
@@ -36,6 +37,7 @@ from workbench.core.standardize.base import (
     result_from_records,
     script_of,
 )
+from workbench.core.standardize.regional import GENERIC_POSTCODE, CountryConvention, country_conventions
 from workbench.project.settings.standardize import StandardizeSettings
 
 ADDRESS_EXTRAS = ("province", "city", "district", "adcode", "detail")
@@ -227,13 +229,18 @@ def standardize_postcodes(
     settings: StandardizeSettings | None = None,
     reference: Reference | None = None,
 ) -> pd.DataFrame:
-    """Standardize postcodes.
+    """Standardize postcodes, each checked against the shape of its record's country.
+
+    The shape comes from the ``country_conventions`` table (a country without a row gets a generic
+    check, a country without postcodes keeps any value); a postcode is never checked as Chinese
+    unless its record is Chinese. A code one digit shorter than the country's ``postcode_pad`` lost
+    a leading zero (a number cell) and gets it back, with the issue ``leading_zero_restored``.
 
     Args:
         values: distinct raw postcodes.
         region: the country of the record (a Series for one per value).
         settings: the `standardize:` settings.
-        reference: the reference tables (``postcode_prefixes``).
+        reference: the reference tables (``postcode_prefixes``, ``country_conventions``).
 
     Returns:
         The result frame with the internal ``__province``: the province the postcode belongs to
@@ -242,46 +249,64 @@ def standardize_postcodes(
     """
     _, reference = resolve_reference(settings, reference)
     prefixes = reference.mapping("postcode_prefixes", "prefix", "province", fold=str)
+    conventions = country_conventions(reference)
     records = per_value(
-        values, lambda raw, reg: _postcode_one(raw, reg or "CN", prefixes), region_series(region, values)
+        values,
+        lambda raw, reg: _postcode_one(raw, (reg or "CN").upper(), prefixes, conventions),
+        region_series(region, values),
     )
     return result_from_records(records, values, POSTCODE_INTERNAL)
 
 
-def _postcode_one(raw: Any, region: str, prefixes: dict[str, str]) -> dict[str, Any]:
+def _postcode_one(
+    raw: Any, region: str, prefixes: dict[str, str], conventions: dict[str, CountryConvention]
+) -> dict[str, Any]:
     text = nfkc(str(raw)).strip()
     rules = ["fullwidth_to_halfwidth"] if text != str(raw).strip() else []
     if text != str(raw):
         rules.append("whitespace")
-    if region == "CN":
-        digits = re.sub(r"[\s-]", "", text)
-        if re.fullmatch(r"\d+\.0", digits):  # a number cell from a spreadsheet
-            digits = digits[:-2]
-            rules.append("postcode_number_cell")
-        if re.fullmatch(r"\d{5}", digits):
-            digits = "0" + digits
-            rules.append("postcode_zero_pad")
-            return {
-                "value": digits,
-                "valid": True,
-                "issue": "leading_zero_restored",
-                "rule": join_rules(*rules),
-                "__province": prefixes.get(digits[:2]),
-            }
-        if not re.fullmatch(r"\d{6}", digits):
-            return rejected("invalid_postcode")
-        return {
-            "value": digits,
-            "valid": True,
-            "rule": join_rules(*rules),
-            "__province": prefixes.get(digits[:2]),
-        }
     upper = re.sub(r"\s+", " ", text.upper())
     if upper != text:
         rules.append("postcode_case")
-    if not re.fullmatch(r"[A-Z0-9][A-Z0-9 \-]{1,9}", upper):
+    if re.fullmatch(r"\d+\.0", upper):  # a number cell from a spreadsheet
+        upper = upper[:-2]
+        rules.append("postcode_number_cell")
+    convention = conventions.get(region)
+    if convention is None:
+        if not GENERIC_POSTCODE.fullmatch(upper):
+            return rejected("invalid_postcode")
+        return {"value": upper, "valid": True, "rule": join_rules(*rules)}
+    if convention.postcode is None:  # a country without postcodes: keep what is written
+        return {"value": upper, "valid": True, "rule": join_rules(*rules)}
+    out = _match_postcode(upper, convention, rules)
+    if out is None:
         return rejected("invalid_postcode")
-    return {"value": upper, "valid": True, "rule": join_rules(*rules)}
+    if region == "CN":
+        out["__province"] = prefixes.get(str(out["value"])[:2])
+    return out
+
+
+def _match_postcode(text: str, convention: CountryConvention, rules: list[str]) -> dict[str, Any] | None:
+    """The record of a postcode in the shape of its country, or ``None`` when it does not fit."""
+    pattern = convention.postcode
+    assert pattern is not None
+    for candidate, rule in (
+        (text, None),
+        (text.replace(" ", ""), "whitespace"),
+        (re.sub(r"[\s-]", "", text), "postcode_format"),
+    ):
+        if pattern.fullmatch(candidate):
+            return {"value": candidate, "valid": True, "rule": join_rules(*rules, rule)}
+    digits = re.sub(r"[\s-]", "", text)
+    pad = convention.postcode_pad
+    if pad and digits.isdigit() and len(digits) == pad - 1 and pattern.fullmatch("0" + digits):
+        return {
+            "value": "0" + digits,
+            "valid": True,
+            "issue": "leading_zero_restored",
+            "rule": join_rules(*rules, "postcode_zero_pad"),
+        }
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,9 +4,16 @@ Steps for one name: mojibake repair, NFKC (full-width → half-width), tradition
 (OpenCC), bracket styles folded to ``()``; then the parts are split off, each into its own column:
 
 - region words in brackets anywhere (``ABC科技(上海)有限公司``) or leading (``上海ABC科技有限公司``),
-- the branch marker with its place (``…有限公司北京分公司`` → ``北京分公司``),
+- the branch marker with its place, in a canonical form that every script shares
+  (``…有限公司北京分公司`` and ``… Co., Ltd. Beijing Branch`` → ``北京市分公司``; a nested branch
+  ``…有限公司上海分公司浦东营业部`` → ``上海市分公司/浦东营业部``; a branch in brackets
+  ``…有限公司(上海分公司)`` counts too),
 - the legal form at the end (``有限责任公司`` → ``有限公司``; ``Co., Ltd.`` / ``Co. Ltd`` → ``Co. Ltd.``;
   ``GmbH``, ``Inc.`` …; several in a row such as ``集团`` + ``有限公司``).
+
+A leading region word is split off only when a trade name (字号) remains after it (``Yuncheng
+Chemical``: ``Yuncheng`` is the trade name, not the city 运城), and a second leading region only
+when it lies inside the first (``广东省广州市…``).
 
 What remains is the *name core*: lower-case, without spaces and punctuation for Chinese names (so
 ``上海ＡＢＣ科技有限公司`` and ``ABC科技(上海)有限公司`` both give ``abc科技``). The tables of legal
@@ -61,15 +68,20 @@ class CompanyParser:
     legal_latin_max: int
     branch_markers: list[str]
     branch_tuple: tuple[str, ...]  # lower-case, for one str.endswith call
+    branch_canonical: dict[str, str]  # lower-case marker → canonical marker
     regions: dict[str, str]  # lower-case word → canonical
     regions_cjk: dict[str, str]  # the Chinese words only
     region_cjk_lengths: list[int]
     region_latin_max: int
+    region_adcode: dict[str, str]  # canonical region → its administrative code
+    province_regions: frozenset[str]  # canonical regions of province level
     company_words: KeywordFinder
     industries: KeywordFinder
     industry_of: dict[str, str]
     tests: list[tuple[re.Pattern[str], str]]
     min_core_after_region: int
+    generic_cjk: tuple[str, ...] = ()  # industry and company words, longest first
+    generic_latin: frozenset[str] = frozenset()  # their Latin tokens, lower-case
 
 
 def build_company_parser(reference: Reference, settings: StandardizeSettings) -> CompanyParser:
@@ -88,8 +100,22 @@ def build_company_parser(reference: Reference, settings: StandardizeSettings) ->
         region_map.setdefault(word.lower(), canonical)
     cjk_region_lengths = sorted({len(w) for w in region_map if script_of(w) != "latin"}, reverse=True)
     latin_region_max = max((w.count(" ") + 1 for w in region_map if script_of(w) == "latin"), default=0)
-    markers = sorted(reference.table("branch_markers")["marker"].tolist(), key=len, reverse=True)
+    branch_table = reference.table("branch_markers")
+    markers = sorted(branch_table["marker"].tolist(), key=len, reverse=True)
+    canon = branch_table["canonical"] if "canonical" in branch_table.columns else branch_table["marker"]
+    branch_canonical: dict[str, str] = {}
+    for marker, canonical in zip(branch_table["marker"], canon, strict=True):
+        branch_canonical.setdefault(marker.lower(), canonical or marker)
+    adcodes: dict[str, str] = {}
+    provinces: set[str] = set()
+    for canonical, level, adcode in zip(
+        regions["canonical"], regions["level"], regions["adcode"], strict=True
+    ):
+        adcodes.setdefault(canonical, adcode)
+        if level == "province":
+            provinces.add(canonical)
     industry = reference.table("industry_keywords")
+    generic = [*industry["keyword"], *reference.table("company_words")["word"]]
     return CompanyParser(
         legal_cjk=legal_cjk,
         legal_cjk_lengths=sorted({len(v) for v in legal_cjk}, reverse=True),
@@ -97,15 +123,22 @@ def build_company_parser(reference: Reference, settings: StandardizeSettings) ->
         legal_latin_max=max((k.count(" ") + 1 for k in legal_latin), default=0),
         branch_markers=markers,
         branch_tuple=tuple(m.lower() for m in markers),
+        branch_canonical=branch_canonical,
         regions=region_map,
         regions_cjk={w: c for w, c in region_map.items() if script_of(w) != "latin"},
         region_cjk_lengths=cjk_region_lengths,
         region_latin_max=latin_region_max,
+        region_adcode=adcodes,
+        province_regions=frozenset(provinces),
         company_words=KeywordFinder(reference.table("company_words")["word"]),
         industries=KeywordFinder(industry["keyword"]),
         industry_of={k.lower(): v for k, v in zip(industry["keyword"], industry["industry"], strict=True)},
         tests=compile_test_patterns(reference, "name"),
         min_core_after_region=settings.min_core_after_region,
+        generic_cjk=tuple(sorted({w for w in generic if script_of(w) != "latin"}, key=len, reverse=True)),
+        generic_latin=frozenset(
+            m.group(0).lower() for w in generic if script_of(w) == "latin" for m in latin_tokens(w)
+        ),
     )
 
 
@@ -208,25 +241,12 @@ def parse_company_name(text: str, parser: CompanyParser) -> dict[str, Any]:
 
     Returns:
         A dict with ``core``, ``legal_form`` (canonical, parts joined by a space), ``legal_form_text``
-        (as written), ``branch``, ``region`` (canonical), ``script`` and ``has_company_word``.
+        (as written), ``branch`` (canonical, see the module docstring), ``region`` (canonical),
+        ``script`` and ``has_company_word``.
     """
     regions: list[str] = []
-    rest = _take_bracket_regions(text, parser, regions)
-    branch = None
-    low = rest.lower()
-    marker = None
-    if low.endswith(parser.branch_tuple):
-        marker = next(m for m in parser.branch_markers if low.endswith(m.lower()))
-    if marker:
-        before = rest[: len(rest) - len(marker)]
-        cut = _last_legal_end(before, parser)
-        if cut is not None:
-            branch = rest[cut:].strip(" ,") or None
-            rest = rest[:cut].strip(" ,")
-        else:
-            place = _trailing_region(before, parser)
-            branch = (place + rest[len(before) :]).strip()
-            rest = before[: len(before) - len(place)].strip(" ,")
+    rest = _take_bracket_regions(_unwrap_branch_brackets(text, parser), parser, regions)
+    rest, branch = _split_branch(rest, parser)
     forms_text: list[str] = []
     forms: list[str] = []
     for _ in range(3):
@@ -237,16 +257,7 @@ def parse_company_name(text: str, parser: CompanyParser) -> dict[str, Any]:
         forms_text.insert(0, written)
         forms.insert(0, canonical)
     rest = _take_bracket_regions(rest, parser, regions)
-    for _ in range(2):
-        lead = _leading_region(rest, parser)
-        if lead is None:
-            break
-        length, canonical = lead
-        remaining = rest[length:].strip(" ,")
-        if len(_PUNCT_RE.sub("", remaining)) < parser.min_core_after_region:
-            break
-        regions.append(canonical)
-        rest = remaining
+    rest = _take_leading_regions(rest, parser, regions)
     script = script_of(rest) or script_of(text)
     core = _core(rest, script)
     return {
@@ -260,6 +271,134 @@ def parse_company_name(text: str, parser: CompanyParser) -> dict[str, Any]:
             forms or branch or parser.company_words.find(text) or parser.industries.find(text)
         ),
     }
+
+
+def _marker_spans(text: str, parser: CompanyParser) -> list[tuple[int, int, str]]:
+    """Every branch marker in `text`, left to right: (start, end, canonical marker).
+
+    Chinese markers match anywhere, Latin markers as whole words (case-insensitive); at one
+    position the longest marker wins.
+    """
+    low = text.lower()
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    while pos < len(low):
+        hit = None
+        for marker in parser.branch_tuple:  # longest first
+            if low.startswith(marker, pos) and (
+                not marker[:1].isascii() or (_word_edge(low, pos - 1) and _word_edge(low, pos + len(marker)))
+            ):
+                hit = marker
+                break
+        if hit is None:
+            pos += 1
+            continue
+        spans.append((pos, pos + len(hit), parser.branch_canonical.get(hit, hit)))
+        pos += len(hit)
+    return spans
+
+
+def _word_edge(text: str, i: int) -> bool:
+    return i < 0 or i >= len(text) or not text[i].isalnum()
+
+
+def _unwrap_branch_brackets(text: str, parser: CompanyParser) -> str:
+    """``…有限公司(上海分公司)`` → ``…有限公司上海分公司``: a trailing bracket that holds the branch."""
+    if not text.endswith(")") or "(" not in text:
+        return text
+    start = text.rindex("(")
+    inner = text[start + 1 : -1].strip()
+    if inner and inner.lower().endswith(parser.branch_tuple):
+        sep = " " if LATIN_RE.search(text[start - 1 : start]) else ""
+        return text[:start].rstrip() + sep + inner
+    return text
+
+
+def _split_branch(rest: str, parser: CompanyParser) -> tuple[str, str | None]:
+    """(the name without its branch part, the canonical branch) when the name ends in a branch marker.
+
+    The branch part starts after the parent's legal form (``…有限公司|上海分公司浦东营业部``) or, without
+    one, at the place before the first marker (``华瑞科技|上海分公司``).
+    """
+    if not rest.lower().endswith(parser.branch_tuple):
+        return rest, None
+    spans = _marker_spans(rest, parser)
+    if not spans:
+        return rest, None
+    first = spans[0][0]
+    head = rest[:first]
+    cut = _last_legal_end(head, parser)
+    if cut is None:
+        cut = first - len(_trailing_region(head, parser))
+    if cut <= 0:
+        return rest, None
+    return rest[:cut].strip(" ,"), _canonical_branch(rest[cut:].strip(" ,"), parser)
+
+
+def _canonical_branch(branch: str, parser: CompanyParser) -> str | None:
+    """``上海分公司`` / ``Shanghai Branch`` → ``上海市分公司``; nested parts joined by ``/``."""
+    parts = []
+    pos = 0
+    for start, end, canonical in _marker_spans(branch, parser):
+        place = branch[pos:start].strip(" ,()")
+        parts.append(_canonical_place(place, parser) + canonical)
+        pos = end
+    return "/".join(parts) or None
+
+
+def _canonical_place(place: str, parser: CompanyParser) -> str:
+    if not place:
+        return ""
+    key = " ".join(place.lower().split())
+    return parser.regions.get(key) or _LATIN_PUNCT_RE.sub("", key)
+
+
+def _take_leading_regions(rest: str, parser: CompanyParser, regions: list[str]) -> str:
+    """Split off up to two leading region words (``广东省广州市…``), see the module docstring."""
+    first: str | None = None
+    for _ in range(2):
+        lead = _leading_region(rest, parser)
+        if lead is None:
+            break
+        length, canonical = lead
+        remaining = rest[length:].strip(" ,")
+        if len(_PUNCT_RE.sub("", remaining)) < parser.min_core_after_region:
+            break
+        if not _has_trade_name(remaining, parser):
+            break
+        if first is None:
+            regions.append(canonical)
+        elif _inside(canonical, first, parser):
+            regions[-1] = canonical  # the more specific place (广州市 in 广东省广州市…)
+        else:
+            break
+        first = canonical
+        rest = remaining
+    return rest
+
+
+def _inside(region: str, outer: str, parser: CompanyParser) -> bool:
+    """True when `region` is a place inside the province `outer` (by administrative code)."""
+    code, outer_code = parser.region_adcode.get(region, ""), parser.region_adcode.get(outer, "")
+    return (
+        outer in parser.province_regions
+        and len(code) == 6
+        and len(outer_code) == 6
+        and code != outer_code
+        and code[:2] == outer_code[:2]
+    )
+
+
+def _has_trade_name(text: str, parser: CompanyParser) -> bool:
+    """True when `text` holds more than industry and company words (a 字号 / trade name)."""
+    if CJK_RE.search(text):
+        compact = _PUNCT_RE.sub("", text)
+        for word in parser.generic_cjk:
+            if word in compact:
+                compact = compact.replace(word, "")
+        return len(compact) >= 2
+    tokens = [m.group(0).lower() for m in latin_tokens(text)]
+    return any(t not in parser.generic_latin for t in tokens)
 
 
 _GAP_RE = re.compile(r"[\s.,]*")

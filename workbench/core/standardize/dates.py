@@ -2,7 +2,8 @@
 
 The formats of ``standardize.date_formats`` are tried in order, vectorised with pandas (each
 format over all values not yet read), then Excel serial day numbers (``44197`` → 2021-01-01) and
-day/month orders written with slashes (``05/03/2021``, read day first unless ``day_first: false``).
+day/month orders written with slashes (``05/03/2021``, read day first unless ``day_first`` is false;
+the pipeline sets it per source from ``sources[].day_first`` or the source's region).
 A date before ``min_date`` or after the reference date plus one year is invalid
 (``out_of_range``). The rule of a change names the format it was read with (``date_format``), so
 the change log tells which layouts the source used.
@@ -44,8 +45,9 @@ def standardize_dates(
     how = pd.Series(None, index=values.index, dtype=object)
     todo = text.notna()
     formats = list(settings.date_formats)
-    slash = ["%d/%m/%Y", "%m/%d/%Y"] if settings.day_first else ["%m/%d/%Y", "%d/%m/%Y"]
-    for fmt in [*formats, *slash, "%d/%m/%y" if settings.day_first else "%m/%d/%y"]:
+    day_first = settings.day_first is not False  # unset (no region known here): day first
+    slash = ["%d/%m/%Y", "%m/%d/%Y"] if day_first else ["%m/%d/%Y", "%d/%m/%Y"]
+    for fmt in [*formats, *slash, "%d/%m/%y" if day_first else "%m/%d/%y"]:
         if not todo.any():
             break
         got = pd.to_datetime(text[todo], format=fmt, errors="coerce")

@@ -38,6 +38,7 @@ EXTRAS: dict[Kind, tuple[str, ...]] = {
     Kind.PERSON_NAME: ("pinyin",),
     Kind.ADDRESS: ("province", "city", "district", "adcode", "detail"),
     Kind.TAX_ID: ("country", "region_code", "type"),
+    Kind.PERSON_ID: ("country", "type"),
 }
 INTERNAL: dict[Kind, tuple[str, ...]] = {
     Kind.PHONE: ("__province",),
@@ -46,7 +47,12 @@ INTERNAL: dict[Kind, tuple[str, ...]] = {
     Kind.CUSTOMER_NAME: ("__entity", "__industry"),
 }
 SQL_TYPES = {Kind.DATE: "DATE", Kind.AMOUNT: "DOUBLE", Kind.NUMBER: "DOUBLE", Kind.FLAG: "BOOLEAN"}
-CONTEXT_KINDS = {Kind.PHONE, Kind.TAX_ID, Kind.POSTCODE}
+CONTEXT_KINDS = {Kind.PHONE, Kind.TAX_ID, Kind.PERSON_ID, Kind.POSTCODE}
+"""Kinds read with the record's country (base column ``__country``)."""
+DAY_ORDER_KINDS = {Kind.DATE}
+"""Kinds read with the source's date order (base column ``__day_first``: ``dmy`` or ``mdy``)."""
+SOURCE_KEY = "source_key"
+"""The standardizer of a field that is a source's own key: an ID, never probed for test records."""
 TEST_APPLIES = {
     Kind.COMPANY_NAME: "name",
     Kind.PERSON_NAME: "name",
@@ -90,8 +96,17 @@ class StdField:
         return INTERNAL.get(self.kind, ())
 
     @property
+    def context_column(self) -> str | None:
+        """The base column whose value the field's values are read with (country, date order)."""
+        if self.kind in CONTEXT_KINDS:
+            return "__country"
+        if self.kind in DAY_ORDER_KINDS:
+            return "__day_first"
+        return None
+
+    @property
     def uses_context(self) -> bool:
-        return self.kind in CONTEXT_KINDS
+        return self.context_column is not None
 
     def col(self, suffix: str = "") -> str:
         """A std_customers column of this field: ``f``, ``f_raw``, ``f_valid``, ``f_e164`` …"""

@@ -7,8 +7,10 @@ of the field's kind on them and stores the result as the field's lookup table
 ``rule``, the kind extras and internals, ``__test``). Large fields are cut into chunks that worker
 processes share (``standardize.workers``); the result does not depend on the number of workers.
 
-This module owns the dispatch from a field's standardizer name to the per-kind function, and the
-test-record probe for kinds whose standardizer does not report test records itself.
+This module owns the dispatch from a field's standardizer name to the per-kind function, the
+removal of control characters every kind shares (rule ``strip_control_chars``), and the test-record
+probe for kinds whose standardizer does not report test records itself (never for a source's own
+key: an ID of one repeated digit such as ``11`` is a real key).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from workbench.core.ingest.cells import CONTROL_CHARS
 from workbench.core.standardize import (
     addresses,
     codes,
@@ -34,8 +37,8 @@ from workbench.core.standardize import (
     person_names,
     phones,
 )
-from workbench.core.standardize.base import Reference, load_reference
-from workbench.core.standardize.fields import BASE_TABLE, TEST_APPLIES, StdField
+from workbench.core.standardize.base import Reference, join_rules, load_reference
+from workbench.core.standardize.fields import BASE_TABLE, SOURCE_KEY, TEST_APPLIES, StdField
 from workbench.engine.catalog import temp
 from workbench.engine.connection import registered
 from workbench.engine.sql import ident
@@ -65,11 +68,16 @@ def run_standardizer(
 ) -> pd.DataFrame:
     """Run a field's standardizer on its distinct values, and mark test records.
 
+    Control characters (NUL and other C0 controls) are removed first; a value that held one gets
+    the rule ``strip_control_chars`` and does not count as valid before.
+
     Args:
-        standardizer: the field's standardizer (its kind's value, or ``customer_type``).
+        standardizer: the field's standardizer (its kind's value, ``customer_type``, or
+            ``source_key`` for a source's own ID, which is never probed for test records).
         kind: the field's kind (decides which test patterns apply).
         values: the distinct raw values.
-        context: the record country of each value, for the kinds read by country; else ``None``.
+        context: per value, the record country (kinds read by country) or the date order ``dmy`` /
+            ``mdy`` (dates); else ``None``.
         settings: the `standardize:` settings.
         reference: the reference tables.
         reference_date: the run's reference date (dates after it plus a year are invalid).
@@ -77,10 +85,13 @@ def run_standardizer(
     Returns:
         The standardizer's result frame with a ``__test`` column (test-record reason or None).
     """
+    raw_values = values
+    values, stripped = _strip_control_chars(values)
     kw: dict[str, Any] = {"settings": settings, "reference": reference}
     region: Any = context if context is not None else (settings.default_region or "CN")
     dispatch: dict[str, Callable[[], pd.DataFrame]] = {
         "customer_type": lambda: codes.standardize_customer_types(values, **kw),
+        SOURCE_KEY: lambda: ids.standardize_ids(values),
         Kind.ID.value: lambda: ids.standardize_ids(values),
         Kind.COMPANY_NAME.value: lambda: company_names.standardize_company_names(values, **kw),
         Kind.PERSON_NAME.value: lambda: person_names.standardize_person_names(values, **kw),
@@ -94,9 +105,8 @@ def run_standardizer(
         Kind.POSTCODE.value: lambda: addresses.standardize_postcodes(values, region, **kw),
         Kind.COUNTRY.value: lambda: addresses.standardize_countries(values, **kw),
         Kind.TAX_ID.value: lambda: ids.standardize_tax_ids(values, region),
-        Kind.DATE.value: lambda: dates.standardize_dates(
-            values, settings=settings, reference_date=reference_date
-        ),
+        Kind.PERSON_ID.value: lambda: ids.standardize_person_ids(values, region, **kw),
+        Kind.DATE.value: lambda: _dates_by_order(values, context, settings, reference_date),
         Kind.AMOUNT.value: lambda: codes.standardize_amounts(values),
         Kind.NUMBER.value: lambda: codes.standardize_amounts(values),
         Kind.STATUS.value: lambda: codes.standardize_statuses(values, **kw),
@@ -106,7 +116,9 @@ def run_standardizer(
         Kind.TEXT.value: lambda: codes.standardize_text(values, settings=settings),
     }
     frame = dispatch[standardizer]()
-    applies = TEST_APPLIES.get(kind)
+    applies = None if standardizer == SOURCE_KEY else TEST_APPLIES.get(kind)
+    if stripped.any():
+        frame = _mark_stripped(frame, stripped, raw_values)
     if "__test" not in frame.columns:
         tests = person_names.compile_test_patterns(reference, applies) if applies else []
         if tests:
@@ -115,6 +127,41 @@ def run_standardizer(
         else:
             frame["__test"] = None
     return frame
+
+
+def _strip_control_chars(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`values` without control characters, and which values held one."""
+    has = values.map(lambda v: isinstance(v, str) and CONTROL_CHARS.search(v) is not None).astype(bool)
+    if not has.any():
+        return values, has
+    cleaned = values.copy()
+    cleaned[has] = values[has].map(lambda v: CONTROL_CHARS.sub("", v))
+    return cleaned, has
+
+
+def _mark_stripped(frame: pd.DataFrame, stripped: pd.Series, raw: pd.Series) -> pd.DataFrame:
+    """Add the rule ``strip_control_chars`` to the values that held a control character."""
+    frame = frame.copy()
+    frame.loc[stripped, "rule"] = [join_rules("strip_control_chars", r) for r in frame.loc[stripped, "rule"]]
+    frame.loc[stripped, "valid_before"] = False
+    return frame
+
+
+def _dates_by_order(
+    values: pd.Series,
+    context: pd.Series | None,
+    settings: StandardizeSettings,
+    reference_date: dt.date | None,
+) -> pd.DataFrame:
+    """Dates read in the order of their source (``dmy`` / ``mdy`` in `context`), else the settings'."""
+    if context is None:
+        return dates.standardize_dates(values, settings=settings, reference_date=reference_date)
+    parts = []
+    for order in sorted(set(context.tolist())):
+        mask = (context == order).to_numpy()
+        chosen = settings.model_copy(update={"day_first": order != "mdy"})
+        parts.append(dates.standardize_dates(values[mask], settings=chosen, reference_date=reference_date))
+    return pd.concat(parts).loc[values.index]
 
 
 def _digits(value: Any) -> str:
@@ -166,9 +213,9 @@ def _as_text(value: Any) -> str | None:
 
 
 def fetch_distinct(con: duckdb.DuckDBPyConnection, plan: StdField) -> tuple[list[Any], list[Any] | None]:
-    """The distinct raw values of a field (with the record country where the kind needs it), sorted."""
+    """The distinct raw values of a field (with the reading context where the kind needs it), sorted."""
     col = ident(plan.name)
-    ctx = ", __country AS ctx" if plan.uses_context else ""
+    ctx = f", {plan.context_column} AS ctx" if plan.context_column else ""
     rows = con.execute(
         f"SELECT DISTINCT {col} AS raw{ctx} FROM {BASE_TABLE} WHERE {col} IS NOT NULL ORDER BY ALL"
     ).fetchall()

@@ -3,7 +3,9 @@
 Chinese names lose inner spaces (``张 三`` → ``张三``) and traditional characters (OpenCC);
 Latin names written all upper or all lower case get title case (``JOHN SMITH`` → ``John Smith``).
 ``<f>_pinyin`` is the name in pinyin without tones or spaces (``zhangsan``); for a Latin name it is
-the name lower-cased without spaces, so both scripts compare on one column.
+the name lower-cased without spaces, so both scripts compare on one column. A single Chinese
+character is a valid name (a surname 王 or a given name 轩 of a source that splits names), kept
+with the warning ``single_character``.
 """
 
 from __future__ import annotations
@@ -156,10 +158,14 @@ def person_result(cleaned: CleanText, tests: list[tuple[re.Pattern[str], str]]) 
     test = match_test_pattern(text, tests)
     if issue is not None:
         return rejected(issue, __test=test)
+    warning = "mojibake_repaired" if cleaned.mojibake else None
+    if script == "cjk" and len(text) == 1:
+        # a surname (王) or a given name (轩) in a split-name source: kept, with a warning
+        warning = warning or "single_character"
     return {
         "value": text,
         "valid": True,
-        "issue": "mojibake_repaired" if cleaned.mojibake else None,
+        "issue": warning,
         "rule": join_rules(*rules),
         "pinyin": pinyin_of(text),
         "__test": test,
@@ -172,8 +178,6 @@ def _name_issue(text: str, script: str | None) -> str | None:
         return "no_letters"
     if any(ch.isdigit() for ch in text):
         return "has_digits"
-    if script == "cjk" and len(text) < 2:
-        return "too_short"
     return None
 
 

@@ -31,10 +31,11 @@ from workbench.core.standardize import fill as fills
 from workbench.core.standardize import flags as record_flags
 from workbench.core.standardize.activity import ACTIVITY_TABLE, ActivitySummary, build_activity
 from workbench.core.standardize.base import Reference, StandardizeError, load_reference
-from workbench.core.standardize.fields import BASE_TABLE, RECORD_COLUMNS, RESERVED, StdField
+from workbench.core.standardize.base_table import add_combined_fields, add_country_context, build_base
+from workbench.core.standardize.fields import BASE_TABLE, RECORD_COLUMNS, RESERVED, SOURCE_KEY, StdField
+from workbench.core.standardize.fixes import FixesSummary, apply_fixes, fix_column, fix_input, fixes_path
 from workbench.core.standardize.lookups import build_lookup, build_lookups
-from workbench.engine.catalog import CHANGE_LOG, FIELD_VALIDITY, STD_CUSTOMERS, staged, temp
-from workbench.engine.connection import table_columns, table_exists
+from workbench.engine.catalog import CHANGE_LOG, FIELD_VALIDITY, STD_CUSTOMERS, temp
 from workbench.engine.sql import ident, literal
 from workbench.project.config import Kind, ProjectConfig
 
@@ -67,6 +68,9 @@ class StandardizeResult:
     changes_by_source: dict[str, int] = field(default_factory=dict)
     fills_by_source: dict[str, int] = field(default_factory=dict)
     flagged_by_source: dict[str, int] = field(default_factory=dict)
+    fixes: FixesSummary = field(default_factory=lambda: FixesSummary(None))
+    test_records_by_reason: dict[str, int] = field(default_factory=dict)
+    test_records_by_source: dict[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -105,7 +109,12 @@ class StandardizeResult:
             "changes_by_source": {k: int(v) for k, v in self.changes_by_source.items()},
             "fills": int(self.fills),
             "test_records": int(self.test_records),
+            "test_records_by_reason": {k: int(v) for k, v in self.test_records_by_reason.items()},
+            "test_records_by_source": {k: int(v) for k, v in self.test_records_by_source.items()},
             "flagged_records": int(sum(self.flagged_by_source.values())),
+            "flagged_by_source": {k: int(v) for k, v in self.flagged_by_source.items()},
+            "control_chars_stripped": int(self.changes_by_rule.get("strip_control_chars", 0)),
+            "fixes": self.fixes.metrics(),
             "changes_by_rule": {k: int(v) for k, v in self.changes_by_rule.items()},
             "validity": rates,
             "flagged": {k: int(v) for k, v in self.flagged.items()},
@@ -132,8 +141,11 @@ def standardize_customers(config: ProjectConfig, con: duckdb.DuckDBPyConnection)
         config: the project config (fields and kinds from the sources, the `standardize:` section).
         con: a DuckDB connection holding the ingest tables (``stg_<source>``).
 
+    The project's fixes file (``standardize.fixes_path``) is applied first, see
+    :mod:`workbench.core.standardize.fixes`.
+
     Returns:
-        Counts, validity, flagged records by reason and timings.
+        Counts, validity, flagged records by reason, the fixes applied and not applied, and timings.
 
     Raises:
         StandardizeError: a staged table is missing or lacks a configured field, a field name is
@@ -142,13 +154,17 @@ def standardize_customers(config: ProjectConfig, con: duckdb.DuckDBPyConnection)
     timer = _Timer()
     reference = load_reference(config.standardize, config.base_dir)
     plans = plan_fields(config)
+    fixes = FixesSummary(fixes_path(config))
     try:
-        rows_in, activity, distinct, fill_targets = _build_wide_table(con, config, plans, reference, timer)
-        _write_tables(con, plans, fill_targets)
+        rows_in, activity, distinct, fill_targets = _build_wide_table(
+            con, config, plans, reference, timer, fixes
+        )
+        _write_tables(con, plans, fill_targets, fixes.fixed_fields)
         timer.lap("write")
         result = _summarize(con, rows_in, activity, timer.timings, distinct)
     finally:
         _drop_work_tables(con, plans)
+    result.fixes = fixes
     timer.lap("summary")
     result.timings = timer.timings
     log.info(
@@ -184,17 +200,20 @@ def _build_wide_table(
     plans: list[StdField],
     reference: Reference,
     timer: _Timer,
+    fixes: FixesSummary,
 ) -> tuple[dict[str, int], ActivitySummary, dict[str, int], list[fills.FillTarget]]:
-    """Base, activity and lookups joined into :data:`WIDE_TABLE`.
+    """Base (with the fixes applied), activity and lookups joined into :data:`WIDE_TABLE`.
 
     Returns:
         Rows in per source, the activity summary, distinct values per field and the fill targets.
     """
     settings = config.standardize
-    region = settings.default_region or config.project.default_region
-    rows_in = build_base(con, config, plans, region)
+    rows_in = build_base(con, config, plans, reference, combined=False)
+    apply_fixes(con, config, plans, combined=False, summary=fixes)
+    add_combined_fields(con, config)
+    apply_fixes(con, config, plans, combined=True, summary=fixes)
     timer.lap("base")
-    activity = build_activity(con, config, settings)
+    activity = build_activity(con, config, settings, reference)
     timer.lap("activity")
     distinct: dict[str, int] = {}
     base_dir = str(config.base_dir)
@@ -202,19 +221,24 @@ def _build_wide_table(
     if country is not None:
         # phones, tax IDs and postcodes are read with the record's country: standardize it first
         distinct[country.name] = build_lookup(con, country, settings, activity.reference_date, base_dir)
-        _add_country_context(con, country, region)
+        add_country_context(con, country)
         timer.lap(f"field:{country.name}")
     rest = [p for p in plans if p is not country]
     distinct.update(build_lookups(con, rest, settings, base_dir, activity.reference_date, timer.lap))
     province_codes = fills.build_province_codes(con, reference)
-    wide_sql, params, fill_targets = build_wide_sql(config, plans, activity, province_codes)
+    wide_sql, params, fill_targets = build_wide_sql(
+        config, plans, activity, province_codes, fixed=fixes.fixed_fields
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {WIDE_TABLE} AS {wide_sql}", params)
     timer.lap("join")
     return rows_in, activity, distinct, fill_targets
 
 
 def _write_tables(
-    con: duckdb.DuckDBPyConnection, plans: list[StdField], fill_targets: list[fills.FillTarget]
+    con: duckdb.DuckDBPyConnection,
+    plans: list[StdField],
+    fill_targets: list[fills.FillTarget],
+    fixed: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Replace ``std_customers``, ``change_log`` and ``field_validity`` from the wide table, at once."""
     final_columns = std_columns(plans, fill_targets)
@@ -226,7 +250,7 @@ def _write_tables(
             + ", ".join(ident(c) for c in final_columns)
             + f" FROM {WIDE_TABLE} ORDER BY __source_order, _row_number"
         )
-        con.execute(f"CREATE TABLE {CHANGE_LOG} AS {build_change_log_sql(plans, fill_targets)}")
+        con.execute(f"CREATE TABLE {CHANGE_LOG} AS {build_change_log_sql(plans, fill_targets, fixed)}")
         con.execute(f"CREATE TABLE {FIELD_VALIDITY} AS {build_validity_sql(plans)}")
 
 
@@ -248,67 +272,18 @@ def plan_fields(config: ProjectConfig) -> list[StdField]:
     ]
     if problems:
         raise StandardizeError(f"{config.config_path}: " + "; ".join(problems))
+    keys = {s.id_field for s in config.customer_sources if s.id_column in s.columns}
     plans = []
     for i, (name, kind) in enumerate(kinds.items()):
         sources = [s.name for s in config.customer_sources if name in s.field_kinds()]
-        standardizer = "customer_type" if name == "customer_type" else kind.value
+        if name == "customer_type":
+            standardizer = "customer_type"
+        elif name in keys and kind == Kind.ID:
+            standardizer = SOURCE_KEY  # a source's own key is never taken for a test record
+        else:
+            standardizer = kind.value
         plans.append(StdField(name, kind, i, sources, standardizer))
     return plans
-
-
-def build_base(
-    con: duckdb.DuckDBPyConnection, config: ProjectConfig, plans: list[StdField], region: str
-) -> dict[str, int]:
-    """Stack the staged customer tables into :data:`BASE_TABLE` (one row per staged row).
-
-    Returns:
-        Rows per source.
-
-    Raises:
-        StandardizeError: a staged table is missing or lacks a configured field.
-    """
-    selects: list[str] = []
-    params: list[Any] = []
-    for order, spec in enumerate(config.customer_sources):
-        table = staged(spec.name)
-        if not table_exists(con, table):
-            raise StandardizeError(
-                f"the customer source {spec.name!r} has no staged table {table!r}; run the ingest stage first"
-            )
-        columns = set(table_columns(con, table))
-        missing = [f for f in spec.field_kinds() if f not in columns]
-        if missing:
-            raise StandardizeError(
-                f"{table} lacks the field(s) {missing} that the config maps for source {spec.name!r}; "
-                "rerun the ingest stage with this config"
-            )
-        fields = spec.field_kinds()
-        cols = [
-            ident(p.name) if p.name in fields else f"CAST(NULL AS VARCHAR) AS {ident(p.name)}" for p in plans
-        ]
-        selects.append(
-            "SELECT _source || ':' || CAST(_row_number AS VARCHAR) AS record_key, _source, "
-            f"CAST(? AS INTEGER) AS __source_order, _row_number, _row_hash, "
-            f"trim({ident(spec.id_field)}) AS source_id, CAST(? AS VARCHAR) AS __country"
-            + "".join(f", {c}" for c in cols)
-            + f" FROM {ident(table)}"
-        )
-        params.extend([order, region])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {BASE_TABLE} AS " + " UNION ALL ".join(selects), params)
-    rows = con.execute(f"SELECT _source, count(*) FROM {BASE_TABLE} GROUP BY _source").fetchall()
-    counts = dict.fromkeys((s.name for s in config.customer_sources), 0)
-    counts.update({r[0]: int(r[1]) for r in rows})
-    return counts
-
-
-def _add_country_context(con: duckdb.DuckDBPyConnection, plan: StdField, region: str) -> None:
-    """The record country in the base table: the standardized country field, else `region`."""
-    col = ident(plan.name)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {BASE_TABLE} AS SELECT b.* REPLACE (coalesce(l.value, ?) AS __country) "
-        f"FROM {BASE_TABLE} b LEFT JOIN {plan.lookup} l ON l.raw = b.{col}",
-        [region],
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,8 +295,15 @@ def build_wide_sql(
     plans: list[StdField],
     activity: ActivitySummary,
     province_codes: str,
+    *,
+    fixed: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[str, list[Any], list[fills.FillTarget]]:
-    """SQL of the wide work table (every std_customers column plus the hidden helper columns)."""
+    """SQL of the wide work table (every std_customers column plus the hidden helper columns).
+
+    A field in `fixed` has fix columns in the base table: its ``_raw`` stays the staged value, the
+    fix rule and the fixed text are hidden columns for the change log, and a fixed value does not
+    count as valid before.
+    """
     q = ident
     inner: list[str] = [
         "b.record_key",
@@ -334,7 +316,15 @@ def build_wide_sql(
     joins: list[str] = []
     for p in plans:
         a = p.alias
-        inner.append(f"b.{q(p.name)} AS {q(p.col('raw'))}")
+        if p.name in fixed:
+            fix = f"b.{q(fix_column(p.name))}"
+            inner.append(
+                f"CASE WHEN {fix} IS NOT NULL THEN b.{q(fix_input(p.name))} ELSE b.{q(p.name)} END AS {q(p.col('raw'))}"
+            )
+            inner.append(f"{fix} AS {q(p.hidden('fix'))}")
+            inner.append(f"b.{q(p.name)} AS {q(p.hidden('fixed'))}")
+        else:
+            inner.append(f"b.{q(p.name)} AS {q(p.col('raw'))}")
         inner.append(f"CAST({a}.value AS {p.sql_type}) AS {q(p.name)}")
         inner.append(f"{a}.valid AS {q(p.col('valid'))}")
         inner.append(f"{a}.issue AS {q(p.col('issue'))}")
@@ -343,10 +333,16 @@ def build_wide_sql(
         for e in p.internal:
             inner.append(f"{a}.{q(e)} AS {q(p.hidden(e.strip('_')))}")
         inner.append(f"{a}.rule AS {q(p.hidden('rule'))}")
-        inner.append(f"{a}.valid_before AS {q(p.hidden('valid_before'))}")
+        if p.name in fixed:
+            inner.append(
+                f"CASE WHEN b.{q(fix_column(p.name))} IS NOT NULL THEN false ELSE {a}.valid_before END "
+                f"AS {q(p.hidden('valid_before'))}"
+            )
+        else:
+            inner.append(f"{a}.valid_before AS {q(p.hidden('valid_before'))}")
         inner.append(f"{a}.value AS {q(p.hidden('after'))}")
         inner.append(f"{a}.__test AS {q(p.hidden('test'))}")
-        ctx = f" AND {a}.ctx = b.__country" if p.uses_context else ""
+        ctx = f" AND {a}.ctx = b.{p.context_column}" if p.context_column else ""
         joins.append(f"LEFT JOIN {p.lookup} {a} ON {a}.raw = b.{q(p.name)}{ctx}")
     inner += [
         "act.last_activity_date AS __last_activity_date",
@@ -410,14 +406,29 @@ def std_columns(plans: list[StdField], targets: list[fills.FillTarget]) -> list[
 # change log and validity
 
 
-def build_change_log_sql(plans: list[StdField], targets: list[fills.FillTarget]) -> str:
-    """SQL of ``change_log``: every value a standardizer changed, then every fill."""
+def build_change_log_sql(
+    plans: list[StdField], targets: list[fills.FillTarget], fixed: set[str] | frozenset[str] = frozenset()
+) -> str:
+    """SQL of ``change_log``: every fix, every value a standardizer changed, then every fill.
+
+    A fixed value has two rows: the fix (staged value → fixed value, rule ``fix:<reason>``) and,
+    when the standardizer changed the fixed value, its change (fixed value → standardized value).
+    """
     q = ident
     parts = []
     for p in plans:
+        before = q(p.col("raw"))
+        if p.name in fixed:
+            fix = q(p.hidden("fix"))
+            parts.append(
+                f"SELECT record_key, _source AS source, _row_number AS row_number, {literal(p.name)} AS field, "
+                f"{q(p.col('raw'))} AS before, {q(p.hidden('fixed'))} AS after, {fix} AS rule, "
+                f"__source_order, {p.position} AS __field_order FROM {WIDE_TABLE} WHERE {fix} IS NOT NULL"
+            )
+            before = f"CASE WHEN {fix} IS NOT NULL THEN {q(p.hidden('fixed'))} ELSE {q(p.col('raw'))} END"
         parts.append(
             f"SELECT record_key, _source AS source, _row_number AS row_number, {literal(p.name)} AS field, "
-            f"{q(p.col('raw'))} AS before, {q(p.hidden('after'))} AS after, {q(p.hidden('rule'))} AS rule, "
+            f"{before} AS before, {q(p.hidden('after'))} AS after, {q(p.hidden('rule'))} AS rule, "
             f"__source_order, {p.position} AS __field_order FROM {WIDE_TABLE} WHERE {q(p.hidden('rule'))} IS NOT NULL"
         )
     for i, t in enumerate(targets):
@@ -518,6 +529,8 @@ def _summarize(
         changes_by_source={r[0]: int(r[1]) for r in changes_per_source},
         fills_by_source={r[0]: int(r[2]) for r in changes_per_source},
         flagged_by_source={r[0]: int(r[2]) for r in per_source},
+        test_records_by_reason={f.removeprefix("test:"): int(n) for f, n in flagged if f.startswith("test:")},
+        test_records_by_source={r[0]: int(r[3]) for r in per_source},
     )
 
 

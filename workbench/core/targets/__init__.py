@@ -1,10 +1,13 @@
 """Target ERP profiles (YAML data files) and their loader; see :mod:`workbench.core.targets.profiles`."""
 
 from workbench.core.targets.profiles import (
+    CodeList,
     FileFormat,
     HeaderRow,
+    InfoSheet,
     ProfileError,
     ProfileRef,
+    SourcedFact,
     Structure,
     TargetField,
     TargetProfile,
@@ -16,7 +19,10 @@ from workbench.core.targets.profiles import (
 )
 
 __all__ = [
+    "CodeList",
     "FileFormat",
+    "InfoSheet",
+    "SourcedFact",
     "HeaderRow",
     "ProfileError",
     "ProfileRef",

@@ -52,10 +52,27 @@ class TargetField(_Strict):
     format: str | None = Field(None, description="date format the target expects (strftime), e.g. %Y%m%d")
     description: str = ""
     confirmed: bool = Field(True, description="false when the field is not confirmed by a public source")
+    key: bool = Field(
+        False, description="part of its sheet's key besides the profile's key field (SAP row 7 `Key`)"
+    )
+    default_source: str | None = Field(
+        None,
+        description="canonical fields (or golden columns) that obviously fill this field, in order of "
+        "preference, joined with + (@kind = every field of that kind, e.g. @tax_id); used by the mapping "
+        "scaffold and by a draft export without a field mapping file",
+    )
+    default_transform: str = Field(
+        "", description="transform of the default mapping line, e.g. slice:0:40 or constant:人民币"
+    )
 
     @property
     def caption(self) -> str:
         return self.label or self.name
+
+    @property
+    def has_default(self) -> bool:
+        """Whether the profile says how to fill this field without a project mapping."""
+        return bool(self.default_source) or self.default_transform.strip().startswith("constant:")
 
 
 class Structure(_Strict):
@@ -64,6 +81,10 @@ class Structure(_Strict):
     id: str = Field(pattern=NAME_PATTERN, description="short id used in mappings, e.g. general, roles")
     sheet: str | None = Field(None, description="sheet name in the workbook (xlsx / xml2003)")
     label: str = ""
+    technical_name: str | None = Field(
+        None,
+        description="the target's name of the structure, e.g. S_CUST_GEN (header row content `structure`)",
+    )
     mandatory: bool = Field(True, description="false: rows are written only when they carry data")
     explode: str | None = Field(
         None, description="field whose `;`-separated value gives one row per value (e.g. BP roles)"
@@ -88,14 +109,96 @@ class Structure(_Strict):
         return [f.name for f in self.fields]
 
 
-HeaderContent = Literal["name", "label", "label_required", "tech_info", "description", "blank"]
+HeaderContent = Literal[
+    "name",
+    "label",
+    "label_required",
+    "label_description",
+    "tech_info",
+    "description",
+    "key_marker",
+    "structure",
+    "sheet_title",
+    "blank",
+]
 
 
 class HeaderRow(_Strict):
-    """One header row of a file: which property of each field it shows."""
+    """One header row of a file: which property of each field it shows.
+
+    ``name`` technical name; ``label`` caption; ``label_required`` caption with ``*`` when
+    required; ``label_description`` that, a line break and the description (SAP row 8);
+    ``tech_info`` ``NAME;;;type;length;decimals`` (SAP row 6); ``description``; ``key_marker``
+    ``Key`` above the key field; ``structure`` / ``sheet_title`` the structure's technical name /
+    label in the first cell only; ``blank`` an empty row.
+    """
 
     row: int = Field(ge=1, description="1-based row number in the file or sheet")
     content: HeaderContent = "label"
+    hidden: bool = Field(False, description="workbook formats: the row is hidden (SAP rows 4-6)")
+
+
+class InfoSheet(_Strict):
+    """A sheet of a workbook that holds text, not data (SAP's Introduction and Field List)."""
+
+    kind: Literal["introduction", "field_list", "notes"] = Field(
+        description="introduction: text lines and the profile's notes; field_list: every sheet and "
+        "field (mandatory marked); notes: the profile's unconfirmed facts"
+    )
+    sheet: str = Field(min_length=1, max_length=31)
+    position: Literal["before", "after"] = "before"
+    text_column: int = Field(1, ge=1, description="1-based column of the text lines")
+    lines: list[str] = Field(default_factory=list, description="text lines written first")
+
+
+class SourcedFact(_Strict):
+    """One layout fact of a profile and where it comes from (kept with the profile)."""
+
+    fact: str
+    status: Literal["confirmed", "secondary", "inferred", "unconfirmed"] = Field(
+        description="confirmed: a primary or real-code source; secondary: a web page; inferred: our "
+        "reading of the sources; unconfirmed: no source found"
+    )
+    source: str = Field("", description="where it is from (DOMAIN.md source key, URL or repository path)")
+
+    @property
+    def needs_check(self) -> bool:
+        return self.status != "confirmed"
+
+
+class CodeList(_Strict):
+    """A code list the target needs before the customers load (U8 客户分类, 地区分类, 币种 …).
+
+    Its rows are the distinct values of ``from_field`` in the customer rows written; the file is
+    written in the profile's own format, one per code list, and loads before the customers.
+    """
+
+    id: str = Field(pattern=NAME_PATTERN)
+    label: str
+    sheet: str | None = Field(None, description="sheet name (workbook formats)")
+    from_field: str = Field(
+        description="customer field whose values make the list (FIELD or structure.FIELD)"
+    )
+    code_field: str = Field(description="field of the list that holds the code")
+    name_field: str | None = Field(
+        None,
+        description="field for the code's name: the value mapping's target_label, else the legacy value(s)",
+    )
+    grade_field: str | None = Field(None, description="field for the code's level (1, 2, …) under `levels`")
+    levels: list[int] | None = Field(
+        None,
+        description="digits per level of a hierarchical code (U8 编码方案, e.g. [2, 2]); parents are added",
+    )
+    constants: dict[str, str] = Field(default_factory=dict, description="fields with one value on every row")
+    fields: list[TargetField] = Field(min_length=1)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def as_structure(self) -> Structure:
+        """The list as a one-sheet structure (for the writers)."""
+        return Structure(id=self.id, sheet=self.sheet, label=self.label, fields=self.fields)
 
 
 class FileFormat(_Strict):
@@ -109,6 +212,13 @@ class FileFormat(_Strict):
     data_start_row: int = Field(2, ge=1)
     title: str | None = Field(
         None, description="text written in cell A1 above the header rows, if row 1 is free"
+    )
+    document_properties: dict[str, str] = Field(
+        default_factory=dict,
+        description="xml2003: the workbook's CustomDocumentProperties (SAP: APPLICATION, OBJECT_NAME, VERSION …)",
+    )
+    info_sheets: list[InfoSheet] = Field(
+        default_factory=list, description="text sheets around the data sheets (workbook formats)"
     )
 
     @property
@@ -128,7 +238,15 @@ class FileFormat(_Strict):
             raise ValueError("a CSV file's header rows must be rows 1, 2, … without gaps")
         if self.type == "csv" and self.data_start_row != len(rows) + 1:
             raise ValueError("a CSV file's data must start right after its header rows")
+        if self.type == "csv" and (self.info_sheets or any(h.hidden for h in self.header_rows)):
+            raise ValueError("a CSV file has no sheets and no hidden rows; use xlsx or xml2003")
+        if self.document_properties and self.type != "xml2003":
+            raise ValueError("document_properties are written only by xml2003 files")
         return self
+
+    @property
+    def hidden_rows(self) -> list[int]:
+        return sorted(h.row for h in self.header_rows if h.hidden)
 
 
 class TargetProfile(_Strict):
@@ -141,11 +259,18 @@ class TargetProfile(_Strict):
     key_field: str = Field(description="field of the first structure that identifies a record in the file")
     structures: list[Structure] = Field(min_length=1)
     file: FileFormat
+    code_lists: list[CodeList] = Field(
+        default_factory=list, description="code lists written as their own files, loaded before the customers"
+    )
+    facts: list[SourcedFact] = Field(
+        default_factory=list,
+        description="the layout facts and their sources; unconfirmed ones go into the notes",
+    )
     path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _consistent(self) -> TargetProfile:
-        problems = [*self._layout_problems(), *self._key_problems()]
+        problems = [*self._layout_problems(), *self._key_problems(), *self._code_list_problems()]
         for s in self.structures:
             problems.extend(self._structure_problems(s))
         if problems:
@@ -166,6 +291,35 @@ class TargetProfile(_Strict):
                 for s in self.structures
                 if not s.sheet
             )
+        return problems
+
+    def _code_list_problems(self) -> list[str]:
+        """Code lists whose field references do not resolve, or a workbook code list without a sheet."""
+        problems: list[str] = []
+        every = {f.name for s in self.structures for f in s.fields} | {
+            f"{s.id}.{f.name}" for s in self.structures for f in s.fields
+        }
+        for c in self.code_lists:
+            where = f"code_lists.{c.id}"
+            if c.from_field not in every:
+                problems.append(f"{where}.from_field: {c.from_field!r} is not a field of the profile")
+            for key in ("code_field", "name_field", "grade_field"):
+                ref = getattr(c, key)
+                if ref is not None and ref not in c.field_names:
+                    problems.append(
+                        f"{where}.{key}: {ref!r} is not one of its fields{did_you_mean(ref, c.field_names)}"
+                    )
+            problems.extend(
+                f"{where}.constants: {k!r} is not one of its fields"
+                for k in c.constants
+                if k not in c.field_names
+            )
+            if self.file.type != "csv" and not c.sheet:
+                problems.append(f"{where}.sheet: a workbook profile needs a sheet name")
+        ids = [c.id for c in self.code_lists] + [s.id for s in self.structures]
+        problems.extend(
+            f"code_lists: id {d!r} is used twice" for d in sorted({i for i in ids if ids.count(i) > 1})
+        )
         return problems
 
     def _key_problems(self) -> list[str]:
@@ -246,6 +400,10 @@ class TargetProfile(_Strict):
     def qualified_fields(self) -> list[tuple[Structure, TargetField]]:
         """Every (structure, field) pair in file order."""
         return [(s, f) for s in self.structures for f in s.fields]
+
+    def notes(self) -> list[SourcedFact]:
+        """The layout facts that are not confirmed by a public source (written into the files' notes)."""
+        return [f for f in self.facts if f.needs_check]
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 RUN_COLUMNS = ["suite", "stage", "dataset", "expectation", "column", "severity"]
 FAILURE_COLUMNS = [
     *RUN_COLUMNS,
+    "expectation_index",
     "source",
     "source_id",
     "record_key",
@@ -46,6 +47,12 @@ RESULT_COLUMNS = [
     "failures_kept",
     "error",
     "description",
+    "expectation_index",
+    "kwargs",
+    "engine",
+    "gx_checked_rows",
+    "description_zh",
+    "description_en",
 ]
 # key columns that are not a source's own ID column (see failure_frame)
 _LINEAGE_KEYS = {"_source", "_row_number", "record_key", "source_id", "master_id", "_file", "_row"}
@@ -57,7 +64,7 @@ class ValidationOutcome:
     """What a validation found: one row per expectation, and the failed rows with keys.
 
     ``docs_dir``, ``language`` and ``docs_replacements`` (failed personal-data values → their masked
-    text) are what the offline Data Docs need (:mod:`workbench.presentation.datadocs`), which sets
+    text) are what the offline Data Docs need (:mod:`workbench.presentation.reports.datadocs`), which sets
     ``docs_index`` once the pages are rewritten.
     """
 
@@ -68,6 +75,7 @@ class ValidationOutcome:
     docs_dir: Path | None = None
     language: str = "zh"
     docs_replacements: dict[str, str] = field(default_factory=dict)
+    engine_stats: dict[str, int] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -85,6 +93,13 @@ class ValidationOutcome:
             if len(r)
             else 0,
             "failure_rows": len(self.failures),
+            "failed_rows_counted": int(pd.to_numeric(r["unexpected_count"], errors="coerce").fillna(0).sum())
+            if len(r)
+            else 0,
+            "rules_counted_in_sql": int(self.engine_stats.get("sql_rules", 0)),
+            "rules_decided_by_gx": int(self.engine_stats.get("gx_rules", 0)),
+            "sql_gx_disagreements": int(self.engine_stats.get("disagreements", 0)),
+            "gx_sample_rows": int(self.engine_stats.get("gx_sample_rows", 0)),
             "failure_rows_by_stage": {
                 str(k): int(v) for k, v in self.failures["stage"].value_counts().sort_index().items()
             },

@@ -7,7 +7,8 @@ structure of a target profile). A table has a ``suite`` header (name, dataset, s
 and three lists of rule rows: ``first`` (once, before the fields), ``per_field`` (once for each
 field, in order) and ``last`` (once, after the fields). A row names a GX 1.x expectation ``type``,
 its ``kwargs``, a ``severity`` (``error`` | ``warning``), ``description_zh`` / ``description_en``
-and optionally ``when``, the facts under which it applies.
+and optionally ``when``, the facts under which it applies, and ``each``, the name of a list fact
+(of mappings) the row is repeated for: once per item, the item's keys added to the facts.
 
 ``${fact}`` in a text is replaced by the fact (a text that is only ``${fact}`` takes the fact's
 value as it is: a number, a list). A ``when`` entry compares a fact with a value (equal), a list
@@ -30,7 +31,7 @@ from workbench.errors import WorkbenchError
 RULES_DIR = Path(__file__).resolve().parents[3] / "expectations"
 SEVERITIES = ("error", "warning")
 SECTIONS = ("first", "per_field", "last")
-ROW_KEYS = ("type", "kwargs", "severity", "description_zh", "description_en", "when")
+ROW_KEYS = ("type", "kwargs", "severity", "description_zh", "description_en", "when", "each")
 REQUIRED_ROW_KEYS = ("type", "kwargs", "severity", "description_zh", "description_en")
 SUITE_KEYS = ("name", "dataset", "stage", "keys", "note")
 META_KEY = "workbench"
@@ -39,17 +40,30 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class Facts:
-    """The facts a rule table may use: those of the suite and those of each field."""
+    """The facts a rule table may use: those of the suite, those of each field, and the keys of the
+    items of each list fact a row may repeat over (``each``)."""
 
     suite: tuple[str, ...]
     field: tuple[str, ...]
+    items: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def allowed(self, section: str) -> tuple[str, ...]:
-        return self.suite + self.field if section == "per_field" else self.suite
+    def allowed(self, section: str, each: str | None = None) -> tuple[str, ...]:
+        base = self.suite + self.field if section == "per_field" else self.suite
+        return base + dict(self.items).get(each or "", ())
 
 
-SOURCE_FACTS = Facts(suite=("source", "table", "id_field", "role", "region"), field=("field", "kind"))
-STANDARDIZED_FACTS = Facts(suite=("table", "customer_sources"), field=("field", "kind"))
+_POSTCODE_ITEMS = (("postcode_countries", ("country", "postcode_regex", "postcode_example", "country_values")),)
+_POSTCODE_FACTS = ("country_field", "postcode_countries", "region_postcode", "region_postcode_example")
+SOURCE_FACTS = Facts(
+    suite=("source", "table", "id_field", "id_label", "role", "region", *_POSTCODE_FACTS),
+    field=("field", "kind", "label"),
+    items=_POSTCODE_ITEMS,
+)
+STANDARDIZED_FACTS = Facts(
+    suite=("table", "customer_sources", "region", *_POSTCODE_FACTS),
+    field=("field", "kind", "label"),
+    items=_POSTCODE_ITEMS,
+)
 LOAD_READY_FACTS = Facts(
     suite=("profile", "structure", "key_field", "explode", "main"),
     field=("name", "caption", "required", "length", "allowed", "type", "decimals", "format"),
@@ -110,6 +124,13 @@ class Rule:
     description_zh: str
     description_en: str
     when: dict[str, Any]
+    each: str | None = None
+
+    def expand(self, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The facts of each copy of the row: one per item of its ``each`` list, or `facts` alone."""
+        if self.each is None:
+            return [dict(facts)]
+        return [{**facts, **item} for item in facts.get(self.each) or []]
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
         """Whether every ``when`` entry holds for `facts`."""
@@ -146,11 +167,13 @@ class RuleTable:
             suite_facts: the facts of the suite (see the table's header comment).
             fields: the facts of each field, in the order the expectations should follow.
         """
-        expectations = [r.expectation(suite_facts) for r in self.first if r.applies(suite_facts)]
+        def rows(rules: tuple[Rule, ...], facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+            return [r.expectation(f) for r in rules if r.applies(facts) for f in r.expand(facts)]
+
+        expectations = rows(self.first, suite_facts)
         for field_facts in fields:
-            facts = {**suite_facts, **field_facts}
-            expectations += [r.expectation(facts) for r in self.per_field if r.applies(facts)]
-        expectations += [r.expectation(suite_facts) for r in self.last if r.applies(suite_facts)]
+            expectations += rows(self.per_field, {**suite_facts, **field_facts})
+        expectations += rows(self.last, suite_facts)
         header = render(self.suite, suite_facts)
         return {
             "name": header["name"],
@@ -198,7 +221,8 @@ def _check_when(when: Any, allowed: tuple[str, ...], where: str) -> list[str]:
     return problems
 
 
-def _check_row(row: Any, allowed: tuple[str, ...], where: str) -> list[str]:
+def _check_row(row: Any, facts: Facts, section: str, where: str) -> list[str]:
+    allowed = facts.allowed(section)
     if not isinstance(row, dict):
         return [f"{where}: a rule row is a mapping with keys {list(REQUIRED_ROW_KEYS)} (and optional when)"]
     problems = [f"{where}: missing key {k!r}" for k in REQUIRED_ROW_KEYS if k not in row]
@@ -217,6 +241,12 @@ def _check_row(row: Any, allowed: tuple[str, ...], where: str) -> list[str]:
             problems.append(f"{where}.{key}: must be a text")
     if "when" in row:
         problems += _check_when(row["when"], allowed, where)
+    each = row.get("each")
+    if each is not None:
+        if each not in dict(facts.items):
+            problems.append(f"{where}.each: {each!r} is not a list fact; this table has {[k for k, _ in facts.items]}")
+        else:
+            allowed = facts.allowed(section, each)
     texts = [row.get("kwargs"), row.get("description_zh"), row.get("description_en")]
     for name in sorted(_placeholders(texts) - set(allowed)):
         problems.append(f"{where}: unknown placeholder ${{{name}}}; this section knows {list(allowed)}")
@@ -231,6 +261,7 @@ def _rule(row: dict[str, Any]) -> Rule:
         description_zh=row["description_zh"],
         description_en=row["description_en"],
         when=dict(row.get("when") or {}),
+        each=row.get("each"),
     )
 
 
@@ -254,7 +285,7 @@ def check_rule_table(raw: Any, facts: Facts, origin: str) -> list[str]:
             problems.append(f"{origin}: {section}: must be a list of rule rows (write [] for none)")
             continue
         for i, row in enumerate(rows):
-            problems += _check_row(row, facts.allowed(section), f"{origin}: {section}[{i}]")
+            problems += _check_row(row, facts, section, f"{origin}: {section}[{i}]")
     return problems
 
 

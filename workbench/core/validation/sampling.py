@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workbench.core.masking import mask_frame, mask_values_by
+from workbench.core.masking import PERSON_TYPES, mask_frame, mask_series, mask_values_by, person_name_columns
 from workbench.engine import catalog
 from workbench.engine.catalog import (
     BATCH_PLAN,
@@ -455,6 +455,8 @@ def review_sheet(
     kinds = {f: str(getattr(k, "value", k)) for f, k in config.field_kinds().items()}
     golden_cols = set(table_columns(con, GOLDEN_CUSTOMERS.name))
     show = [f for f in (fields or list(kinds)) if f in golden_cols]
+    if "customer_type" in golden_cols and "customer_type" not in show:
+        show.append("customer_type")  # tells a person (B2C), whose name is masked, from a company
     golden = (
         con.execute(
             "SELECT master_id, "
@@ -471,16 +473,30 @@ def review_sheet(
     for col in REVIEW_COLUMNS:
         rows[col] = ""
     history = customer_history(con, config, sample["master_id"].tolist(), fields=fields)
-    history = _mask_long(history, kinds, masking)
+    persons = set(rows.loc[rows.get("customer_type", pd.Series(dtype=object)).isin(PERSON_TYPES), "master_id"]) \
+        if "customer_type" in rows.columns else set()
+    history = _mask_long(history, kinds, masking, persons)
     history.insert(
         0, "sample_no", history["master_id"].map(dict(zip(sample.master_id, sample.sample_no, strict=True)))
     )
     return ReviewSheet(rows, history)
 
 
-def _mask_long(history: pd.DataFrame, kinds: dict[str, str], masking: MaskingSettings | None) -> pd.DataFrame:
-    """Mask the `value` of long-form rows whose `field` is a field to mask."""
-    return mask_values_by(history, "field", kinds, masking or MaskingSettings())
+def _mask_long(
+    history: pd.DataFrame, kinds: dict[str, str], masking: MaskingSettings | None, persons: set[str] | None = None
+) -> pd.DataFrame:
+    """Mask the `value` of long-form rows whose `field` is a field to mask, and the customer names of
+    the masters in `persons` (B2C customers) like a person's name."""
+    s = masking or MaskingSettings()
+    out = mask_values_by(history, "field", kinds, s)
+    if not (s.enabled and s.person_customers and "person_name" in s.kinds and persons) or out.empty:
+        return out
+    names = person_name_columns(sorted(out["field"].dropna().unique()), kinds)
+    rows = out["field"].isin(names) & out["master_id"].astype(str).isin(persons)
+    if rows.any():
+        out = out.copy()
+        out.loc[rows, "value"] = mask_series(out.loc[rows, "value"].astype("object"), "person_name", s)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,11 +9,14 @@ the rule tables in ``expectations/`` (:mod:`workbench.core.validation.rules`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.validation.postcodes import postcode_items, postcode_pattern
 from workbench.core.validation.rules import META_KEY, load_rule_table
 from workbench.engine.catalog import STD_CUSTOMERS, staged
+from workbench.project.config import Kind
 
 if TYPE_CHECKING:
     from workbench.core.targets.profiles import TargetField, TargetProfile
@@ -30,46 +33,93 @@ __all__ = [
 ]
 
 
+def _postcode_facts(
+    config: ProjectConfig, country_field: str | None, countries: Mapping[str, list[str]] | None
+) -> dict[str, Any]:
+    """The postcode facts of a suite: the region's format and one item per country present."""
+    overrides = config.report.postcode_patterns
+    region = config.project.default_region
+    own = postcode_pattern(region, overrides)
+    if countries is None:
+        countries = {region: [region]}
+    return {
+        "country_field": country_field,
+        "region_postcode": own[0] if own else None,
+        "region_postcode_example": own[1] if own else None,
+        "postcode_countries": postcode_items(countries, overrides) if country_field else [],
+    }
+
+
 def build_source_suite(
-    source: SourceSpec, config: ProjectConfig, *, rules_dir: Path | None = None
+    source: SourceSpec,
+    config: ProjectConfig,
+    *,
+    rules_dir: Path | None = None,
+    countries: Mapping[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """A basic suite for one source's staged table, from ``expectations/source.yaml``.
 
     Checks the lineage columns, the ID (present; unique in a customer source) and the shape of each
-    other field by its kind (phones, e-mails, tax IDs, postcodes, dates, amounts, flags, names).
-    A project refines the written file by hand (``report.expectations_dir``).
+    other field by its kind (phones, e-mails, tax IDs, postcodes by country, dates, amounts, flags,
+    names). A project refines the written file by hand (``report.expectations_dir``).
 
     Args:
         source: the source.
-        config: the project config (for ``project.default_region``).
+        config: the project config (``project.default_region``, ``report.postcode_patterns``).
         rules_dir: another folder of rule tables (tests).
+        countries: country code → the cell texts of the source's country column that stand for it
+            (from the standardized records); default: the project's region alone.
     """
     table = load_rule_table("source", rules_dir)
+    header = {spec.field: h for h, spec in source.columns.items()}
+    country_field = next((c.field for c in source.columns.values() if c.kind == Kind.COUNTRY), None)
     facts = {
         "source": source.name,
         "table": staged(source.name),
         "id_field": source.id_field,
+        "id_label": header.get(source.id_field, source.id_field),
         "role": source.role,
         "region": config.project.default_region,
+        **_postcode_facts(config, country_field, countries),
     }
     fields = [
-        {"field": col.field, "kind": str(col.kind.value)}
+        {"field": col.field, "kind": str(col.kind.value), "label": header.get(col.field, col.field)}
         for col in source.columns.values()
         if col.field != source.id_field
     ]
     return table.build(facts, fields)
 
 
-def build_standardized_suite(config: ProjectConfig, *, rules_dir: Path | None = None) -> dict[str, Any]:
+def field_labels(config: ProjectConfig) -> dict[str, str]:
+    """canonical field → its header in the first customer source that has it (what business calls it)."""
+    labels: dict[str, str] = {}
+    for s in config.customer_sources:
+        for h, spec in s.columns.items():
+            labels.setdefault(spec.field, h)
+    return labels
+
+
+def build_standardized_suite(
+    config: ProjectConfig, *, rules_dir: Path | None = None, countries: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The suite of the standardized set (``std_customers``), from ``expectations/standardized_customers.yaml``.
 
     Args:
         config: the project config (customer sources and the kinds of their canonical fields).
         rules_dir: another folder of rule tables (tests).
+        countries: the standardized countries present (code → [code]); default the project's region.
     """
     table = load_rule_table(STANDARDIZED_SUITE, rules_dir)
-    facts = {"table": STD_CUSTOMERS.name, "customer_sources": [s.name for s in config.customer_sources]}
-    fields = [{"field": f, "kind": str(k.value)} for f, k in config.field_kinds().items()]
+    kinds = config.field_kinds()
+    country_field = next((f for f, k in kinds.items() if k == Kind.COUNTRY), None)
+    facts = {
+        "table": STD_CUSTOMERS.name,
+        "customer_sources": [s.name for s in config.customer_sources],
+        "region": config.project.default_region,
+        **_postcode_facts(config, country_field, countries),
+    }
+    labels = field_labels(config)
+    fields = [{"field": f, "kind": str(k.value), "label": labels.get(f, f)} for f, k in kinds.items()]
     return table.build(facts, fields)
 
 

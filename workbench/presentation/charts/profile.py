@@ -27,12 +27,12 @@ LABELS: dict[str, dict[str, str]] = {
         "field": "字段",
         "completeness_title": "各来源字段完整率",
         "fill_rate": "完整率",
-        "patterns_title": "格式分布：{source}.{field}",
+        "patterns_title": "格式分布：{source} · {field}",
         "pattern": "格式",
         "rows": "行数",
         "share": "占比",
         "example": "示例",
-        "top_values_title": "高频值：{source}.{field}",
+        "top_values_title": "高频值：{source} · {field}",
         "value": "值",
         "overlap_title": "来源之间的共有键（{kinds}）",
         "overlap_cell": "共有键",
@@ -50,6 +50,13 @@ LABELS: dict[str, dict[str, str]] = {
         "phone": "电话",
         "email": "邮箱",
         "tax_id": "税号",
+        "histogram_title": "取值分布：{source} · {field}",
+        "length_title": "长度分布：{source} · {field}",
+        "length": "字符数",
+        "date": "日期",
+        "number": "数值",
+        "missing_corr_title": "缺失相关性：{source}（1 = 总是同时缺失）",
+        "correlation": "相关系数",
     },
     "en": {
         "missing_title": "Missing rate (NULL + blank): source × field",
@@ -60,12 +67,12 @@ LABELS: dict[str, dict[str, str]] = {
         "field": "Field",
         "completeness_title": "Completeness of each field by source",
         "fill_rate": "Filled",
-        "patterns_title": "Value patterns: {source}.{field}",
+        "patterns_title": "Value patterns: {source} · {field}",
         "pattern": "Pattern",
         "rows": "Rows",
         "share": "Share",
         "example": "Example",
-        "top_values_title": "Most frequent values: {source}.{field}",
+        "top_values_title": "Most frequent values: {source} · {field}",
         "value": "Value",
         "overlap_title": "Keys shared between sources ({kinds})",
         "overlap_cell": "Shared keys",
@@ -83,6 +90,13 @@ LABELS: dict[str, dict[str, str]] = {
         "phone": "Phone",
         "email": "E-mail",
         "tax_id": "Tax ID",
+        "histogram_title": "Distribution of values: {source} · {field}",
+        "length_title": "Distribution of lengths: {source} · {field}",
+        "length": "characters",
+        "date": "date",
+        "number": "value",
+        "missing_corr_title": "Missingness correlation: {source} (1 = always missing together)",
+        "correlation": "correlation",
     },
 }
 
@@ -147,7 +161,7 @@ def _share_heatmap(
 
 
 def figure_missing_heatmap(
-    columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True
+    columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True, labels: dict[str, str] | None = None
 ) -> go.Figure:
     """Heatmap of the missing rate (NULL + blank) of every field in every source.
 
@@ -181,7 +195,7 @@ def figure_missing_heatmap(
             zr.append(missing)
             tr.append(_pct(missing))
             hr.append(
-                f"{lab['source']}: {s}<br>{lab['field']}: {f}<br>{lab['missing']}: {_pct(missing)}"
+                f"{lab['source']}: {s}<br>{lab['field']}: {(labels or {}).get(f, f)}<br>{lab['missing']}: {_pct(missing)}"
                 f"<br>{lab['nulls']}: {int(r.nulls):,} ({_pct(r.null_rate)})"
                 f"<br>{lab['blanks']}: {int(r.blanks):,} ({_pct(r.blank_rate)})"
             )
@@ -191,7 +205,7 @@ def figure_missing_heatmap(
     fig = go.Figure(
         _share_heatmap(
             z,
-            fields,
+            [(labels or {}).get(f, f) for f in fields],
             sources,
             text,
             hover,
@@ -208,7 +222,7 @@ def figure_missing_heatmap(
 
 
 def figure_completeness(
-    columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True
+    columns: pd.DataFrame, language: str = "zh", *, mapped_only: bool = True, labels: dict[str, str] | None = None
 ) -> go.Figure:
     """Grouped bars: the share of filled (not NULL, not blank) values of each field, per source."""
     lab = _labels(language)
@@ -220,7 +234,7 @@ def figure_completeness(
         fig.add_trace(
             go.Bar(
                 name=str(source),
-                x=part["field"],
+                x=[(labels or {}).get(f, f) for f in part["field"]],
                 y=part["fill_rate"],
                 hovertemplate=f"{source} · %{{x}}<br>{lab['fill_rate']}: %{{y:.1%}}<extra></extra>",
             )
@@ -268,7 +282,81 @@ def _one_field(df: pd.DataFrame, source: str, field: str) -> pd.DataFrame:
     return df[(df["source"] == source) & (df["field"] == field)]
 
 
-def figure_patterns(patterns: pd.DataFrame, source: str, field: str, language: str = "zh") -> go.Figure:
+def _bin_text(lo: float, hi: float, measure: str, inferred: str) -> str:
+    if measure == "length":
+        return f"{int(lo)}"
+    if inferred == "date":
+        import datetime as dt
+
+        day = dt.date(1970, 1, 1)
+        return f"{day + dt.timedelta(days=int(lo)):%Y-%m-%d} – {day + dt.timedelta(days=int(hi)):%Y-%m-%d}"
+    return f"{lo:,.4g} – {hi:,.4g}"
+
+
+def figure_histogram(
+    histograms: pd.DataFrame, source: str, field: str, language: str = "zh", *, label: str | None = None,
+    inferred: str = "decimal",
+) -> go.Figure:
+    """Bars of a field's value histogram (numbers, dates) or its length distribution (text).
+
+    Args:
+        histograms: rows of :func:`workbench.core.profiling.distributions.value_histograms` with a
+            ``source`` column.
+        source: source name.
+        field: the field.
+        language: ``zh`` or ``en``.
+        label: the field's name as business reads it (default the field).
+        inferred: the field's inferred type (``date`` bins are shown as dates).
+    """
+    lab = _labels(language)
+    df = histograms[(histograms["source"] == source) & (histograms["field"] == field)].sort_values("bin")
+    measure = str(df["measure"].iloc[0]) if len(df) else "value"
+    key = "length_title" if measure == "length" else "histogram_title"
+    title = lab[key].format(source=source, field=label or field)
+    if df.empty:
+        return _empty(title, lab)
+    x = [_bin_text(lo, hi, measure, inferred) for lo, hi in zip(df["lower"], df["upper"], strict=True)]
+    fig = go.Figure(go.Bar(x=x, y=df["count"], marker_color=_COLORS["bar"],
+                           hovertemplate=f"%{{x}}<br>{lab['rows']}: %{{y:,}}<extra></extra>"))
+    axis = lab["length"] if measure == "length" else (lab["date"] if inferred == "date" else lab["number"])
+    fig.update_layout(title=title, xaxis={"title": axis, "type": "category"}, yaxis={"title": lab["rows"]},
+                      bargap=0.05)
+    return style_figure(fig, height=300)
+
+
+def figure_missing_correlation(
+    correlations: pd.DataFrame, source: str, language: str = "zh", *, labels: dict[str, str] | None = None
+) -> go.Figure:
+    """Heatmap of the correlation of missing values between the fields of one source (−1 … 1)."""
+    lab = _labels(language)
+    title = lab["missing_corr_title"].format(source=source)
+    df = correlations[correlations["source"] == source]
+    if df.empty:
+        return _empty(title, lab)
+    known = df[df["correlation"].notna()]
+    fields = list(dict.fromkeys([*known["field_a"], *known["field_b"]]))  # fields sometimes missing
+    if not fields:
+        return _empty(title, lab)
+    df = known
+    names = [(labels or {}).get(f, f) for f in fields]
+    index = {f: i for i, f in enumerate(fields)}
+    z: list[list[float | None]] = [[1.0 if i == j else None for j in range(len(fields))] for i in range(len(fields))]
+    for r in df.itertuples(index=False):
+        value = None if r.correlation is None or r.correlation != r.correlation else float(r.correlation)
+        z[index[r.field_a]][index[r.field_b]] = value
+        z[index[r.field_b]][index[r.field_a]] = value
+    text = [["" if v is None else f"{v:.2f}" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}", zmin=-1, zmax=1,
+                               colorscale="RdBu", reversescale=True, xgap=2, ygap=2,
+                               colorbar={"title": lab["correlation"]},
+                               hovertemplate="%{x} / %{y}: %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis={"tickangle": -40}, yaxis={"autorange": "reversed"})
+    return style_figure(fig, height=max(320, 120 + 32 * len(fields)))
+
+
+def figure_patterns(
+    patterns: pd.DataFrame, source: str, field: str, language: str = "zh", *, label: str | None = None
+) -> go.Figure:
     """Horizontal bars of the most frequent pattern masks of one field of one source.
 
     Args:
@@ -278,17 +366,19 @@ def figure_patterns(patterns: pd.DataFrame, source: str, field: str, language: s
         language: ``'zh'`` or ``'en'``.
     """
     lab = _labels(language)
-    title = lab["patterns_title"].format(source=source, field=field)
+    title = lab["patterns_title"].format(source=source, field=label or field)
     df = _one_field(patterns, source, field)
     if df.empty:
         return _empty(title, lab)
     return _ranked_bars(df, "pattern", title, lab, hover_example=True)
 
 
-def figure_top_values(top_values: pd.DataFrame, source: str, field: str, language: str = "zh") -> go.Figure:
+def figure_top_values(
+    top_values: pd.DataFrame, source: str, field: str, language: str = "zh", *, label: str | None = None
+) -> go.Figure:
     """Horizontal bars of the most frequent values of one field of one source."""
     lab = _labels(language)
-    title = lab["top_values_title"].format(source=source, field=field)
+    title = lab["top_values_title"].format(source=source, field=label or field)
     df = _one_field(top_values, source, field)
     if df.empty:
         return _empty(title, lab)
@@ -384,10 +474,11 @@ def figure_row_counts(ingest_summary: pd.DataFrame, language: str = "zh") -> go.
 def figure_duplicates(duplicate_summary: pd.DataFrame, language: str = "zh") -> go.Figure:
     """Grouped bars per source: duplicate IDs, rows sharing an ID, identical rows."""
     lab = _labels(language)
-    if duplicate_summary.empty:
-        return _empty(lab["duplicates_title"], lab)
+    columns = ("duplicate_ids", "rows_with_duplicate_id", "surplus_duplicate_rows")
+    if duplicate_summary.empty or not duplicate_summary[list(columns)].to_numpy().any():
+        return _empty(lab["duplicates_title"], lab)  # nothing to draw: a note, not a −1…1 axis
     fig = go.Figure()
-    for col in ("duplicate_ids", "rows_with_duplicate_id", "surplus_duplicate_rows"):
+    for col in columns:
         fig.add_trace(
             go.Bar(
                 name=lab[col],
@@ -416,7 +507,9 @@ __all__ = [
     "LABELS",
     "figure_completeness",
     "figure_duplicates",
+    "figure_histogram",
     "figure_key_overlap",
+    "figure_missing_correlation",
     "figure_missing_heatmap",
     "figure_patterns",
     "figure_row_counts",

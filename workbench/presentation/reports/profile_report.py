@@ -10,17 +10,26 @@ IDs … as set in ``report.masking``) is masked in everything the page shows.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from workbench.core.ingest import quarantine_reasons, read_ingest_summary, read_quarantine
-from workbench.core.masking import mask_series
+from workbench.core.masking import mask_customer_names, mask_series
 from workbench.core.profiling import ProfileResult, read_profile_tables
+from workbench.core.profiling.alerts import profile_alerts
+from workbench.core.profiling.distributions import missing_correlations, value_histograms
+from workbench.engine.catalog import staged
+from workbench.engine.connection import table_exists
+from workbench.engine.files import read_data_file
+from workbench.errors import WorkbenchError
 from workbench.presentation.charts import profile as charts
+from workbench.presentation.labels import TYPE_LABELS, kind_label
 from workbench.presentation.reports.html import Figure, HtmlReport, KeyFigures, Table, Text, check_language
-from workbench.project.settings.report import MaskingSettings
+from workbench.project.settings.report import MaskingSettings, ProfileSettings
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,7 +46,11 @@ PATTERN_CHART_KINDS: tuple[str, ...] = ("phone", "email", "tax_id", "postcode", 
 MAX_DETAIL_ROWS = 200
 """Rows shown in the detail tables (quarantined rows, duplicate keys); the rest stays in the DB."""
 
-LABELS: dict[str, dict[str, str]] = {
+TOP_VALUES_CHART_MAX_DISTINCT = 30
+"""A field with at most this many distinct values gets a chart of its values, others a histogram."""
+REASONS_FILE = Path(__file__).parent / "data" / "quarantine_reasons.yaml"
+
+LABELS: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "数据审计与画像报告",
         "subtitle": "项目：{project} · 运行：{run}",
@@ -124,6 +137,37 @@ LABELS: dict[str, dict[str, str]] = {
         "jaccard": "Jaccard",
         "duplicate_id": "重复编号",
         "duplicate_row": "完全重复行",
+        "alerts": "提示：值得注意的字段",
+        "alerts_text": "与 ydata-profiling 的提示同类：全空、缺失多、常量、全部不同、取值种类过多、格式混杂、类型混杂、空白单元格、重复编号和完全重复行。阈值在配置 report.profile 中。",
+        "no_alerts": "没有提示。",
+        "alert": "提示",
+        "severity": "级别",
+        "value": "数值",
+        "warning": "警告",
+        "info": "信息",
+        "alerts_n": "提示数",
+        "alert_names": {
+            "all_missing": "全部为空",
+            "high_missing": "缺失多",
+            "constant": "只有一个取值",
+            "unique": "取值全部不同",
+            "high_cardinality": "取值种类过多",
+            "mixed_formats": "格式混杂",
+            "mixed_types": "类型混杂（部分是数字或日期）",
+            "blanks": "有只含空格的单元格",
+            "duplicate_ids": "重复编号",
+            "duplicate_rows": "完全重复行",
+        },
+        "missing_corr": "缺失相关性",
+        "missing_corr_text": "两个字段的缺失是否同时出现（phi 系数，1 = 总是同时缺失，−1 = 从不同时缺失）。下表列出绝对值不低于 {min} 的字段对。",
+        "field_a": "字段 A",
+        "field_b": "字段 B",
+        "correlation": "相关系数",
+        "missing_a": "缺失率 A",
+        "missing_b": "缺失率 B",
+        "distributions": "字段分布：{source}",
+        "field_map": "字段对照（技术名称）",
+        "tech_field": "技术字段名",
     },
     "en": {
         "title": "Audit & profile report",
@@ -217,6 +261,40 @@ LABELS: dict[str, dict[str, str]] = {
         "jaccard": "Jaccard",
         "duplicate_id": "duplicate ID",
         "duplicate_row": "identical row",
+        "alerts": "Alerts: fields worth a look",
+        "alerts_text": "Of the kinds ydata-profiling gives: all missing, high missing, constant, unique, high "
+        "cardinality, mixed formats, mixed types, blank cells, duplicate IDs and identical rows. The "
+        "thresholds are in the config (report.profile).",
+        "no_alerts": "No alerts.",
+        "alert": "Alert",
+        "severity": "Severity",
+        "value": "Value",
+        "warning": "warning",
+        "info": "info",
+        "alerts_n": "Alerts",
+        "alert_names": {
+            "all_missing": "all missing",
+            "high_missing": "high missing",
+            "constant": "constant",
+            "unique": "unique",
+            "high_cardinality": "high cardinality",
+            "mixed_formats": "mixed formats",
+            "mixed_types": "mixed types (partly numbers or dates)",
+            "blanks": "blank cells",
+            "duplicate_ids": "duplicate IDs",
+            "duplicate_rows": "identical rows",
+        },
+        "missing_corr": "Missingness correlation",
+        "missing_corr_text": "Whether two fields are missing together (phi coefficient: 1 = always missing "
+        "together, −1 = never). The table lists the pairs of absolute value {min} or more.",
+        "field_a": "Field A",
+        "field_b": "Field B",
+        "correlation": "Correlation",
+        "missing_a": "Missing A",
+        "missing_b": "Missing B",
+        "distributions": "Distributions: {source}",
+        "field_map": "Fields (technical names)",
+        "tech_field": "Technical field",
     },
 }
 
@@ -226,6 +304,25 @@ _PERCENT = "{:.1%}"
 def report_language(ctx: RunContext) -> str:
     """The language of business reports: ``report.language`` if set, else ``project.language``."""
     return getattr(ctx.config.report, "language", None) or ctx.config.project.language
+
+
+@dataclass
+class _Page:
+    """What every section of one profile report shares."""
+
+    lab: dict[str, Any]
+    lang: str
+    profile: ProfileResult
+    masking: MaskingSettings
+    settings: ProfileSettings
+    histograms: pd.DataFrame
+    correlations: pd.DataFrame
+
+    def label(self, source: str, field: str) -> str:
+        cols = self.profile.columns
+        hit = cols[(cols["source"] == source) & (cols["field"] == field)]
+        header = hit["header"].iloc[0] if len(hit) else None
+        return str(header) if isinstance(header, str) and header else field
 
 
 def build_profile_report(
@@ -241,27 +338,25 @@ def build_profile_report(
     """
     lang = check_language(language or report_language(ctx))
     lab = LABELS[lang]
-    masking: MaskingSettings = getattr(ctx.config.report, "masking", MaskingSettings())
-    profile = _masked(read_profile_tables(con), masking)
+    masking: MaskingSettings = ctx.config.report.masking
+    settings: ProfileSettings = ctx.config.report.profile
+    raw = read_profile_tables(con)
+    page = _Page(lab, lang, _masked(raw, masking), masking, settings, *_distributions(con, raw, settings))
     summary = read_ingest_summary(con, ctx.config)
-
+    alerts = profile_alerts(raw, settings)
     report = HtmlReport(
         title=f"{lab['title']} — {ctx.config.project.name}",
         language=lang,
         subtitle=lab["subtitle"].format(project=ctx.config.project.name, run=ctx.run_id),
     )
-    _overview(report, lab, summary, profile, masking)
-    _ingest(report, lab, lang, con, summary, masking)
-    report.add_section(
-        lab["completeness"],
-        Text(lab["completeness_text"]),
-        Figure(charts.figure_missing_heatmap(profile.columns, lang)),
-        Figure(charts.figure_completeness(profile.columns, lang)),
-    )
-    for source in dict.fromkeys(profile.columns["source"]):
-        _source_section(report, lab, lang, profile, str(source), top_k)
-    _duplicates(report, lab, lang, profile)
-    _overlaps(report, lab, lang, profile)
+    _overview(report, page, summary, alerts)
+    _alerts(report, page, alerts)
+    _ingest(report, page, con, summary)
+    _completeness(report, page)
+    for source in dict.fromkeys(page.profile.columns["source"]):
+        _source_section(report, page, str(source), top_k)
+    _duplicates(report, page)
+    _overlaps(report, page)
     return report
 
 
@@ -282,20 +377,37 @@ def write_profile_report(
     return target
 
 
+def _distributions(
+    con: duckdb.DuckDBPyConnection, profile: ProfileResult, settings: ProfileSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Value histograms and missingness correlations of every staged source (whole tables, in SQL)."""
+    hist, corr = [], []
+    for source, cols in profile.columns.groupby("source", sort=False):
+        table = staged(str(source))
+        if not table_exists(con, table):
+            continue
+        types = dict(zip(cols["field"], cols["inferred_type"], strict=True))
+        hist.append(value_histograms(con, table, types, bins=settings.histogram_bins).assign(source=source))
+        mapped = cols[cols["mapped"].fillna(False).astype(bool)]["field"].tolist()
+        corr.append(missing_correlations(con, table, mapped).assign(source=source))
+    empty_h = pd.DataFrame(columns=["field", "measure", "bin", "lower", "upper", "count", "source"])
+    empty_c = pd.DataFrame(columns=["field_a", "field_b", "correlation", "missing_a", "missing_b", "source"])
+    hist = [h for h in hist if len(h)]
+    corr = [c for c in corr if len(c)]
+    return (pd.concat(hist, ignore_index=True) if hist else empty_h,
+            pd.concat(corr, ignore_index=True) if corr else empty_c)
+
+
 # --------------------------------------------------------------------------------------------
 # sections
 
 
-def _overview(
-    report: HtmlReport,
-    lab: dict[str, str],
-    summary: pd.DataFrame,
-    profile: ProfileResult,
-    masking: MaskingSettings,
-) -> None:
+def _overview(report: HtmlReport, page: _Page, summary: pd.DataFrame, alerts: pd.DataFrame) -> None:
+    lab, masking, profile = page.lab, page.masking, page.profile
     text = lab["intro"]
     if masking.enabled:
-        text += " " + lab["masked_note"].format(kinds=", ".join(masking.kinds))
+        kinds = ", ".join(kind_label(k, page.lang) for k in masking.kinds)
+        text += " " + lab["masked_note"].format(kinds=kinds)
     report.add_section(
         lab["overview"],
         Text(text),
@@ -307,19 +419,50 @@ def _overview(
                 (lab["quarantined_rows"], int(summary["quarantined_rows"].sum())),
                 (lab["columns_profiled"], len(profile.columns)),
                 (lab["duplicate_ids"], int(profile.duplicate_summary["duplicate_ids"].sum())),
+                (lab["alerts_n"], int((alerts["severity"] == "warning").sum())),
             ]
         ),
     )
 
 
-def _ingest(
-    report: HtmlReport,
-    lab: dict[str, str],
-    lang: str,
-    con: duckdb.DuckDBPyConnection,
-    summary: pd.DataFrame,
-    masking: MaskingSettings,
-) -> None:
+def _alerts(report: HtmlReport, page: _Page, alerts: pd.DataFrame) -> None:
+    lab = page.lab
+    section = report.add_section(lab["alerts"], Text(lab["alerts_text"]))
+    if alerts.empty:
+        section.add(Text(lab["no_alerts"]))
+        return
+    order = {"warning": 0, "info": 1}
+    shown = alerts.sort_values("severity", key=lambda s: s.map(order), kind="mergesort")
+
+    def value(r: Any) -> str:
+        return f"{r.value:.1%}" if r.alert in ("high_missing", "mixed_formats", "mixed_types") else f"{int(r.value):,}"
+
+    table = pd.DataFrame({
+        "source": shown["source"],
+        "field": [page.label(s, f) if f else "" for s, f in zip(shown["source"], shown["field"], strict=True)],
+        "alert": shown["alert"].map(lambda a: lab["alert_names"].get(a, a)),
+        "severity": shown["severity"].map(lambda v: lab.get(v, v)),
+        "value": [value(r) for r in shown.itertuples(index=False)],
+    })
+    section.add(Table(_headers(table, lab), max_rows=None))
+
+
+def _reason_texts(language: str) -> list[tuple[re.Pattern[str], str]]:
+    rows = read_data_file(REASONS_FILE, WorkbenchError, what="quarantine reason texts")
+    return [(re.compile(str(r["pattern"])), str(r.get(language) or "")) for r in rows or []]
+
+
+def translate_reason(reason: str, language: str) -> str:
+    """A quarantine reason in the reader's language (as recorded when no pattern knows it)."""
+    for pattern, text in _reason_texts(language):
+        m = pattern.fullmatch(str(reason))
+        if m and text:
+            return text.format(**{k: v or "" for k, v in m.groupdict().items()})
+    return str(reason)
+
+
+def _ingest(report: HtmlReport, page: _Page, con: duckdb.DuckDBPyConnection, summary: pd.DataFrame) -> None:
+    lab, lang, masking = page.lab, page.lang, page.masking
     section = report.add_section(
         lab["ingest"],
         Text(lab["ingest_text"]),
@@ -329,8 +472,10 @@ def _ingest(
     reasons = quarantine_reasons(con)
     if reasons.empty:
         return
+    reasons = reasons.assign(reason=reasons["reason"].map(lambda r: translate_reason(r, lang)))
     section.add(Table(_headers(reasons, lab), caption=lab["quarantine_reasons"]))
     rows = read_quarantine(con, limit=MAX_DETAIL_ROWS)
+    rows = rows.assign(reason=rows["reason"].map(lambda r: translate_reason(r, lang)))
     if masking.enabled:
         rows = rows.drop(columns=["raw_text"])
         section.add(Text(lab["raw_hidden"]))
@@ -343,21 +488,42 @@ def _ingest(
     )
 
 
-def _source_section(
-    report: HtmlReport,
-    lab: dict[str, str],
-    lang: str,
-    profile: ProfileResult,
-    source: str,
-    top_k: int | None,
-) -> None:
-    cols = profile.columns[profile.columns["source"] == source]
-    table = pd.DataFrame(
+def _completeness(report: HtmlReport, page: _Page) -> None:
+    lab, lang, cols = page.lab, page.lang, page.profile.columns
+    labels = {f: page.label(s, f) for s, f in zip(cols["source"], cols["field"], strict=True)}
+    section = report.add_section(
+        lab["completeness"],
+        Text(lab["completeness_text"]),
+        Figure(charts.figure_missing_heatmap(cols, lang, labels=labels)),
+        Figure(charts.figure_completeness(cols, lang, labels=labels)),
+    )
+    corr = page.correlations
+    if corr.empty:
+        return
+    section.add(Text(lab["missing_corr_text"].format(min=page.settings.missing_correlation_min)))
+    for source in dict.fromkeys(corr["source"]):
+        part = corr[corr["source"] == source]
+        if part["correlation"].notna().any():
+            names = {f: page.label(str(source), f) for f in [*part["field_a"], *part["field_b"]]}
+            section.add(Figure(charts.figure_missing_correlation(corr, str(source), lang, labels=names)))
+    strong = corr[corr["correlation"].abs() >= page.settings.missing_correlation_min]
+    if len(strong):
+        table = strong.assign(
+            field_a=[page.label(s, f) for s, f in zip(strong["source"], strong["field_a"], strict=True)],
+            field_b=[page.label(s, f) for s, f in zip(strong["source"], strong["field_b"], strict=True)],
+        )[["source", "field_a", "field_b", "correlation", "missing_a", "missing_b"]]
+        formats = {"correlation": "{:.2f}", "missing_a": _PERCENT, "missing_b": _PERCENT}
+        section.add(Table(_headers(table, lab), formats=_headers_map(formats, lab), max_rows=None))
+
+
+def _column_table(page: _Page, cols: pd.DataFrame, source: str, top_k: int | None) -> pd.DataFrame:
+    profile, lang = page.profile, page.lang
+    typed = cols["inferred_type"].isin(["integer", "decimal", "date"]) & ~cols["kind"].isin(page.masking.kinds)
+    return pd.DataFrame(
         {
-            "field": cols["field"],
             "header": cols["header"],
-            "kind": cols["kind"],
-            "inferred_type": cols["inferred_type"],
+            "kind": cols["kind"].map(lambda k: kind_label(k, lang)),
+            "inferred_type": cols["inferred_type"].map(lambda t: TYPE_LABELS[lang].get(str(t), str(t))),
             "rows": cols["rows"],
             "null_rate": cols["null_rate"],
             "blank_rate": cols["blank_rate"],
@@ -365,40 +531,54 @@ def _source_section(
             "distinct": cols["distinct"],
             "length": [
                 "" if pd.isna(lo) else f"{int(lo)} / {avg:.1f} / {int(hi)}"
-                for lo, avg, hi in zip(
-                    cols["min_length"], cols["avg_length"], cols["max_length"], strict=True
-                )
+                for lo, avg, hi in zip(cols["min_length"], cols["avg_length"], cols["max_length"], strict=True)
             ],
-            "min_value": cols["min_value"],
-            "max_value": cols["max_value"],
+            # min/max of text order letters, not values: shown for numbers and dates only
+            "min_value": cols["min_value"].where(typed, None),
+            "max_value": cols["max_value"].where(typed, None),
             "patterns": cols["patterns"],
             "top_values": _top_summary(profile.top_values, source, "value", top_k, cols["field"]),
             "top_patterns": _top_summary(profile.patterns, source, "pattern", top_k, cols["field"]),
         }
     )
+
+
+def _field_figure(page: _Page, source: str, r: Any) -> Figure | None:
+    """One chart per field: its values when few, else its histogram (numbers, dates, lengths)."""
+    label = page.label(source, str(r.field))
+    if r.inferred_type == "empty":
+        return None
+    if int(r.distinct or 0) <= TOP_VALUES_CHART_MAX_DISTINCT:
+        return Figure(charts.figure_top_values(page.profile.top_values, source, str(r.field), page.lang, label=label))
+    if r.kind in PATTERN_CHART_KINDS:
+        return Figure(charts.figure_patterns(page.profile.patterns, source, str(r.field), page.lang, label=label))
+    return Figure(charts.figure_histogram(page.histograms, source, str(r.field), page.lang, label=label,
+                                          inferred=str(r.inferred_type)))
+
+
+def _source_section(report: HtmlReport, page: _Page, source: str, top_k: int | None) -> None:
+    lab = page.lab
+    cols = page.profile.columns[page.profile.columns["source"] == source]
+    table = _column_table(page, cols, source, top_k)
     formats = {c: _PERCENT for c in ("null_rate", "blank_rate", "fill_rate")}
     formats.update({c: "{:,}" for c in ("rows", "distinct", "patterns")})
-    section = report.add_section(
+    report.add_section(
         lab["source_profile"].format(source=source),
-        Table(
-            _headers(table, lab),
-            caption=lab["column_table"],
-            max_rows=None,
-            formats=_headers_map(formats, lab),
-        ),
+        Table(_headers(table, lab), caption=lab["column_table"], max_rows=None, formats=_headers_map(formats, lab)),
         Text(lab["pattern_legend"]),
+        Table(_headers(pd.DataFrame({"header": cols["header"], "tech_field": cols["field"]}), lab),
+              caption=lab["field_map"], max_rows=None, collapsed=True),
         level=2,
     )
-    for r in cols.itertuples():
-        if r.kind in PATTERN_CHART_KINDS:
-            section.add(Figure(charts.figure_patterns(profile.patterns, source, str(r.field), lang)))
+    figures = [f for f in (_field_figure(page, source, r) for r in cols.itertuples(index=False)) if f is not None]
+    if figures:
+        report.add_section(lab["distributions"].format(source=source), *figures, level=3)
 
 
-def _duplicates(report: HtmlReport, lab: dict[str, str], lang: str, profile: ProfileResult) -> None:
+def _duplicates(report: HtmlReport, page: _Page) -> None:
+    lab, lang, profile = page.lab, page.lang, page.profile
     summary = profile.duplicate_summary
-    section = report.add_section(
-        lab["duplicates"], Text(lab["duplicates_text"]), Table(_headers(summary, lab))
-    )
+    section = report.add_section(lab["duplicates"], Text(lab["duplicates_text"]), Table(_headers(summary, lab)))
     if profile.duplicates.empty:
         section.add(Text(lab["no_duplicates"]))
         return
@@ -415,13 +595,21 @@ def _duplicates(report: HtmlReport, lab: dict[str, str], lang: str, profile: Pro
     )
 
 
-def _overlaps(report: HtmlReport, lab: dict[str, str], lang: str, profile: ProfileResult) -> None:
-    overlaps = profile.overlaps
+def _overlaps(report: HtmlReport, page: _Page) -> None:
+    lab, lang = page.lab, page.lang
+    overlaps = page.profile.overlaps
     if overlaps.empty:
         report.add_section(lab["overlaps"], Text(lab["no_overlaps"]))
         return
     shown = overlaps.drop(columns=["source_order_a", "source_order_b"])
     shown = shown.assign(key_kind=shown["key_kind"].map(lambda k: lab.get(k, k)))
+    sep = "、" if lang == "zh" else ", "
+    for side in ("fields_a", "fields_b"):
+        src = "source_a" if side == "fields_a" else "source_b"
+        shown[side] = [
+            sep.join(page.label(str(s), f) for f in re.split(r"[;,]\s*", v) if f) if isinstance(v, str) else v
+            for s, v in zip(shown[src], shown[side], strict=True)
+        ]
     formats: dict[str, Any] = {c: "{:,}" for c in ("keys_a", "keys_b", "shared_keys")}
     formats["jaccard"] = "{:.3f}"
     report.add_section(
@@ -436,11 +624,11 @@ def _overlaps(report: HtmlReport, lab: dict[str, str], lang: str, profile: Profi
 # helpers
 
 
-def _headers(df: pd.DataFrame, lab: dict[str, str]) -> pd.DataFrame:
+def _headers(df: pd.DataFrame, lab: dict[str, Any]) -> pd.DataFrame:
     return df.rename(columns={c: lab.get(c, c) for c in df.columns})
 
 
-def _headers_map(formats: dict[str, Any], lab: dict[str, str]) -> dict[str, Any]:
+def _headers_map(formats: dict[str, Any], lab: dict[str, Any]) -> dict[str, Any]:
     return {lab.get(c, c): f for c, f in formats.items()}
 
 
@@ -460,20 +648,32 @@ def _top_summary(
 
 
 def _masked(profile: ProfileResult, masking: MaskingSettings) -> ProfileResult:
-    """The profile with personal data masked in values, examples and min/max (if masking is on)."""
+    """The profile with personal data masked in values, examples and min/max (if masking is on).
+
+    A customer name may be a person's (a B2C customer): with ``person_customers`` on, a customer
+    name that the customer-name standardizer does not find to be a company's is masked like a
+    person's name.
+    """
     if not masking.enabled:
         return profile
     wanted = set(masking.kinds)
     kinds = profile.columns[["source", "field", "kind"]]
-    to_mask = kinds[kinds["kind"].isin(wanted)]
-    kind_of = {(r.source, r.field): r.kind for r in to_mask.itertuples()}
+    kind_of: dict[tuple[str, str], str] = {}
+    for r in kinds.itertuples():
+        if r.kind in wanted and r.kind in ("phone", "email", "tax_id", "id", "person_name", "person_id"):
+            kind_of[(r.source, r.field)] = str(r.kind)
+        elif r.kind in ("customer_name", "company_name") and masking.person_customers and "person_name" in wanted:
+            kind_of[(r.source, r.field)] = "customer_name"  # masked when not a company's name
 
     def mask_column(df: pd.DataFrame, column: str) -> pd.DataFrame:
         df = df.copy()
         for (source, f), kind in kind_of.items():
             rows = (df["source"] == source) & (df["field"] == f)
             if rows.any():
-                df.loc[rows, column] = mask_series(df.loc[rows, column].astype("object"), kind, masking)
+                values = df.loc[rows, column].astype("object")
+                df.loc[rows, column] = (
+                    mask_customer_names(values, masking) if kind == "customer_name" else mask_series(values, kind, masking)
+                )
         return df
 
     # the unmasked value summaries are dropped: the report rebuilds them from the masked top values

@@ -11,8 +11,9 @@ Keyboard: the buttons are tabbable in the order shown and carry their shortcut i
 description; the key box accepts ``m`` (match), ``n`` (non-match), ``s`` (skip) and ``b`` (back).
 Blind mode hides the model's probability, weight and reason so they cannot sway the reviewer.
 
-Under papermill the match notebook does not build the widget (its ``interactive`` parameter is
-False by default).
+The match notebook shows :func:`review_view`: the widget when its ``interactive`` parameter is
+true (a person at JupyterLab), else (papermill, ``workbench run``) a note of how many pairs wait and
+where the Excel workbook of the same pairs is (:mod:`workbench.presentation.workbooks.match_review`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ TEXT: dict[str, dict[str, str]] = {
         "done": "全部审核完毕。决定已保存到 {path}",
         "saved": "已保存: {label} ({left} / {right})",
         "legend": "红色: 取值不同; 黄色: 仅一方有值",
+        "batch_note": "{n} 对记录待人工审核。要在这里审核，请把笔记本参数 interactive 设为 True 后重新运行；"
+        "或把审核表 {workbook} 发给审核人，填好后用 read_match_review_workbook 读回。",
     },
     "en": {
         "match": "Match (m)",
@@ -92,6 +95,9 @@ TEXT: dict[str, dict[str, str]] = {
         "done": "All pairs reviewed. Decisions are saved in {path}",
         "saved": "Saved: {label} ({left} / {right})",
         "legend": "Red: values differ; yellow: only one record holds a value",
+        "batch_note": "{n} pairs wait for a clerical review. To review them here, set the notebook "
+        "parameter interactive to True and run it again; or send the workbook {workbook} to the "
+        "reviewers and read it back with read_match_review_workbook.",
     },
 }
 STATUS_STYLE = {
@@ -315,3 +321,38 @@ def review_widget(
         blind=blind,
         language=language or ctx.config.project.language,
     )
+
+
+def review_view(
+    ctx: Any,
+    interactive: bool = False,
+    *,
+    blind: bool = True,
+    reviewer: str | None = None,
+    pending_only: bool = True,
+    language: str | None = None,
+) -> Any:
+    """What the match notebook shows for clerical review.
+
+    Args:
+        ctx: the run.
+        interactive: a person is at the notebook (the match notebook's ``interactive`` parameter):
+            show the review widget; else a note (papermill cannot show a widget).
+        blind: hide the model's scores in the widget (default: blind review).
+        reviewer: who reviews; default the login name.
+        pending_only: only pairs without a match / non_match decision yet.
+        language: ``zh`` or ``en``; default the project's language.
+
+    Returns:
+        The :class:`ReviewWidget`, or an ``IPython.display.HTML`` note.
+    """
+    if interactive:
+        return review_widget(ctx, blind=blind, reviewer=reviewer, pending_only=pending_only, language=language)
+    from IPython.display import HTML
+
+    from workbench.presentation.workbooks.match_review import workbook_path
+
+    session = load_review_items(ctx, ctx.config, pending_only=pending_only)
+    text = TEXT.get(language or ctx.config.project.language, TEXT["en"])
+    note = text["batch_note"].format(n=len(session.items), workbook=workbook_path(ctx))
+    return HTML(f"<p>{html.escape(note)}</p>")

@@ -93,9 +93,13 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _cell(value: Any) -> Any:
-    """A value as written to a cell: numbers as numbers, everything else as text."""
-    return value if isinstance(value, int | float) else str(value)
+def _write_value(ws: Any, i: int, j: int, value: Any, text_format: Any) -> None:
+    """Numbers as numbers; everything else as a text cell with Excel's quote prefix, so an edit in
+    Excel cannot turn it into a formula (``=…``) or a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        ws.write_string(i, j, str(value), text_format)
+    else:
+        ws.write_number(i, j, value)
 
 
 def _write_instructions(wb: Any, text: dict[str, Any], plan: SamplePlan, bold: Any) -> None:
@@ -130,7 +134,7 @@ def _write_sample(wb: Any, rows: pd.DataFrame, text: dict[str, Any], formats: di
             elif _is_blank(value):
                 ws.write_blank(i, j, None)
             else:
-                ws.write(i, j, _cell(value))
+                _write_value(ws, i, j, value, formats["text"])
     verdict_col = list(rows.columns).index("verdict")
     if len(rows):
         ws.data_validation(
@@ -141,14 +145,14 @@ def _write_sample(wb: Any, rows: pd.DataFrame, text: dict[str, Any], formats: di
     ws.set_column(0, len(rows.columns) - 1, 16)
 
 
-def _write_history(wb: Any, history: pd.DataFrame, bold: Any) -> None:
+def _write_history(wb: Any, history: pd.DataFrame, bold: Any, text_format: Any) -> None:
     ws = wb.add_worksheet(HISTORY_SHEET)
     for j, col in enumerate(history.columns):
         ws.write(0, j, col, bold)
     for i, rec in enumerate(history.itertuples(index=False), start=1):
         for j, value in enumerate(rec):
             if not _is_blank(value):
-                ws.write(i, j, _cell(value))
+                _write_value(ws, i, j, value, text_format)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(1, len(history)), len(history.columns) - 1)
     ws.set_column(0, len(history.columns) - 1, 18)
@@ -188,16 +192,19 @@ def write_review_workbook(
     sheet = review_sheet(con, config, sample, masking=masking, fields=fields)
     history = sheet.history.assign(section=sheet.history["section"].map(text["sections"]))
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
+        wb = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        )
         wb.set_properties({"title": text["title"], "created": FIXED_CREATED})
         formats = {
             "bold": wb.add_format(HEADER_FORMAT),
             "caption": wb.add_format(CAPTION_FORMAT),
-            "edit": wb.add_format(EDIT_FORMAT),
+            "edit": wb.add_format({**EDIT_FORMAT, "quote_prefix": True}),
+            "text": wb.add_format({"quote_prefix": True}),
         }
         _write_instructions(wb, text, plan, formats["bold"])
         _write_sample(wb, sheet.rows, text, formats)
-        _write_history(wb, history, formats["bold"])
+        _write_history(wb, history, formats["bold"], formats["text"])
         wb.close()
     return Path(path)
 

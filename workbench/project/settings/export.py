@@ -82,11 +82,20 @@ class ExportSettings(_Strict):
         description="value mapping files (relative to mapping_dir)",
     )
     approvals_path: Path = Field(Path("approvals.csv"), description="sign-off file (relative to mapping_dir)")
-    required_approval_roles: list[str] = Field(
-        default_factory=list,
-        description="roles that must all have approved the mapping version; empty = any one approval",
+    approval_roles: list[str] = Field(
+        default_factory=lambda: ["it", "business"],
+        description="roles an approval may carry (`workbench approve --role`); an approval with another role is refused",
     )
-    draft: bool = Field(False, description="export without sign-off; file names and manifest say DRAFT")
+    required_approval_roles: list[str] = Field(
+        default_factory=lambda: ["it", "business"],
+        description="roles that must each have approved the inputs of the load; empty = any one valid approval",
+    )
+    draft: bool = Field(False, description="always export DRAFT files (file names and manifest say DRAFT)")
+    when_not_ready: Literal["draft", "refuse"] = Field(
+        "draft",
+        description="when mappings are missing, incomplete, not covering the data or not signed off: "
+        "draft = write DRAFT load files that say what is missing; refuse = stop the export with the reason",
+    )
     batches: BatchRules = BatchRules()
     export_batches: list[str] | None = Field(
         None, description="batches to write load files for; default every batch except deferred/excluded"
@@ -102,6 +111,14 @@ class ExportSettings(_Strict):
     mask_worklists: bool = Field(
         False, description="mask phones, e-mails and IDs in the fix worklist sent to business"
     )
+
+    @field_validator("approval_roles", "required_approval_roles")
+    @classmethod
+    def _lower_roles(cls, value: list[str]) -> list[str]:
+        roles = [r.strip().lower() for r in value]
+        if any(not r for r in roles):
+            raise ValueError("a role is empty; name it, e.g. it or business")
+        return list(dict.fromkeys(roles))
 
     @field_validator("profiles")
     @classmethod

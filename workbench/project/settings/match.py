@@ -8,7 +8,7 @@ built automatically. Paths are relative to the config file (resolve them with
 Example::
 
     match:
-      match_threshold: 0.95          # pairs at or above are linked
+      match_threshold: auto          # or a probability: pairs at or above are linked
       review_min_probability: 0.5    # [0.5, 0.95) goes to clerical review
       exclude_fields: [created_date]
       deterministic_rules:           # always match; reported by name
@@ -83,9 +83,37 @@ class TrainingSettings(_Strict):
         None,
         gt=0,
         description=(
-            "record pairs sampled at random to estimate u; default 10 per record, at least 2 million "
-            "(rare agreements such as one person name need many pairs to be seen at all)"
+            "record pairs sampled at random to estimate u; default: u_pairs_per_record per record, "
+            "between u_min_pairs and u_cap_pairs, never more than all pairs"
         ),
+    )
+    u_pairs_per_record: float = Field(
+        20, gt=0, description="the u sample grows with the records (≈ the square root of the pair space)"
+    )
+    u_min_pairs: float = Field(
+        2e6, gt=0, description="at least this many pairs for u (rare agreements need many pairs to be seen)"
+    )
+    u_cap_pairs: float = Field(3e7, gt=0, description="at most this many pairs for u (time bound)")
+    min_m: float = Field(
+        0.005,
+        ge=0,
+        lt=0.5,
+        description=(
+            "floor on every trained m: at least this share of true matches is taken to differ on any "
+            "one field (customers move and change numbers; EM drives such m toward 0)"
+        ),
+    )
+    prior_from_data: bool = Field(
+        True,
+        description=(
+            "re-estimate the prior from the scored pairs (EM fixed point, see "
+            "workbench.core.linkage.thresholds); false: keep the first estimate from the rules"
+        ),
+    )
+    min_training_labels: int = Field(
+        20,
+        ge=1,
+        description="match labels (of the training half) needed before they also train the m probabilities",
     )
     em_blocking_rules: list[str] | None = Field(
         None,
@@ -95,7 +123,15 @@ class TrainingSettings(_Strict):
     em_max_pairs: float | None = Field(
         2e6, gt=0, description="cap on the record pairs one EM pass uses (sampled); null: no cap"
     )
+    em_with_term_frequencies: bool = Field(
+        False,
+        description=(
+            "let term frequencies take part in the EM iterations (slower: each iteration reads every "
+            "pair instead of the counts of each comparison pattern)"
+        ),
+    )
     prior_recall: float = Field(
+
         0.7,
         gt=0,
         le=1,
@@ -118,6 +154,48 @@ class TrainingSettings(_Strict):
     )
 
 
+class AutoThreshold(_Strict):
+    """How ``match_threshold: auto`` picks the threshold from the estimated precision–recall curve."""
+
+    beta: float = Field(
+        1.0, gt=0, description="maximise F-beta: below 1 weighs precision more (a false merge loses a customer)"
+    )
+    min: float = Field(0.5, gt=0, lt=1, description="lowest threshold considered")
+    max: float = Field(0.99, gt=0, lt=1, description="highest threshold considered")
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> AutoThreshold:
+        if self.min > self.max:
+            raise ValueError(f"auto_threshold.min ({self.min}) must not be above auto_threshold.max ({self.max})")
+        return self
+
+
+class ClusterSettings(_Strict):
+    """How clusters are kept from chaining (see workbench.core.linkage.clusters)."""
+
+    min_mean_probability: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "a model link joins two parts of a cluster only when the mean match probability over all "
+            "their record pairs reaches this (weak bridges are cut)"
+        ),
+    )
+    strong_link_probability: float = Field(
+        0.99,
+        gt=0,
+        le=1,
+        description=(
+            "a model link at least this probable is never cut as a weak bridge (copies of one record, "
+            "each with its own typing errors, can be far from each other)"
+        ),
+    )
+    score_inside_pairs: bool = Field(
+        True, description="score every pair inside a cluster of 3+ records that no blocking rule scored"
+    )
+
+
 class ChartSettings(_Strict):
     """Which Splink charts are saved as HTML in the run's ``splink/`` folder."""
 
@@ -132,9 +210,14 @@ class ChartSettings(_Strict):
 class MatchSettings(_Strict):
     """The `match:` section. Every key is optional; defaults suit a Chinese-first project."""
 
-    match_threshold: float = Field(
-        0.9, gt=0, lt=1, description="model pairs with match probability at or above this are linked"
+    match_threshold: float | Literal["auto"] = Field(
+        "auto",
+        description=(
+            "model pairs with match probability at or above this are linked; auto: chosen per run from "
+            "the estimated precision-recall curve (see auto_threshold)"
+        ),
     )
+    auto_threshold: AutoThreshold = AutoThreshold()
     review_min_probability: float = Field(
         0.5,
         gt=0,
@@ -164,15 +247,15 @@ class MatchSettings(_Strict):
     deterministic_rules: list[DeterministicRule] | None = Field(
         None,
         description=(
-            "rules that always match; default: same valid tax ID, and same e-mail + mobile + "
-            "company name core; [] for none"
+            "rules that always match; default: the same valid company tax ID (USCC, VAT number …: "
+            "data/tax_id_holders.csv of the match stage); a person's ID is never a rule; [] for none"
         ),
     )
     conflict_fields: list[str] | None = Field(
         None,
         description=(
             "fields whose different valid values keep records apart (clusters are split and sent "
-            "to review); default: every field of kind tax_id"
+            "to review); default: the valid company IDs of every field of kind tax_id"
         ),
     )
     match_test_records: bool = Field(
@@ -180,6 +263,16 @@ class MatchSettings(_Strict):
         description=(
             "also match records flagged as test / dummy data (is_test); by default they stay single: "
             "test entries share placeholder names, e-mails and addresses and would merge into one"
+        ),
+    )
+    clustering: ClusterSettings = ClusterSettings()
+    label_holdout_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "share of the review labels kept blind: they measure the model and never train it "
+            "(chosen by a hash of the pair's stable record keys, so the split survives re-extracts)"
         ),
     )
     max_cluster_size: int = Field(
@@ -208,7 +301,9 @@ class MatchSettings(_Strict):
 
     @model_validator(mode="after")
     def _check_band(self) -> MatchSettings:
-        if self.review_min_probability > self.match_threshold:
+        if isinstance(self.match_threshold, float) and not 0 < self.match_threshold < 1:
+            raise ValueError(f"match_threshold ({self.match_threshold}) must lie between 0 and 1, or be auto")
+        if isinstance(self.match_threshold, float) and self.review_min_probability > self.match_threshold:
             raise ValueError(
                 f"review_min_probability ({self.review_min_probability}) must not be above "
                 f"match_threshold ({self.match_threshold}); the review band is [review_min, threshold)"

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MaskKind = Literal["phone", "email", "tax_id", "id", "person_name"]
+MaskKind = Literal["phone", "email", "tax_id", "id", "person_name", "person_id"]
 
 
 class _Strict(BaseModel):
@@ -21,7 +21,7 @@ class _Strict(BaseModel):
 
 
 def _default_mask_kinds() -> list[MaskKind]:
-    return ["phone", "email", "tax_id"]
+    return ["phone", "email", "tax_id", "person_name", "person_id"]
 
 
 class MaskingSettings(_Strict):
@@ -35,6 +35,11 @@ class MaskingSettings(_Strict):
     )
     columns: list[str] = Field(
         default_factory=list, description="further columns to mask as IDs, whatever their kind"
+    )
+    person_customers: bool = Field(
+        True,
+        description="mask the customer name of a person (a B2C record, where the table tells the customer "
+        "type) like a person's name",
     )
     phone_keep_start: int = Field(3, ge=0, description="phone: digits shown at the start (after +CC)")
     phone_keep_end: int = Field(4, ge=0, description="phone: digits shown at the end")
@@ -101,6 +106,35 @@ class DuplicateCheckSettings(_Strict):
         return self
 
 
+class ProfileSettings(_Strict):
+    """The profile report's alerts and charts (stage ``audit``)."""
+
+    high_missing: float = Field(0.5, gt=0, le=1, description="alert when at least this share of a field is missing")
+    high_cardinality_distinct: int = Field(
+        50, ge=2, description="alert when a code-like field has at least this many distinct values"
+    )
+    cardinality_kinds: list[str] = Field(
+        default_factory=lambda: ["code", "status", "flag", "country", "province", "city"],
+        description="field kinds expected to hold few distinct values (checked for high cardinality)",
+    )
+    format_kinds: list[str] = Field(
+        default_factory=lambda: ["phone", "postcode", "date", "tax_id", "person_id", "id", "code", "amount",
+                                 "number", "flag"],
+        description="field kinds expected to hold one format (checked for mixed formats)",
+    )
+    typed_kinds: list[str] = Field(
+        default_factory=lambda: ["amount", "number", "date"],
+        description="field kinds whose values should all be numbers or dates (checked for mixed types)",
+    )
+    dominant_pattern: float = Field(
+        0.8, gt=0, le=1, description="alert mixed formats when the most frequent pattern covers less than this share"
+    )
+    histogram_bins: int = Field(20, ge=2, le=200, description="bins of a number or date histogram")
+    missing_correlation_min: float = Field(
+        0.3, ge=0, le=1, description="missingness correlations listed from this absolute value"
+    )
+
+
 class ReportSettings(_Strict):
     """The `report:` section. Every key is optional; defaults suit a Chinese-first project."""
 
@@ -109,12 +143,14 @@ class ReportSettings(_Strict):
     )
     title: str | None = Field(None, description="title of the run summary; default the project name")
     masking: MaskingSettings = MaskingSettings()
+    profile: ProfileSettings = ProfileSettings()
     sampling: SamplingSettings = SamplingSettings()
     duplicate_check: DuplicateCheckSettings = DuplicateCheckSettings()
     expectations_dir: Path | None = Field(
         None,
         description="folder of the project's GX suites (source_<name>.json, standardized_customers.json); "
-        "default: none, every suite is generated from the rule tables in the workbench's expectations/ folder",
+        "default: the folder expectations/ beside the config when it exists; a suite without a file is "
+        "generated from the project's config and the rule tables in the workbench's expectations/ folder",
     )
     generate_missing_suites: bool = Field(
         True,
@@ -131,5 +167,22 @@ class ReportSettings(_Strict):
         description="golden fields whose uniqueness is tracked; default fields of kind tax_id/phone/email",
     )
     failures_limit: int = Field(
-        100_000, ge=1, description="at most this many failed rows per expectation go to the failures table"
+        1_000,
+        ge=1,
+        description="at most this many failed rows per expectation are listed (a seeded sample; every "
+        "failed row is counted)",
+    )
+    gx_sample_rows: int = Field(
+        2_000,
+        ge=0,
+        description="rows of each dataset Great Expectations validates to confirm the SQL count of every "
+        "rule (besides failed rows of each rule)",
+    )
+    gx_sample_failing: int = Field(
+        50, ge=0, description="failed rows of each expectation in the sample Great Expectations validates"
+    )
+    postcode_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="country (ISO code) → regex of its postcodes, replacing the format from Google's "
+        "address metadata (e.g. {GB: '[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}'})",
     )

@@ -10,6 +10,8 @@ Example::
 
     standardize:
       default_region: CN            # phones / tax IDs without a country; default project.default_region
+      day_first: false              # 05/03/2021 is 3 May; default: from each source's region
+      fixes_path: fixes.csv         # corrections applied on every run (change_log rule fix:<reason>)
       stale_months: 24              # no transaction for this long → is_stale
       placeholder_phones: ["13900000000"]
       test_patterns: ["内部"]        # regexes on names that mark a test record
@@ -37,12 +39,14 @@ TABLE_NAMES = (
     "address_abbreviations",
     "branch_markers",
     "company_words",
+    "country_conventions",
     "country_names",
     "customer_type_words",
     "email_domain_typos",
     "flag_words",
     "industry_keywords",
     "legal_forms",
+    "person_id_modules",
     "placeholder_phones",
     "postcode_prefixes",
     "region_words",
@@ -143,7 +147,13 @@ class StandardizeSettings(_Strict):
         default_factory=lambda: list(DEFAULT_DATE_FORMATS),
         description="strptime formats tried in order (Excel serial numbers are always understood)",
     )
-    day_first: bool = Field(True, description="read 05/03/2021 as 5 March (false: as 3 May)")
+    day_first: bool | None = Field(
+        None,
+        description=(
+            "read 05/03/2021 as 5 March (false: as 3 May); default: from each source's region "
+            "(the `country_conventions` table: US month first, most others day first)"
+        ),
+    )
     min_date: str = Field("1900-01-01", description="dates before this are invalid")
     traditional_to_simplified: bool = Field(True, description="convert traditional Chinese (OpenCC t2s)")
     repair_mojibake: bool = Field(True, description="repair UTF-8 read as GBK (and similar); else only flag")
@@ -153,6 +163,13 @@ class StandardizeSettings(_Strict):
         4, ge=1, description="a leading region word is split off a name only if this many characters remain"
     )
     fill: FillSettings = Field(FillSettings(), description="fill rules")
+    fixes_path: Path = Field(
+        Path("fixes.csv"),
+        description=(
+            "corrections typed in by people (e.g. from the ERP's import log), applied on every run: "
+            "CSV source,source_id,field,value,reason,fixed_by,fixed_at; a missing file means no fixes"
+        ),
+    )
     workers: int | None = Field(
         None, ge=1, description="processes that standardize large fields; default: the number of cores"
     )
