@@ -416,7 +416,7 @@ def test_publish_without_gx_site_writes_the_business_pages(tmp_path) -> None:
     outcome = ValidationOutcome(pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame(columns=FAILURE_COLUMNS))
     index = publish_data_docs(outcome, ctx)
     assert index == ctx.paths.datadocs / "index.html" == outcome.docs_index
-    assert not (ctx.paths.root / "analyst").exists()  # no GX site was built: none is rewritten
+    assert not ctx.paths.gx_datadocs.exists()  # no GX site was built: none is rewritten
 
 
 def test_mask_page_replaces_longest_values_first() -> None:
