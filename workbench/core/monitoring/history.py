@@ -666,13 +666,13 @@ def _model_inputs(
     # helper columns (pinyin of names, all phones, address numbers …) are derived like the match stage does
     from workbench.core.linkage.pipeline import plan_match_inputs
 
-    inputs = plan_match_inputs(config, std_types)
+    # planned on the columns of either side: a field the new records lack (a source the new
+    # customers' file does not have) is NULL on their side, and its helpers still exist
+    both = {**gold_types, **std_types}
+    inputs = plan_match_inputs(config, both)
     model_cols = _model_columns(model)
     helpers = {k: v for k, v in inputs.helpers.items() if k in model_cols}
-    needed = sorted(
-        {c for c in model_cols if c in std_types or c in gold_types} - set(helpers)
-        | {c for c in inputs.columns if c in std_types}
-    )
+    needed = sorted((set(model_cols) - set(helpers)) | {c for c in inputs.columns if c in both})
     name_col = _name_field(config)
     extra = [name_col] if name_col and name_col not in needed else []
     return _ModelInputs(
