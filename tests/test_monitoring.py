@@ -179,3 +179,30 @@ def test_duplicate_check_finds_the_planted_copies(tmp_path) -> None:
     assert (fresh["decision"] != "existing").mean() >= 0.85  # really new customers are not matched
     found_rows = answers[answers["decision"] == "existing"]
     assert found_rows["reason"].str.len().gt(0).all() and found_rows["match_probability"].ge(0.9).all()
+
+
+def test_duplicate_check_reads_a_model_field_the_new_customers_lack(tmp_path) -> None:
+    """The hard demo's model compares the member source's person ID; the new customers' file follows
+    the ERP's columns, which have none: their side gets NULL and the model's helper columns exist."""
+    from workbench.core.monitoring.history import _model_inputs
+    from workbench.demo import generate_demo
+    from workbench.project.config import load_config
+
+    generate_demo(tmp_path / "hard", customers=60, seed=3, hard=True)
+    config = load_config(tmp_path / "hard" / "workbench.yaml")
+    con = connect()
+    con.execute("CREATE TABLE std AS SELECT 'new:2' AS record_key, 'erp' AS _source, '华瑞科技' AS customer_name")
+    con.execute("CREATE TABLE gold AS SELECT 'M1' AS master_id, '华瑞科技' AS customer_name, "
+                "'11010519491231002X' AS id_number")
+    types = {t: dict(con.execute(f"SELECT column_name, data_type FROM information_schema.columns "
+                                 f"WHERE table_name = '{t}'").fetchall()) for t in ("std", "gold")}
+    model = {"comparisons": [{"comparison_levels": [
+        {"sql_condition": '"id_number__id_l" = "id_number__id_r"'},
+        {"sql_condition": '"customer_name_l" = "customer_name_r"'},
+    ]}]}
+    inputs = _model_inputs(model, config, types["std"], types["gold"])
+    assert "id_number__id" in inputs.helpers
+    new = con.execute(inputs.select(types["std"], "record_key", "new", "std")).df()
+    gold = con.execute(inputs.select(types["gold"], "master_id", "golden", "gold")).df()
+    con.close()
+    assert new["id_number__id"].isna().all() and gold["id_number__id"].notna().all()
