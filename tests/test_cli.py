@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +46,26 @@ def test_console_script_runs_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) ([\w.]+): ")
+
+
+@pytest.mark.xdist_group("cli_output")
+def test_the_cli_shows_workbench_s_own_lines_and_no_library_chatter(tmp_path):
+    """`workbench run` as typed in a shell: the libraries' INFO lines (sqlglot, GX, Splink) stay out.
+
+    The hard demo's match model is the one whose SQL makes sqlglot log at INFO."""
+    cli = [sys.executable, "-c", "import sys; from workbench.cli import main; sys.exit(main())"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # Python's own warnings are not the loggers under test
+    demo = subprocess.run([*cli, "demo", "--out", "p", "--hard", "--customers", "300", "--no-run"], cwd=tmp_path, env=env)
+    assert demo.returncode == 0
+    stages = ["--stages", "audit,standardize,mapping,match", "--no-notebooks"]
+    proc = subprocess.run(
+        [*cli, "run", "--config", "p/workbench.yaml", *stages], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loggers = [m.group(2) for line in proc.stderr.splitlines() if (m := LOG_LINE.match(line))]
+    assert any(name.startswith("workbench.") for name in loggers), proc.stderr[-2000:]
+    foreign = sorted({name for name in loggers if name.split(".")[0] != "workbench"})
+    assert not foreign, f"library log lines in the CLI output: {foreign}"

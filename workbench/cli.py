@@ -192,15 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the libraries (papermill, GX, Splink, sqlglot, ...) log their own steps at INFO: in the CLI only
+    # their warnings show, unless --verbose; workbench's own progress lines stay at INFO
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        # papermill logs every notebook's paths and kernel at INFO; the runner prints its own lines
-        logging.getLogger("papermill").setLevel(logging.WARNING)
-        # with --no-notebooks the stages log in this process: GX logs its setup at INFO
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.getLogger("workbench").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
