@@ -274,5 +274,3 @@ def test_a_fix_typed_into_the_erp_s_worklist_is_in_the_next_full_load(tmp_path, 
     rows = pd.concat([read_load_file(second / f, u8)["customer"] for f in u8_files], ignore_index=True)
     name = rows.set_index("cCusCode").loc[new_key, "cCusName"]
     assert "Northwind Fixed Trading" in name and name != old_name
-
-

@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("workbench").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if not args.verbose:
+        logging.getLogger("workbench").setLevel(logging.INFO)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
